@@ -1,0 +1,211 @@
+/*
+ * defs.h - every function one file offers another, grouped by file (as xv6).
+ * A student looking for "who calls panic()?" greps here first.
+ */
+#ifndef KPANIC_DEFS_H
+#define KPANIC_DEFS_H
+#include "types.h"
+#include "list.h"
+#include "ptrace.h"
+
+struct task_struct;
+struct page;
+struct file;
+struct boot_params;
+struct notifier_block;
+struct module;
+
+/* ---- main.c: the boot sequence ------------------------------------ */
+void start_kernel(struct boot_params *bp);
+void secondary_start_kernel(int cpu);
+
+/* ---- setup.c: boot parameters, e820, command line, resources ------ */
+extern char boot_command_line[];
+extern char saved_command_line[];
+extern unsigned long nr_cpu_ids;
+void setup_arch(struct boot_params *bp);
+const char *cmdline_get(const char *name);       /* value of name=, "" for a bare flag, NULL if absent */
+void print_iomem(void (*emit)(void *ctx, const char *s), void *ctx);
+
+/* ---- memblock.c / page_alloc.c / slab.c: memory ------------------- */
+void *memblock_alloc(unsigned long size, unsigned long align);
+void mem_init(void);
+struct page *alloc_pages(unsigned int order);
+void __free_pages(struct page *page, unsigned int order);
+void *get_zeroed_page(void);
+void free_page(void *addr);
+void *kmalloc(size_t size);
+void *kzalloc(size_t size);
+void kfree(void *p);
+unsigned long nr_free_pages(void);
+
+/* ---- string.c ------------------------------------------------------ */
+void *memset(void *s, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+size_t strnlen(const char *s, size_t n);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+char *strcpy(char *d, const char *s);
+size_t strscpy(char *d, const char *s, size_t n);
+char *strchr(const char *s, int c);
+char *strstr(const char *h, const char *n);
+long simple_strtol(const char *s, char **end, unsigned int base);
+unsigned long simple_strtoul(const char *s, char **end, unsigned int base);
+unsigned long long memparse(const char *s, char **end);   /* "192M", "1G", as lib/cmdline.c */
+
+/* ---- vsprintf.c / printk.c / serial.c: the console ---------------- */
+int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int snprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
+int scnprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
+int _printk(const char *fmt, ...) __printf(1, 2);
+int vprintk(const char *fmt, va_list ap);
+#define printk _printk
+#define KERN_SOH     "\001"
+#define KERN_EMERG   KERN_SOH "0"
+#define KERN_ALERT   KERN_SOH "1"
+#define KERN_CRIT    KERN_SOH "2"
+#define KERN_ERR     KERN_SOH "3"
+#define KERN_WARNING KERN_SOH "4"
+#define KERN_NOTICE  KERN_SOH "5"
+#define KERN_INFO    KERN_SOH "6"
+#define KERN_DEBUG   KERN_SOH "7"
+#define KERN_DEFAULT ""
+#define KERN_CONT    KERN_SOH "c"
+#define pr_emerg(...)  printk(KERN_EMERG __VA_ARGS__)
+#define pr_err(...)    printk(KERN_ERR __VA_ARGS__)
+#define pr_warn(...)   printk(KERN_WARNING __VA_ARGS__)
+#define pr_notice(...) printk(KERN_NOTICE __VA_ARGS__)
+#define pr_info(...)   printk(KERN_INFO __VA_ARGS__)
+#define pr_cont(...)   printk(KERN_CONT __VA_ARGS__)
+void console_init(void);
+void console_flush_on_panic(void);
+void serial_putc(char c);
+int serial_getc(void);                 /* -1 when no byte is waiting */
+void console_input_irq(void);          /* serial interrupt: move bytes into the tty buffer */
+long tty_read(char *buf, long n);      /* blocks (sleeps) until a line is available */
+long tty_write(const char *buf, long n);
+
+/* ---- kallsyms.c: symbols of the running kernel --------------------- */
+const char *kallsyms_lookup(unsigned long addr, unsigned long *size, unsigned long *offset, const char **modname);
+unsigned long kallsyms_lookup_name(const char *name);
+int sprint_symbol(char *buf, unsigned long addr);   /* "panic+0x118/0x2f4 [mod]" */
+
+/* ---- head64.c / traps.c / idt: CPU setup and exceptions ----------- */
+void cpu_init(int cpu);                /* GDT with TSS, IDT load, MSRs (syscall, GS), per CPU */
+void trap_init(void);
+void do_page_fault(struct pt_regs *regs, unsigned long error_code);
+void do_invalid_op(struct pt_regs *regs);           /* ud2: BUG() and WARN() (report_bug) */
+void do_general_protection(struct pt_regs *regs, unsigned long error_code);
+void do_divide_error(struct pt_regs *regs);
+void do_int3(struct pt_regs *regs);
+void do_nmi(struct pt_regs *regs);
+
+/* ---- dumpstack.c: the oops ----------------------------------------- */
+extern int panic_on_oops;
+extern int oops_count;
+unsigned long oops_begin(void);
+void oops_end(unsigned long flags, struct pt_regs *regs, int signr);
+int __die(const char *str, struct pt_regs *regs, long err);
+void die(const char *str, struct pt_regs *regs, long err);
+void show_regs(struct pt_regs *regs);
+void show_stack(struct task_struct *task, unsigned long *sp, const char *loglvl);
+void dump_stack(void);
+void dump_stack_lvl(const char *loglvl);
+void make_task_dead(int signr) __noreturn;
+
+/* ---- panic.c: the end ---------------------------------------------- */
+extern int panic_timeout;
+extern int panic_on_warn;
+extern int crash_kexec_post_notifiers;
+extern int panic_cpu;
+extern unsigned long tainted_mask;
+extern struct atomic_notifier_head panic_notifier_list;
+void panic(const char *fmt, ...) __noreturn __cold __printf(1, 2);
+void nmi_panic(struct pt_regs *regs, const char *msg);
+void add_taint(unsigned flag, int lockdep_ok);
+const char *print_tainted(void);
+void __warn(const char *file, int line, void *caller, unsigned taint, struct pt_regs *regs);
+void emergency_restart(void) __noreturn;
+void machine_power_off(void) __noreturn;
+void __crash_kexec(struct pt_regs *regs);
+void crash_kexec(struct pt_regs *regs);
+int kexec_crash_loaded(void);
+
+/* ---- notifier.c ---------------------------------------------------- */
+int atomic_notifier_chain_register(struct atomic_notifier_head *nh, struct notifier_block *nb);
+int atomic_notifier_chain_unregister(struct atomic_notifier_head *nh, struct notifier_block *nb);
+int atomic_notifier_call_chain(struct atomic_notifier_head *nh, unsigned long val, void *v);
+
+/* ---- apic.c / time.c: interrupts, timer, clock --------------------- */
+extern volatile unsigned long jiffies;
+void apic_init(int cpu);
+void apic_eoi(void);
+void apic_send_ipi(int cpu, int vector);            /* cpu = ICR_ALL_BUT_SELF for all others */
+void apic_send_nmi(int cpu);
+void timer_interrupt(struct pt_regs *regs);
+u64 local_clock(void);                               /* ns since boot */
+void udelay(unsigned long us);
+void mdelay(unsigned long ms);
+
+/* ---- smp.c: other CPUs --------------------------------------------- */
+extern unsigned long cpu_online_mask;
+int num_online_cpus(void);
+void smp_init(void);
+void smp_send_stop(void);
+void smp_send_reschedule(int cpu);
+void smp_call_function(void (*fn)(void *), void *info, int wait);
+void panic_smp_self_stop(void) __noreturn;
+void stop_this_cpu(void *unused) __noreturn;
+
+/* ---- sched.c / fork.c / exit.c / exec.c: tasks --------------------- */
+void sched_init(void);
+void schedule(void);
+void scheduler_tick(void);
+void cpu_idle_loop(void) __noreturn;
+void wake_up_process(struct task_struct *t);
+void sleep_on(void *chan);                           /* caller holds no locks */
+void wake_up(void *chan);
+struct task_struct *kthread_run(int (*fn)(void *), void *arg, const char *name);
+struct task_struct *find_task_by_pid(pid_t pid);
+pid_t kernel_clone_user(struct pt_regs *parent_regs);   /* fork() */
+long do_execve(const char *path, char *const argv[]);
+void do_exit(long code) __noreturn;
+long do_wait(pid_t pid, int *status);
+long do_kill(pid_t pid, int sig);
+void arch_setup_new_exec_regs(struct pt_regs *regs, unsigned long ip, unsigned long sp);
+
+/* ---- syscall.c ----------------------------------------------------- */
+long do_syscall_64(struct pt_regs *regs, long nr);
+
+/* ---- fs.c / proc.c / ramfs.c: files -------------------------------- */
+void vfs_init(void);
+void proc_init(void);
+long ksys_open(const char *path, int flags, int mode);
+long ksys_close(int fd);
+long ksys_read(int fd, char *buf, long n);
+long ksys_write(int fd, const char *buf, long n);
+long ksys_getdents(int fd, char *buf, long n);
+void fd_install_console(struct task_struct *t);     /* fds 0, 1, 2 on the console */
+
+/* ---- module.c ------------------------------------------------------ */
+void modules_init(void);
+long load_module(const char *name);                 /* insmod */
+long delete_module(const char *name);               /* rmmod */
+const char *module_address_lookup(unsigned long addr, unsigned long *base);   /* name of the module holding addr */
+void print_modules(void);                           /* "Modules linked in: ..." */
+
+/* ---- sysrq.c ------------------------------------------------------- */
+void __handle_sysrq(int key, bool check_mask);
+
+/* ---- workload.c ---------------------------------------------------- */
+void workload_init(void);
+
+/* ---- entry.S ------------------------------------------------------- */
+void entry_SYSCALL_64(void);
+void ret_from_fork(void);
+struct task_struct *__switch_to_asm(struct task_struct *prev, struct task_struct *next);
+
+#endif

@@ -1,0 +1,49 @@
+"""The machine's errors: one base type, each carrying the facts needed to act on it."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+
+class MachineError(Exception):
+    """Base class of every error the lab machine raises."""
+
+
+class ConfigError(MachineError, ValueError):
+    """A machine option is malformed or out of range (names the option and the value)."""
+
+    def __init__(self, option: str, value: object, why: str) -> None:
+        self.option, self.value, self.why = option, value, why
+        super().__init__(f"{option}={value!r}: {why}")
+
+
+class MemoryFault(MachineError):
+    """An access the machine could not satisfy: unmapped virtual address or outside RAM."""
+
+    def __init__(self, address: int, size: int, why: str) -> None:
+        self.address, self.size, self.why = address, size, why
+        super().__init__(f"cannot access {size} byte(s) at 0x{address:x}: {why}")
+
+
+class BudgetExceeded(MachineError):
+    """A run hit its instruction or wall-clock budget; ``where`` says what each CPU was doing."""
+
+    def __init__(self, kind: str, limit: object, where: List[str]) -> None:
+        self.kind, self.limit, self.where = kind, limit, where
+        lines = "; ".join(where)
+        super().__init__(f"{kind} budget of {limit} exceeded; {lines}")
+
+
+class TripleFault(MachineError):
+    """The guest faulted while delivering a double fault: a real PC resets here."""
+
+    def __init__(self, cpu: int, vector: int, rip: int, where: str) -> None:
+        self.cpu, self.vector, self.rip = cpu, vector, rip
+        super().__init__(f"triple fault on CPU {cpu} delivering vector {vector} at {where}")
+
+
+class GuestError(MachineError):
+    """The guest did something the machine cannot emulate (names the CPU and where)."""
+
+    def __init__(self, cpu: int, rip: int, where: str, why: str, detail: Optional[str] = None) -> None:
+        self.cpu, self.rip, self.why = cpu, rip, why
+        super().__init__(f"CPU {cpu} at {where}: {why}" + (f" ({detail})" if detail else ""))

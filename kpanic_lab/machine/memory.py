@@ -1,0 +1,121 @@
+"""Physical memory: one host buffer shared by every CPU, and page-table walks over it.
+
+The buffer is an anonymous ``mmap`` (zero pages cost nothing until touched),
+mapped into each CPU's Unicorn instance with ``mem_map_ptr``.  Virtual
+addresses are translated by walking the guest's own 4-level page tables, the
+way the MMU (and crash's ``vtop``) does.
+"""
+from __future__ import annotations
+
+import ctypes
+import mmap
+import struct
+from typing import Optional, Tuple
+
+import numpy as np
+
+from kpanic_lab.machine.errors import MemoryFault
+
+PAGE_SIZE = 4096
+_P, _RW, _US, _PS, _NX = 1, 2, 4, 0x80, 1 << 63
+_ADDR = 0x000FFFFFFFFFF000
+
+
+class PhysicalMemory:
+    """``size`` bytes of guest RAM at physical address 0."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._mm = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self.array = np.frombuffer(self._mm, dtype=np.uint8)
+        self.address = ctypes.addressof(ctypes.c_char.from_buffer(self._mm))
+
+    # -- physical -----------------------------------------------------------
+    def _check(self, pa: int, n: int) -> None:
+        if pa < 0 or n < 0 or pa + n > self.size:
+            raise MemoryFault(pa, n, f"outside guest RAM (0x0-0x{self.size - 1:x})")
+
+    def read(self, pa: int, n: int) -> bytes:
+        self._check(pa, n)
+        return self._mm[pa : pa + n]
+
+    def write(self, pa: int, data: bytes) -> None:
+        self._check(pa, len(data))
+        self._mm[pa : pa + len(data)] = data
+
+    def read_u64(self, pa: int) -> int:
+        self._check(pa, 8)
+        return int.from_bytes(self._mm[pa : pa + 8], "little")
+
+    def write_u64(self, pa: int, v: int) -> None:
+        self.write(pa, struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF))
+
+    def zero(self) -> None:
+        """All of RAM back to zero, giving the host pages back (a power cycle)."""
+        self._mm.madvise(mmap.MADV_DONTNEED)
+
+    # -- virtual ------------------------------------------------------------
+    def walk(self, cr3: int, va: int) -> Tuple[Optional[int], int, list]:
+        """Translate ``va`` under ``cr3``.
+
+        Returns (physical address or None, the accumulated permission bits
+        P|RW|US of the walk, and the entries read per level, as crash's vtop).
+        """
+        entries = []
+        table = cr3 & _ADDR
+        perms = _P | _RW | _US
+        for level, shift in ((4, 39), (3, 30), (2, 21), (1, 12)):
+            idx = (va >> shift) & 0x1FF
+            ea = table + idx * 8
+            if ea + 8 > self.size:
+                return None, 0, entries
+            e = self.read_u64(ea)
+            entries.append((level, e))
+            if not e & _P:
+                return None, 0, entries
+            perms &= e & (_RW | _US) | _P
+            if level in (3, 2) and e & _PS:
+                mask = (1 << shift) - 1
+                return (e & _ADDR & ~mask) | (va & mask), perms, entries
+            table = e & _ADDR
+        return table | (va & 0xFFF), perms, entries
+
+    def translate(self, cr3: int, va: int) -> int:
+        pa, _, _ = self.walk(cr3, va)
+        if pa is None:
+            raise MemoryFault(va, 1, f"virtual address not mapped (CR3 0x{cr3:x})")
+        return pa
+
+    def read_virt(self, cr3: int, va: int, n: int) -> bytes:
+        out = bytearray()
+        while n > 0:
+            chunk = min(n, PAGE_SIZE - (va & 0xFFF))
+            try:
+                pa = self.translate(cr3, va)
+            except MemoryFault:
+                raise MemoryFault(va, n, f"virtual address not mapped (CR3 0x{cr3:x})") from None
+            out += self.read(pa, chunk)
+            va += chunk
+            n -= chunk
+        return bytes(out)
+
+    def write_virt(self, cr3: int, va: int, data: bytes) -> None:
+        i = 0
+        while i < len(data):
+            chunk = min(len(data) - i, PAGE_SIZE - (va & 0xFFF))
+            self.write(self.translate(cr3, va), data[i : i + chunk])
+            va += chunk
+            i += chunk
+
+    # -- snapshots ----------------------------------------------------------
+    def save_pages(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The non-zero pages: (their page numbers, their contents).  Zero pages cost nothing."""
+        pages = self.array.reshape(-1, PAGE_SIZE)
+        nz = np.flatnonzero(pages.view(np.uint64).any(axis=1))
+        return nz, pages[nz].copy()
+
+    def restore_pages(self, saved: Tuple[np.ndarray, np.ndarray]) -> None:
+        nz, data = saved
+        self.zero()
+        pages = self.array.reshape(-1, PAGE_SIZE)
+        pages[nz] = data

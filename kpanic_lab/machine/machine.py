@@ -478,6 +478,16 @@ class Machine:
         return self.read(s.address, size or s.size or 8)
 
     # ------------------------------------------------------------------ snapshots
+    def state_digest(self) -> str:
+        """A digest of every CPU's registers and all of RAM: equal digests, equal machines."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=16)
+        for c in self.cpus:
+            h.update(repr((c.rt.state.value, sorted(c.registers().as_dict().items()))).encode())
+        h.update(self.mem.digest_source())
+        return h.hexdigest()
+
     def snapshot(self) -> Snapshot:
         """Everything needed to come back here: CPU contexts, devices, memory, clock."""
         return Snapshot(self.clock_ns, [c.save() for c in self.cpus], self.mem.save_pages(),

@@ -108,6 +108,9 @@ class PhysicalMemory:
             i += chunk
 
     # -- snapshots ----------------------------------------------------------
+    def digest_source(self) -> memoryview:
+        return memoryview(self._mm)
+
     def save_pages(self) -> Tuple[np.ndarray, np.ndarray]:
         """The non-zero pages: (their page numbers, their contents).  Zero pages cost nothing."""
         pages = self.array.reshape(-1, PAGE_SIZE)

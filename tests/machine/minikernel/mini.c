@@ -63,11 +63,40 @@ static void set_gate(int v, void *h, int ist) {
 static u64 saved_rsp;
 void back_in_kernel(void);
 
+static u8 ap_stack[16384] __attribute__((aligned(16)));
+volatile u64 ap_up;
+void ap_entry(u64 cpu)
+{
+	ap_up = cpu;
+	puts("mini: cpu"); outb(COM1_BASE, '0' + cpu); puts(" up\n");
+	for (;;) asm volatile("cli; hlt");
+}
+
+/* a runaway guest: interrupts off, spinning forever (the machine's budget must stop it) */
+void __attribute__((noinline)) spin_forever(void)
+{
+	asm volatile("cli");
+	for (;;) asm volatile("" ::: "memory");
+}
+
+static int has(const char *s, const char *w)
+{
+	for (; *s; s++) { const char *a = s, *b = w; while (*b && *a == *b) a++, b++; if (!*b) return 1; }
+	return 0;
+}
+
 void startup_c(struct boot_params *bp)
 {
 	phys_base_v = bp->phys_base;
 	puts("mini: hello\n");
 	lab(LAB_EV_BOOTED, 0);
+	if (has(bp->cmdline, "spin"))
+		spin_forever();
+	if (bp->nr_cpus > 1) {
+		asm volatile("outl %%eax,%%dx" :: "a"((ICR_MODE_STARTUP << 8) | (1u << ICR_DEST_SHIFT)), "d"(APIC_ICR_PORT),
+		             "D"((u64)ap_entry), "S"((u64)(ap_stack + sizeof(ap_stack))));
+		while (!ap_up) asm volatile("pause");
+	}
 	/* GDT: null, null, kcs, kds, u32cs, uds, ucs, null, tss(2) */
 	gdt[2] = 0x00af9a000000ffffUL; gdt[3] = 0x00cf92000000ffffUL; gdt[4] = 0x00cffa000000ffffUL;
 	gdt[5] = 0x00cff2000000ffffUL; gdt[6] = 0x00affa000000ffffUL;

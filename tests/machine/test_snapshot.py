@@ -1,0 +1,24 @@
+"""Snapshot and restore give back the same machine, and running on gives the same future."""
+from __future__ import annotations
+
+from kpanic_lab.machine import Machine, MachineConfig
+
+
+def test_snapshot_restore_is_exact(minikernel):
+    m = Machine(MachineConfig.create(cpus=2, memory="64M", vmlinux=minikernel))
+    m.power_on()
+    m.run(lambda mm: "int3 ok" in mm.console_text, max_seconds=30)
+    snap = m.snapshot()
+    digest = m.state_digest()
+    regs = [m.registers(i) for i in range(2)]
+    first = m.run("halt", max_seconds=30)
+    end_console, end_digest = m.console, m.state_digest()
+    assert end_digest != digest
+
+    m.restore(snap)
+    assert m.state_digest() == digest
+    assert [m.registers(i) for i in range(2)] == regs
+    again = m.run("halt", max_seconds=30)
+    assert m.console == end_console
+    assert m.state_digest() == end_digest
+    assert (again.reason, again.clock_ns) == (first.reason, first.clock_ns)

@@ -166,11 +166,14 @@ def _sites(img: KernelImage, mnemonic: str) -> Tuple[int, ...]:
         md.skipdata = True
         base = img._text_range[0]
         found = []
-        for s in img._funcs:
-            if s.size == 0:
-                continue
+        addrs = img._func_addrs
+        for k, s in enumerate(img._funcs):
+            size = s.size
+            if size == 0:   # an assembly label: sweep to the next symbol
+                nxt = next((a for a in addrs[k + 1:] if a > s.address), img._text_range[1])
+                size = nxt - s.address
             lo = s.address - base
-            code = img._text_bytes[lo : lo + s.size]
+            code = img._text_bytes[lo : lo + size]
             for ins in md.disasm_lite(code, s.address):
                 if ins[2] == mnemonic:
                     found.append(ins[0])

@@ -55,11 +55,16 @@ char *strstr(const char *h, const char *n);
 long simple_strtol(const char *s, char **end, unsigned int base);
 unsigned long simple_strtoul(const char *s, char **end, unsigned int base);
 unsigned long long memparse(const char *s, char **end);   /* "192M", "1G", as lib/cmdline.c */
+char *strrchr(const char *s, int c);
+size_t strcspn(const char *s, const char *reject);
+char *skip_spaces(const char *s);
 
 /* ---- vsprintf.c / printk.c / serial.c: the console ---------------- */
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
 int scnprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
+int vscnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int sprintf(char *buf, const char *fmt, ...) __printf(2, 3);
 int _printk(const char *fmt, ...) __printf(1, 2);
 int vprintk(const char *fmt, va_list ap);
 #define printk _printk
@@ -75,6 +80,8 @@ int vprintk(const char *fmt, va_list ap);
 #define KERN_DEFAULT ""
 #define KERN_CONT    KERN_SOH "c"
 #define pr_emerg(...)  printk(KERN_EMERG __VA_ARGS__)
+#define pr_alert(...)  printk(KERN_ALERT __VA_ARGS__)
+#define pr_crit(...)   printk(KERN_CRIT __VA_ARGS__)
 #define pr_err(...)    printk(KERN_ERR __VA_ARGS__)
 #define pr_warn(...)   printk(KERN_WARNING __VA_ARGS__)
 #define pr_notice(...) printk(KERN_NOTICE __VA_ARGS__)
@@ -87,11 +94,30 @@ int serial_getc(void);                 /* -1 when no byte is waiting */
 void console_input_irq(void);          /* serial interrupt: move bytes into the tty buffer */
 long tty_read(char *buf, long n);      /* blocks (sleeps) until a line is available */
 long tty_write(const char *buf, long n);
+/* console_input_irq() is the SERIAL_VECTOR handler: common_interrupt (irqentry.c) calls it */
+extern int console_loglevel;
+extern int oops_in_progress;
+void console_verbose(void);                 /* print everything from now on (oops, panic) */
+void bust_spinlocks(int yes);
+void console_write_user(const char *s, size_t n);   /* bytes to the console, under the printk lock */
+size_t log_buf_copy(char *buf, size_t size);        /* the log as text, oldest first */
 
 /* ---- kallsyms.c: symbols of the running kernel --------------------- */
 const char *kallsyms_lookup(unsigned long addr, unsigned long *size, unsigned long *offset, const char **modname);
 unsigned long kallsyms_lookup_name(const char *name);
 int sprint_symbol(char *buf, unsigned long addr);   /* "panic+0x118/0x2f4 [mod]" */
+int sprint_symbol_no_offset(char *buf, unsigned long addr);   /* "panic [mod]" */
+bool kernel_text_address(unsigned long addr);
+const char *kallsyms_module_name(unsigned long addr, unsigned long *base);
+
+/* ---- maccess.c: reading memory that may not be mapped -------------- */
+int walk_page_table(unsigned long addr, unsigned long vals[4], bool *present, bool *user);
+bool range_mapped(unsigned long addr, size_t n, bool want_user);
+long copy_from_kernel_nofault(void *dst, const void *src, size_t n);
+bool read_word_nofault(unsigned long addr, unsigned long *val);
+long copy_from_user(void *dst, const void *usrc, size_t n);          /* 0 or -EFAULT */
+long copy_to_user(void *udst, const void *src, size_t n);
+long strncpy_from_user(char *dst, const char *usrc, size_t n);       /* length or -EFAULT */
 
 /* ---- head64.c / traps.c / idt: CPU setup and exceptions ----------- */
 void cpu_init(int cpu);                /* GDT with TSS, IDT load, MSRs (syscall, GS), per CPU */
@@ -102,6 +128,10 @@ void do_general_protection(struct pt_regs *regs, unsigned long error_code);
 void do_divide_error(struct pt_regs *regs);
 void do_int3(struct pt_regs *regs);
 void do_nmi(struct pt_regs *regs);
+/* the arch code's demand paging of user memory (0: mapped, retry); weak default: none */
+int handle_mm_fault(unsigned long address, unsigned long error_code);
+int register_nmi_handler(int (*handler)(unsigned int type, struct pt_regs *regs), const char *name);
+void unregister_nmi_handler(const char *name);
 
 /* ---- dumpstack.c: the oops ----------------------------------------- */
 extern int panic_on_oops;
@@ -115,6 +145,13 @@ void show_stack(struct task_struct *task, unsigned long *sp, const char *loglvl)
 void dump_stack(void);
 void dump_stack_lvl(const char *loglvl);
 void make_task_dead(int signr) __noreturn;
+enum show_regs_mode { SHOW_REGS_SHORT, SHOW_REGS_USER, SHOW_REGS_ALL };
+void __show_regs(struct pt_regs *regs, enum show_regs_mode mode, const char *log_lvl);
+void show_iret_regs(struct pt_regs *regs, const char *log_lvl);
+void show_opcodes(struct pt_regs *regs, const char *loglvl);
+void dump_stack_print_info(const char *log_lvl);
+/* unwind_frame.c: the Call Trace */
+void show_trace_log_lvl(struct task_struct *task, struct pt_regs *regs, unsigned long *stack, const char *log_lvl);
 
 /* ---- panic.c: the end ---------------------------------------------- */
 extern int panic_timeout;
@@ -133,11 +170,19 @@ void machine_power_off(void) __noreturn;
 void __crash_kexec(struct pt_regs *regs);
 void crash_kexec(struct pt_regs *regs);
 int kexec_crash_loaded(void);
+int kexec_should_crash(struct task_struct *p);
+void crash_smp_send_stop(void);
+int test_taint(unsigned flag);
+int taint_letters(unsigned long mask, char *buf);   /* "OE" */
+void check_panic_on_warn(const char *origin);
+void print_oops_end_marker(void);
+/* kmsg_dump.c (kmsg_dump.h): the dumper list panic() walks */
 
 /* ---- notifier.c ---------------------------------------------------- */
 int atomic_notifier_chain_register(struct atomic_notifier_head *nh, struct notifier_block *nb);
 int atomic_notifier_chain_unregister(struct atomic_notifier_head *nh, struct notifier_block *nb);
 int atomic_notifier_call_chain(struct atomic_notifier_head *nh, unsigned long val, void *v);
+void register_panic_notifiers(void);                /* the built-in ones (setup_arch) */
 
 /* ---- apic.c / time.c: interrupts, timer, clock --------------------- */
 extern volatile unsigned long jiffies;

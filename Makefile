@@ -1,0 +1,51 @@
+# kpanic_lab: set up, test, rebuild the guest, benchmark.
+#
+#   make lab        create .venv, install the lab, start JupyterLab on notebooks/ (127.0.0.1)
+#   make install    the same without starting JupyterLab
+#   make test       the whole test suite, notebooks included
+#   make guest      rebuild the guest kernel image from source (needs gcc, make, binutils)
+#   make bench      run the benchmarks (results in benchmarks/results/)
+#
+# Installing is done once: .venv/.installed is the stamp, redone when pyproject.toml changes.
+
+PYTHON3 ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+JUPYTER_PORT ?= 8888
+
+.DEFAULT_GOAL := help
+
+help:
+	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(VENV)/bin/pip ]; then \
+	  rm -rf $(VENV); \
+	  $(PYTHON3) -m venv $(VENV) || { \
+	    echo "make: could not create $(VENV): install python3-venv (apt-get install python3-venv)" >&2; \
+	    rm -rf $(VENV); exit 1; }; \
+	fi
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[test]'
+	@command -v dot >/dev/null || { \
+	  echo "installing graphviz (dot) with apt-get"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q graphviz; }
+	@touch $@
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(JUPYTER_PORT) --no-browser
+
+test: $(STAMP)
+	$(PY) -m pytest tests --nbmake notebooks/
+
+guest:
+	$(MAKE) -C kpanic_lab/guest
+
+bench: $(STAMP)
+	@set -e; for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f; done
+
+.PHONY: help install lab test guest bench

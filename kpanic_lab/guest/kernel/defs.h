@@ -16,8 +16,13 @@ struct notifier_block;
 struct module;
 
 /* ---- main.c: the boot sequence ------------------------------------ */
+extern const char linux_banner[];                   /* "Linux version ..." */
 void start_kernel(struct boot_params *bp);
 void secondary_start_kernel(int cpu);
+
+/* ---- head64.c: the first C code -------------------------------------- */
+extern struct boot_params kernel_boot_params;        /* the kernel's copy of the loader's */
+void x86_64_start_kernel(unsigned long boot_params_phys) __noreturn;
 
 /* ---- setup.c: boot parameters, e820, command line, resources ------ */
 extern char boot_command_line[];
@@ -121,6 +126,14 @@ long strncpy_from_user(char *dst, const char *usrc, size_t n);       /* length o
 
 /* ---- head64.c / traps.c / idt: CPU setup and exceptions ----------- */
 void cpu_init(int cpu);                /* GDT with TSS, IDT load, MSRs (syscall, GS), per CPU */
+void update_task_stack(struct task_struct *t);      /* cpu.c: TSS.sp0 = t's stack top (context switch) */
+#define IST_INDEX_DF   0                   /* cpu.c: TSS.ist[] slots (the IDT gate says index + 1) */
+#define IST_INDEX_NMI  1
+void idt_setup(void);                  /* idt.c: fill the IDT (once) */
+void load_idt(void);                   /* idt.c: lidt (each CPU) */
+/* irqentry.c: the C half of entries (exc_*, sysvec_*, common_interrupt are called from entry.S) */
+void exit_to_user_mode_prepare(struct pt_regs *regs);   /* reschedule / fatal signal before iretq */
+void syscall_exit_to_user_mode(struct pt_regs *regs);
 void trap_init(void);
 void do_page_fault(struct pt_regs *regs, unsigned long error_code);
 void do_invalid_op(struct pt_regs *regs);           /* ud2: BUG() and WARN() (report_bug) */
@@ -186,11 +199,15 @@ void register_panic_notifiers(void);                /* the built-in ones (setup_
 
 /* ---- apic.c / time.c: interrupts, timer, clock --------------------- */
 extern volatile unsigned long jiffies;
+#define INITIAL_JIFFIES ((unsigned long)(unsigned int)(-300 * HZ))   /* as Linux: wraps 5 min after boot */
 void apic_init(int cpu);
 void apic_eoi(void);
 void apic_send_ipi(int cpu, int vector);            /* cpu = ICR_ALL_BUT_SELF for all others */
 void apic_send_nmi(int cpu);
+void apic_send_startup(int cpu, void (*entry)(void), unsigned long sp);
+void disable_local_APIC(void);                       /* stop this CPU's timer */
 void timer_interrupt(struct pt_regs *regs);
+void sched_clock_init(void);                         /* local_clock() counts from this call */
 u64 local_clock(void);                               /* ns since boot */
 void udelay(unsigned long us);
 void mdelay(unsigned long ms);
@@ -204,6 +221,9 @@ void smp_send_reschedule(int cpu);
 void smp_call_function(void (*fn)(void *), void *info, int wait);
 void panic_smp_self_stop(void) __noreturn;
 void stop_this_cpu(void *unused) __noreturn;
+void notify_cpu_starting(int cpu);                   /* this CPU is online (LAB_EV_CPU_ONLINE) */
+int smp_stop_nmi_callback(struct pt_regs *regs);     /* exc_nmi: 0 if the NMI is not a stop request */
+void generic_smp_call_function_interrupt(void);
 
 /* ---- sched.c / fork.c / exit.c / exec.c: tasks --------------------- */
 void sched_init(void);
@@ -221,9 +241,59 @@ void do_exit(long code) __noreturn;
 long do_wait(pid_t pid, int *status);
 long do_kill(pid_t pid, int sig);
 void arch_setup_new_exec_regs(struct pt_regs *regs, unsigned long ip, unsigned long sp);
+void schedule_tail(struct task_struct *prev);        /* a new task's first C code (ret_from_fork) */
+void preempt_schedule_irq(void);                     /* preemption on return from an interrupt */
+void default_idle(void);                             /* sti; hlt: where idle CPUs sit */
+void prepare_to_wait(void *chan);                    /* see wait_event() */
+void finish_wait(void *chan);
+int signal_pending(struct task_struct *t);           /* kill() is waiting for t */
+/* sleep on chan until cond is true, with no lost wakeup between the test and the sleep */
+#define wait_event(chan, cond) do {                                          \
+		for (;;) {                                                   \
+			prepare_to_wait(chan);                               \
+			if (cond)                                            \
+				break;                                       \
+			schedule();                                          \
+		}                                                            \
+		finish_wait(chan);                                           \
+	} while (0)
+struct task_struct *copy_process(const char *name, struct task_struct *parent);
+void copy_thread(struct task_struct *t, int (*fn)(void *), void *arg);
+struct task_struct *kernel_thread(int (*fn)(void *), void *arg, const char *name);
+struct task_struct *fork_idle(int cpu);
+void unhash_task(struct task_struct *t);
+void free_task(struct task_struct *t);
+void do_group_exit(int exit_code) __noreturn;
+long __x64_sys_exit_group(const struct pt_regs *regs);
+long do_wait4(pid_t pid, int *status, int options);  /* options: WNOHANG = 1 */
+/* exec.c: the initramfs table (scripts/initramfs.py), ended by a NULL name */
+struct initramfs_entry {
+	const char *name;                                /* "/sbin/init", "/init", "/bin/sh", ... */
+	const unsigned char *data;                       /* the static ELF file */
+	unsigned long size;
+};
+const struct initramfs_entry *initramfs_lookup(const char *path);
+long sys_execve(const char *upath, char *const *uargv);
+
+/* ---- vm.c: user address spaces --------------------------------------- */
+struct mm_struct *mm_alloc(void);                    /* empty user half, kernel half shared */
+void mm_free(struct mm_struct *mm);                  /* everything, including page tables */
+struct mm_struct *dup_mm(struct mm_struct *old);     /* fork: copies every user page */
+int map_user_range(struct mm_struct *mm, unsigned long start, unsigned long len);
+void unmap_user_range(struct mm_struct *mm, unsigned long start, unsigned long len);
+unsigned long user_virt_to_phys(struct mm_struct *mm, unsigned long va);   /* 0 if unmapped */
+int copy_to_mm(struct mm_struct *mm, unsigned long dst, const void *src, unsigned long len);
+bool access_ok(const void *uaddr, unsigned long size);   /* all of it mapped in current->mm (copy_*_user: maccess.c) */
+long sys_brk(unsigned long addr);
+long sys_mmap(unsigned long addr, unsigned long len, unsigned long prot,
+	      unsigned long flags, long fd, unsigned long off);
+long sys_munmap(unsigned long addr, unsigned long len);
 
 /* ---- syscall.c ----------------------------------------------------- */
 long do_syscall_64(struct pt_regs *regs, long nr);
+
+/* ---- reboot.c (emergency_restart, machine_power_off: above) -------- */
+long sys_reboot(unsigned long magic1, unsigned long magic2, unsigned long cmd);
 
 /* ---- fs.c / proc.c / ramfs.c: files -------------------------------- */
 void vfs_init(void);
@@ -234,6 +304,7 @@ long ksys_read(int fd, char *buf, long n);
 long ksys_write(int fd, const char *buf, long n);
 long ksys_getdents(int fd, char *buf, long n);
 void fd_install_console(struct task_struct *t);     /* fds 0, 1, 2 on the console */
+struct file *get_file(struct file *f);             /* one more reference to f (fork); returns f */
 
 /* ---- module.c ------------------------------------------------------ */
 void modules_init(void);

@@ -11,6 +11,7 @@
 #define LOG_BUF_SHIFT       17      /* printk ring buffer: 128 KiB */
 #define MAX_MODULES         8
 #define TASK_COMM_LEN       16
+#define SCHED_SLICE_TICKS   3       /* round-robin time slice, in timer ticks (12 ms at HZ=250) */
 
 /* what `uname -r` and the "Linux version" banner say */
 #define UTS_SYSNAME         "Linux"

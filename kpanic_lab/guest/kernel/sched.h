@@ -41,6 +41,7 @@ struct mm_struct {
 	unsigned long start_brk, brk;
 	unsigned long start_stack;
 	int map_count;
+	unsigned long mmap_base;            /* next anonymous mmap goes just below this (grows down) */
 };
 
 struct task_struct {
@@ -69,6 +70,7 @@ struct task_struct {
 	void *wait_chan;                    /* what a sleeping task waits for */
 	int (*threadfn)(void *);            /* kernel thread body, and its argument */
 	void *threadarg;
+	int sigpending;                     /* a fatal signal to act on before returning to user (kill) */
 	struct thread_struct thread;        /* must stay last: arch state */
 };
 
@@ -90,12 +92,31 @@ struct pcpu {
 	unsigned long timer_ticks;
 	int in_nmi;
 	int online;
+	int need_resched;                   /* set by the tick or a wakeup: call schedule() when safe */
+	int slice_ticks;                    /* ticks the current task has run since it was switched in */
 };
 #define PCPU_TOP_OF_STACK       8
 #define PCPU_USER_RSP_SCRATCH   16
 #define PCPU_CURRENT_TASK       24
 
 extern struct pcpu pcpu_data[NR_CPUS];
+extern struct mm_struct init_mm;        /* the kernel's address space: the boot page tables */
+extern struct task_struct task_table[NR_TASKS];   /* fork.c: every task but init_task */
+/* every task slot in use (zombies and idle tasks of other CPUs included) */
+#define for_each_task_slot(t) \
+	for ((t) = task_table; (t) < task_table + NR_TASKS; (t)++) if (!(t)->stack) {} else
+
+/* the user registers of a task sit at the very top of its kernel stack */
+#define task_pt_regs(t) ((struct pt_regs *)((char *)(t)->stack + THREAD_SIZE) - 1)
+
+/* the few signals the kernel sends or understands (numbers as Linux x86) */
+#define SIGILL   4
+#define SIGTRAP  5
+#define SIGBUS   7
+#define SIGFPE   8
+#define SIGKILL  9
+#define SIGSEGV  11
+#define SIGTERM  15
 extern struct task_struct init_task;
 extern struct list_head runqueue;
 

@@ -4,6 +4,37 @@
 #include "types.h"
 #include "hw.h"
 
+/* RFLAGS bits (X86_EFLAGS_IF is in ptrace.h) */
+#define X86_EFLAGS_TF       0x00000100
+#define X86_EFLAGS_DF       0x00000400
+#define X86_EFLAGS_IOPL     0x00003000
+#define X86_EFLAGS_NT       0x00004000
+#define X86_EFLAGS_AC       0x00040000
+#define EFER_SCE            0x00000001      /* MSR_EFER: syscall/sysret enabled */
+
+/* exception vectors, as Linux's arch/x86/include/asm/trapnr.h */
+#define X86_TRAP_DE          0      /* divide error */
+#define X86_TRAP_DB          1      /* debug */
+#define X86_TRAP_NMI         2      /* non-maskable interrupt */
+#define X86_TRAP_BP          3      /* breakpoint (int3) */
+#define X86_TRAP_OF          4      /* overflow */
+#define X86_TRAP_BR          5      /* bound range exceeded */
+#define X86_TRAP_UD          6      /* invalid opcode (ud2: BUG) */
+#define X86_TRAP_NM          7      /* device not available */
+#define X86_TRAP_DF          8      /* double fault */
+#define X86_TRAP_OLD_MF      9      /* coprocessor segment overrun */
+#define X86_TRAP_TS         10      /* invalid TSS */
+#define X86_TRAP_NP         11      /* segment not present */
+#define X86_TRAP_SS         12      /* stack segment fault */
+#define X86_TRAP_GP         13      /* general protection fault */
+#define X86_TRAP_PF         14      /* page fault */
+#define X86_TRAP_SPURIOUS   15      /* spurious interrupt */
+#define X86_TRAP_MF         16      /* x87 floating point exception */
+#define X86_TRAP_AC         17      /* alignment check */
+#define X86_TRAP_MC         18      /* machine check */
+#define X86_TRAP_XF         19      /* SIMD floating point exception */
+#define X86_TRAP_CP         21      /* control protection fault */
+
 static inline void outb(u16 port, u8 v) { asm volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
 static inline void outw(u16 port, u16 v) { asm volatile("outw %0, %1" :: "a"(v), "Nd"(port)); }
 static inline void outl(u16 port, u32 v) { asm volatile("outl %0, %1" :: "a"(v), "Nd"(port)); }

@@ -13,6 +13,8 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Jupyter refuses to run as root unless told; root is usual in containers and CI machines
+AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 JUPYTER_PORT ?= 8888
 
 .DEFAULT_GOAL := help
@@ -37,7 +39,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(JUPYTER_PORT) --no-browser
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(JUPYTER_PORT) --no-browser $(AS_ROOT)
 
 test: $(STAMP)
 	$(PY) -m pytest tests --nbmake notebooks/

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Tuple
 
 from elftools.elf.elffile import ELFFile
 
+from kpanic_lab.errors import LabError
 from kpanic_lab.guest import vmlinux_path
 
 
@@ -37,7 +38,7 @@ class Segment:
     memsz: int
 
 
-class ImageError(Exception):
+class ImageError(LabError):
     """The kernel image is missing or is not a kpanic_lab guest kernel."""
 
 

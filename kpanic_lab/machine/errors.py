@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import List, Optional
 
+from kpanic_lab.errors import LabError
 
-class MachineError(Exception):
+
+class MachineError(LabError):
     """Base class of every error the lab machine raises."""
 
 

@@ -69,12 +69,12 @@ def load_kernel(mem: PhysicalMemory, image: KernelImage, cmdline: str, nr_cpus: 
     load_phys = HW.LOAD_PHYSICAL_ADDR
     load_addr = load_phys if load_addr is None else load_addr
     if load_addr % (2 * MiB):
-        raise ConfigError("load address", hex(load_addr), "must be 2 MiB aligned (the kernel map uses 2 MiB pages)")
+        raise ConfigError("--load-address", hex(load_addr), "must be 2 MiB aligned (the kernel map uses 2 MiB pages)")
     phys_base = load_addr - load_phys
     e820 = e820 or e820_map(mem.size)
     raw = cmdline.encode()
     if len(raw) >= HW.COMMAND_LINE_SIZE:
-        raise ConfigError("cmdline", cmdline[:40] + "...", f"longer than COMMAND_LINE_SIZE ({HW.COMMAND_LINE_SIZE} bytes)")
+        raise ConfigError("--cmdline", cmdline[:40] + "...", f"longer than COMMAND_LINE_SIZE ({HW.COMMAND_LINE_SIZE} bytes)")
 
     lo, hi = image.phys_range
     k_start, k_end = lo + phys_base, hi + phys_base
@@ -83,7 +83,7 @@ def load_kernel(mem: PhysicalMemory, image: KernelImage, cmdline: str, nr_cpus: 
     # PML4, direct-map PDPT, one PD per GiB of RAM, kernel PDPT, kernel PD, GDT page
     pgt_end = pgt_start + (4 + direct_gib + 1) * 4096
     if pgt_end + MiB > mem.size:
-        raise ConfigError("memory", f"{mem.size >> 20}M",
+        raise ConfigError("--memory", f"{mem.size >> 20}M",
                           f"too small for the kernel: the image and its page tables end at {pgt_end >> 20} MiB")
 
     for seg in image.segments:

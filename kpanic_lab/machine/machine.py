@@ -61,6 +61,17 @@ class RunResult:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """One event entering a CPU through its IDT (recorded when ``trace_interrupts`` is on)."""
+
+    time_ns: int
+    cpu: int
+    vector: int
+    rflags: int          # RFLAGS before delivery: IF tells whether the CPU accepted interrupts
+    rip: int
+
+
+@dataclass(frozen=True)
 class CpuView:
     """One CPU as a student sees it: where it is, whether IF is set, what it is doing."""
 
@@ -106,6 +117,8 @@ class Machine:
         self._event_names = lab_events()
         self._flags: Dict[str, object] = {}
         self._stop_now = False
+        self.trace_interrupts = False
+        self.interrupt_log: List[Delivery] = []
         self._hlt_sites = set(self.image.instruction_sites("hlt"))
         self._iret_sites = set(self.image.instruction_sites("iretq"))
         for cpu in self.cpus:
@@ -386,6 +399,9 @@ class Machine:
 
     def _deliver(self, cpu: Cpu, vector: int, error_code: Optional[int] = None,
                  return_rip: Optional[int] = None, reported: bool = False) -> None:
+        if self.trace_interrupts:
+            self.interrupt_log.append(Delivery(self.clock_ns, cpu.index, vector,
+                                               cpu.uc.reg_read(X.UC_X86_REG_RFLAGS), cpu.rip))
         try:
             cpu.deliver(vector, error_code, return_rip, reported)
         except MemoryFault as first:

@@ -31,6 +31,7 @@ extern unsigned long nr_cpu_ids;
 void setup_arch(struct boot_params *bp);
 const char *cmdline_get(const char *name);       /* value of name=, "" for a bare flag, NULL if absent */
 void print_iomem(void (*emit)(void *ctx, const char *s), void *ctx);
+void setup_command_line(void);      /* "Kernel command line:", unknown parameters (else mem_init does it) */
 
 /* ---- memblock.c / page_alloc.c / slab.c: memory ------------------- */
 void *memblock_alloc(unsigned long size, unsigned long align);
@@ -43,6 +44,8 @@ void *kmalloc(size_t size);
 void *kzalloc(size_t size);
 void kfree(void *p);
 unsigned long nr_free_pages(void);
+void memmap_init(void);                     /* mem_map, every page reserved (setup_arch) */
+extern unsigned long totalram_pages;
 
 /* ---- string.c ------------------------------------------------------ */
 void *memset(void *s, int c, size_t n);
@@ -114,6 +117,7 @@ int sprint_symbol(char *buf, unsigned long addr);   /* "panic+0x118/0x2f4 [mod]"
 int sprint_symbol_no_offset(char *buf, unsigned long addr);   /* "panic [mod]" */
 bool kernel_text_address(unsigned long addr);
 const char *kallsyms_module_name(unsigned long addr, unsigned long *base);
+int kallsyms_module_range(const char *name, unsigned long *start, unsigned long *text_end, unsigned long *end);
 
 /* ---- maccess.c: reading memory that may not be mapped -------------- */
 int walk_page_table(unsigned long addr, unsigned long vals[4], bool *present, bool *user);
@@ -304,6 +308,8 @@ long ksys_read(int fd, char *buf, long n);
 long ksys_write(int fd, const char *buf, long n);
 long ksys_getdents(int fd, char *buf, long n);
 void fd_install_console(struct task_struct *t);     /* fds 0, 1, 2 on the console */
+int sysctl_set_from_cmdline(const char *path, const char *val);   /* proc.c: "kernel/panic", "5" */
+void run_local_timers(void);        /* timer.c: kernel timers; the tick must call it on every CPU */
 struct file *get_file(struct file *f);             /* one more reference to f (fork); returns f */
 
 /* ---- module.c ------------------------------------------------------ */

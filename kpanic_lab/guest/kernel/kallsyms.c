@@ -17,7 +17,7 @@ extern const u32 kallsyms_sizes[];
 extern const u32 kallsyms_name_offsets[];
 extern const char kallsyms_names[];
 extern const unsigned long kallsyms_num_mods;
-extern const struct { unsigned long start, end, name; } kallsyms_mods[];
+extern const struct { unsigned long start, end, data_end, name; } kallsyms_mods[];
 extern char _stext[], _etext[];
 
 /* Is addr in the kernel's (or a built-in module's) text? (__kernel_text_address) */
@@ -37,6 +37,21 @@ const char *kallsyms_module_name(unsigned long addr, unsigned long *base)
 		}
 	}
 	return NULL;
+}
+
+/* The range a built-in module was linked at (its "core layout"): 0 if unknown. */
+int kallsyms_module_range(const char *name, unsigned long *start, unsigned long *text_end,
+			  unsigned long *end)
+{
+	for (unsigned long i = 0; i < kallsyms_num_mods; i++) {
+		if (strcmp(kallsyms_names + kallsyms_mods[i].name, name))
+			continue;
+		*start = kallsyms_mods[i].start;
+		*text_end = kallsyms_mods[i].end;
+		*end = kallsyms_mods[i].data_end;
+		return 1;
+	}
+	return 0;
 }
 
 /* Index of the symbol containing addr (the first alias), or -1. */

@@ -110,7 +110,7 @@ static int logbuf_lock(unsigned long *flags)
 static void logbuf_unlock(int taken, unsigned long flags)
 {
 	if (taken)
-		__sync_lock_release(&logbuf_owner);
+		__atomic_store_n(&logbuf_owner, -1, __ATOMIC_RELEASE);
 	local_irq_restore(flags);
 }
 
@@ -354,7 +354,7 @@ void console_flush_on_panic(void)
 	logbuf_owner = printk_cpu();
 	cont_flush();
 	console_flush();
-	__sync_lock_release(&logbuf_owner);
+	__atomic_store_n(&logbuf_owner, -1, __ATOMIC_RELEASE);
 	local_irq_restore(flags);
 }
 

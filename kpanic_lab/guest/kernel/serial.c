@@ -16,6 +16,7 @@
 #include "defs.h"
 #include "x86.h"
 #include "hw.h"
+#include "sched.h"
 
 #define TTY_BUF_SIZE 1024
 
@@ -108,8 +109,8 @@ void console_input_irq(void)
 
 /*
  * Read one line (up to n bytes, the newline included), sleeping until one
- * is there.  Interrupts stay off between the check and sleep_on(), so an
- * arriving line cannot slip in between and be missed.
+ * is there.  As Linux's wait_event(): mark ourselves waiting first, then
+ * test, so a line that arrives in between wakes us instead of being missed.
  */
 long tty_read(char *buf, long n)
 {
@@ -118,15 +119,24 @@ long tty_read(char *buf, long n)
 
 	if (n <= 0)
 		return 0;
-	local_irq_save(flags);
 	for (;;) {
+		prepare_to_wait(&tty_wait);
+		local_irq_save(flags);
 		tty_poll_uart();        /* also works before the IRQ is wired */
-		if (tty.lines)
+		bool ready = tty.lines > 0;
+		local_irq_restore(flags);
+		if (ready)
 			break;
+		if (signal_pending(current)) {
+			finish_wait(&tty_wait);
+			return -4;      /* -EINTR: killed while waiting */
+		}
 		lab_event(LAB_EV_TTY_WAIT, 0, 0, 0);
-		sleep_on(&tty_wait);
-		local_irq_disable();
+		schedule();
 	}
+	finish_wait(&tty_wait);
+
+	local_irq_save(flags);
 	while (got < n && tty.head != tty.tail) {
 		char c = tty.buf[tty.head];
 		tty.head = (tty.head + 1) % TTY_BUF_SIZE;

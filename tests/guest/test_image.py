@@ -53,3 +53,18 @@ def test_sources_rebuild_the_shipped_image(tmp_path, image):
     subprocess.run(["make", "-s", "-C", str(GUEST_DIR), f"B={tmp_path}/build", f"OUT={out}"], check=True,
                    capture_output=True, timeout=600)
     assert KernelImage(out).build_id == image.build_id
+
+
+def test_loader_boot_params_layout_matches_the_kernels_dwarf(image):
+    """The Python loader writes struct boot_params where the C kernel reads it."""
+    from kpanic_lab.guest.dwarf import struct_layout
+    from kpanic_lab.machine.hwdefs import HW
+    from kpanic_lab.machine.loader import BOOT_PARAMS_SIZE
+
+    bp = struct_layout(image, "boot_params")
+    fields = ["magic", "phys_base", "kernel_start", "kernel_end", "boot_pgt_start", "boot_pgt_end",
+              "nr_cpus", "e820_entries"]
+    assert [bp.offset(f) for f in fields] == [8 * i for i in range(8)]
+    assert bp.offset("e820") == 64 and bp.members["e820"].size == 24 * HW.E820_MAX_ENTRIES
+    assert bp.offset("cmdline") == 64 + 24 * HW.E820_MAX_ENTRIES
+    assert bp.size == BOOT_PARAMS_SIZE

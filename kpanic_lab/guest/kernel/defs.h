@@ -268,6 +268,7 @@ struct task_struct *fork_idle(int cpu);
 void unhash_task(struct task_struct *t);
 void free_task(struct task_struct *t);
 void do_group_exit(int exit_code) __noreturn;
+long __x64_sys_exit(const struct pt_regs *regs) __noreturn;
 long __x64_sys_exit_group(const struct pt_regs *regs);
 long do_wait4(pid_t pid, int *status, int options);  /* options: WNOHANG = 1 */
 /* exec.c: the initramfs table (scripts/initramfs.py), ended by a NULL name */

@@ -127,6 +127,11 @@ void do_group_exit(int exit_code)
 	do_exit(exit_code);
 }
 
+long __x64_sys_exit(const struct pt_regs *regs)
+{
+	do_exit((regs->di & 0xff) << 8);
+}
+
 long __x64_sys_exit_group(const struct pt_regs *regs)
 {
 	do_group_exit((regs->di & 0xff) << 8);

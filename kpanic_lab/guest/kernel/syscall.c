@@ -177,7 +177,8 @@ long do_syscall_64(struct pt_regs *regs, long nr)
 		ret = sys_execve((const char *)a0, (char *const *)a1);
 		break;
 	case __NR_exit:
-		do_exit((a0 & 0xff) << 8);     /* does not return */
+		ret = __x64_sys_exit(regs);    /* does not return */
+		break;
 	case __NR_exit_group:
 		ret = __x64_sys_exit_group(regs);
 		break;

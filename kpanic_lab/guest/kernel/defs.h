@@ -115,6 +115,7 @@ const char *kallsyms_lookup(unsigned long addr, unsigned long *size, unsigned lo
 unsigned long kallsyms_lookup_name(const char *name);
 int sprint_symbol(char *buf, unsigned long addr);   /* "panic+0x118/0x2f4 [mod]" */
 int sprint_symbol_no_offset(char *buf, unsigned long addr);   /* "panic [mod]" */
+int sprint_backtrace(char *buf, unsigned long addr);          /* a return address (%pB) */
 bool kernel_text_address(unsigned long addr);
 const char *kallsyms_module_name(unsigned long addr, unsigned long *base);
 int kallsyms_module_range(const char *name, unsigned long *start, unsigned long *text_end, unsigned long *end);

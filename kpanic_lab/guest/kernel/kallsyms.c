@@ -23,7 +23,12 @@ extern char _stext[], _etext[];
 /* Is addr in the kernel's (or a built-in module's) text? (__kernel_text_address) */
 bool kernel_text_address(unsigned long addr)
 {
-	return addr >= (unsigned long)_stext && addr < (unsigned long)_etext;
+	if (addr < (unsigned long)_stext || addr >= (unsigned long)_etext)
+		return false;
+	for (unsigned long i = 0; i < kallsyms_num_mods; i++)     /* a module's data is not text */
+		if (addr >= kallsyms_mods[i].end && addr < kallsyms_mods[i].data_end)
+			return false;
+	return true;
 }
 
 /* The module whose text holds addr, or NULL. */
@@ -113,6 +118,27 @@ static int __sprint_symbol(char *buf, unsigned long addr, bool add_offset)
 		len = sprintf(buf, "%s+%#lx/%#lx", name, offset, size);
 	else
 		len = sprintf(buf, "%s", name);
+	if (modname)
+		len += sprintf(buf + len, " [%s]", modname);
+	return len;
+}
+
+/*
+ * A return address, for a backtrace (Linux's sprint_backtrace, %pB): a call
+ * to a noreturn function (panic) can be the last instruction of a function,
+ * so its return address is already the NEXT function.  Look up addr - 1,
+ * then print the offset of addr itself: "my_panic_init+0x4b/0x4b [my_panic]".
+ */
+int sprint_backtrace(char *buf, unsigned long addr)
+{
+	unsigned long size, offset;
+	const char *modname;
+	const char *name = kallsyms_lookup(addr - 1, &size, &offset, &modname);
+	int len;
+
+	if (!name)
+		return sprintf(buf, "0x%lx", addr);
+	len = sprintf(buf, "%s+%#lx/%#lx", name, offset + 1, size);
 	if (modname)
 		len += sprintf(buf + len, " [%s]", modname);
 	return len;

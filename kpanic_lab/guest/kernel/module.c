@@ -85,7 +85,7 @@ int modules_show(struct seq_file *m, void *v)
 		seq_printf(m, " %s 0x%px", mod->state == MODULE_STATE_GOING ? "Unloading" :
 			   mod->state == MODULE_STATE_COMING ? "Loading" : "Live", mod->core_layout.base);
 		if (mod->taints)
-			seq_printf(m, " %s", module_flags(mod, buf, false));
+			seq_printf(m, " %s", module_flags(mod, buf, true));
 		seq_puts(m, "\n");
 	}
 	return 0;
@@ -147,6 +147,35 @@ static void module_augment_kernel_taints(struct module *mod)
 	}
 }
 
+/*
+ * A module's data and bss as they were linked, so every insmod starts from
+ * them, as a freshly loaded .ko does (kept from the first load on).
+ */
+#define MAX_PRISTINE 8
+static struct {
+	const char *name;
+	void *copy;
+} pristine[MAX_PRISTINE];
+
+static void module_reset_data(const char *name, unsigned long start, unsigned long end)
+{
+	int i;
+	for (i = 0; i < MAX_PRISTINE && pristine[i].name; i++)
+		if (!strcmp(pristine[i].name, name))
+			break;
+	if (i == MAX_PRISTINE || end <= start)
+		return;
+	if (pristine[i].name) {
+		memcpy((void *)start, pristine[i].copy, end - start);
+		return;
+	}
+	pristine[i].copy = kmalloc(end - start);
+	if (pristine[i].copy) {
+		memcpy(pristine[i].copy, (void *)start, end - start);
+		pristine[i].name = kallsyms_module_name(start - 1, NULL);
+	}
+}
+
 noinline int do_one_initcall(int (*fn)(void))
 {
 	return fn();
@@ -203,6 +232,7 @@ noinline long load_module(const char *uname)
 		mod->core_layout.text_size = text_end - start;
 		mod->core_layout.ro_size = text_end - start;
 		mod->core_layout.size = ALIGN(end - start, PAGE_SIZE);
+		module_reset_data(name, text_end, end);
 	}
 	mod->state = MODULE_STATE_COMING;
 	list_add(&mod->list, &modules);     /* newest first, as Linux */

@@ -214,14 +214,29 @@ static bool handle_bug(struct pt_regs *regs)
 	return handled;
 }
 
+/* Interrupts back on if the trapping code had them on (cond_local_irq_enable) */
+static void cond_local_irq_enable(struct pt_regs *regs)
+{
+	if (regs->flags & X86_EFLAGS_IF)
+		local_irq_enable();
+}
+
+static void cond_local_irq_disable(struct pt_regs *regs)
+{
+	if (regs->flags & X86_EFLAGS_IF)
+		local_irq_disable();
+}
+
 static void do_trap(struct pt_regs *regs, long error_code, const char *str, int signr)
 {
+	cond_local_irq_enable(regs);
 	if (user_mode(regs)) {
 		show_signal("traps", str, regs, error_code);
 		force_sig_fault(signr, regs);
-		return;
+	} else {
+		die(str, regs, error_code);
 	}
-	die(str, regs, error_code);
+	cond_local_irq_disable(regs);
 }
 
 void do_invalid_op(struct pt_regs *regs)
@@ -235,6 +250,7 @@ void do_invalid_op(struct pt_regs *regs)
 
 void do_general_protection(struct pt_regs *regs, unsigned long error_code)
 {
+	cond_local_irq_enable(regs);
 	if (user_mode(regs)) {
 		show_signal("traps", "general protection fault", regs, error_code);
 		force_sig_fault(SIGSEGV, regs);

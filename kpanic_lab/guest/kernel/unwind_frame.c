@@ -70,7 +70,7 @@ static bool regs_plausible(struct pt_regs *regs)
 
 static void printk_stack_address(unsigned long address, int reliable, const char *log_lvl)
 {
-	printk("%s %s%pS\n", log_lvl, reliable ? "" : "? ", (void *)address);
+	printk("%s %s%pBb\n", log_lvl, reliable ? "" : "? ", (void *)address);
 }
 
 /*

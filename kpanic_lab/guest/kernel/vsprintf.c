@@ -9,7 +9,8 @@
  *   %p   the same (Linux hashes plain %p; the lab wants the real value)
  *   %pS  symbol+offset/size [module]   ("panic+0x118/0x2f4")
  *   %ps  symbol only                   ("panic")
- *   %pB  as %pS (Linux adjusts for tail calls; we have none to adjust)
+ *   %pB  a return address: the symbol of addr - 1 (a call to a noreturn
+ *        function may end its caller), with addr's offset (%pBb too)
  *   %*ph N bytes as hex, space separated (the "Code:" line)
  * vsnprintf never writes past size and always terminates; it returns the
  * length the whole output would have had, as the C library.
@@ -131,10 +132,13 @@ static int put_pointer(struct outbuf *o, const char *fmt, void *ptr, struct spec
 	char sym[160];
 	switch (*fmt) {
 	case 'S':
-	case 'B':
 		sprint_symbol(sym, (unsigned long)ptr);
 		put_string(o, sym, s);
 		return 1;
+	case 'B':       /* a return address: %pB, and Linux's %pBb */
+		sprint_backtrace(sym, (unsigned long)ptr);
+		put_string(o, sym, s);
+		return fmt[1] == 'b' ? 2 : 1;
 	case 's':
 		sprint_symbol_no_offset(sym, (unsigned long)ptr);
 		put_string(o, sym, s);

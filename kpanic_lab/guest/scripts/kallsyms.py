@@ -25,11 +25,12 @@ import re
 import sys
 
 TEXT_TYPES = set("TtWw")
+TEXT_ENDS = ("_etext", "__entry_text_end", "__modules_start")   # where a symbol's size must stop
 MARKERS = re.compile(r"^(_text|_stext|_etext|__entry_text_(start|end)|__modules_(start|end)|__mod_.*)$")
 
 
 def parse(lines):
-    syms, mods, etext = [], {}, None
+    syms, mods, ends = [], {}, set()
     for line in lines:
         parts = line.split()
         if len(parts) == 4:
@@ -46,12 +47,12 @@ def parse(lines):
         if m:
             mods.setdefault(m.group(1), {})["all_end"] = addr
             continue
-        if name == "_etext":
-            etext = addr
+        if name in TEXT_ENDS:
+            ends.add(addr)
         if typ not in TEXT_TYPES or MARKERS.match(name):
             continue
         syms.append((addr, size, typ, name))
-    return syms, mods, etext
+    return syms, mods, ends
 
 
 def priority(sym):
@@ -61,12 +62,14 @@ def priority(sym):
     return (addr, weak, underscores)
 
 
-def build(syms, mods, etext):
+def build(syms, mods, ends):
     """Sort, then give each symbol Linux's size: up to the next higher address,
     but never past the end of its module's range or of the kernel text."""
     syms.sort(key=priority)
-    bounds = sorted({m[k] for m in mods.values() for k in ("start", "end") if k in m} |
-                    ({etext} if etext else set()))
+    bounds = sorted({m[k] for m in mods.values() for k in ("start", "end") if k in m} | ends)
+    # a module's data and bss are linked right after its text: they are not code
+    data = [(m["end"], m["all_end"]) for m in mods.values() if "end" in m and "all_end" in m]
+    syms = [s for s in syms if not any(lo <= s[0] < hi for lo, hi in data)]
     addrs = sorted({s[0] for s in syms})
     out = []
     for addr, size, _typ, name in syms:
@@ -117,8 +120,8 @@ def emit(out, mods):
 
 
 def main():
-    syms, mods, etext = parse(sys.stdin)
-    emit(build(syms, mods, etext), mods)
+    syms, mods, ends = parse(sys.stdin)
+    emit(build(syms, mods, ends), mods)
 
 
 if __name__ == "__main__":

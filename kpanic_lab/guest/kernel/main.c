@@ -3,7 +3,8 @@
  *
  *   startup_64 (entry.S) -> x86_64_start_kernel (head64.c) -> start_kernel
  *     banner, setup_arch (command line, e820, memblock), command line,
- *     traps, memory, scheduler, timer, console, interrupts on
+ *     memory, scheduler, timer, console, interrupts on
+ *     (the GDT, IDT and TSS are already set up: head64.c, before any of it)
  *     rest_init: pid 1 (kernel_init) is born; CPU 0 becomes its idle task
  *   kernel_init (pid 1): other CPUs, file systems, modules,
  *     then execs /init and becomes the first user process
@@ -39,7 +40,7 @@ void start_kernel(struct boot_params *bp)
 	pr_notice("%s", linux_banner);
 	setup_arch(bp);         /* "Command line:", the e820 map, memblock, crashkernel=, resources */
 	setup_command_line();   /* "Kernel command line: ..." */
-	trap_init();            /* the IDT is already loaded (head64.c): exception handling is ready */
+	/* (Linux's trap_init() would come here: our IDT is loaded since head64.c) */
 	mem_init();             /* the page allocator takes over from memblock */
 	sched_init();
 	apic_init(0);           /* the timer: HZ ticks per second from now on */
@@ -74,7 +75,6 @@ static void kernel_init_freeable(void)
 	vfs_init();
 	proc_init();
 	modules_init();
-	workload_init();
 	fd_install_console(current);    /* fds 0, 1, 2 on the console, inherited by everyone */
 }
 

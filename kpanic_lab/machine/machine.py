@@ -31,7 +31,7 @@ from kpanic_lab.machine.devices import Serial, decode_icr
 from kpanic_lab.machine.errors import BudgetExceeded, GuestError, MachineError, MemoryFault, TripleFault
 from kpanic_lab.machine.hwdefs import HW, lab_events
 from kpanic_lab.machine.loader import BootInfo, load_kernel
-from kpanic_lab.machine.memory import PhysicalMemory
+from kpanic_lab.machine.memory import PageSet, PhysicalMemory
 from kpanic_lab.machine import pagefault
 
 NEVER = 1 << 63                  # an `until` address no CPU can reach (non-canonical)
@@ -85,13 +85,17 @@ class CpuView:
 
 @dataclass
 class Snapshot:
+    """A machine state to come back to.  With a ``base``, memory is kept as the pages that
+    differ from the base snapshot (a panic step costs kilobytes, not the whole RAM)."""
+
     clock_ns: int
     cpus: list
-    memory: object
+    memory: PageSet
     serial: tuple
-    events: int
+    events: Tuple[LabEvent, ...]
     flags: dict
     total_instructions: int
+    base: Optional["Snapshot"] = None
 
 
 class Machine:
@@ -521,19 +525,31 @@ class Machine:
         for c in self.cpus:
             h.update(repr((c.rt.state.value, sorted(c.registers().as_dict().items()))).encode())
         h.update(self.mem.digest_source())
+        h.update(repr((self.clock_ns, len(self.events))).encode())
         return h.hexdigest()
 
-    def snapshot(self) -> Snapshot:
-        """Everything needed to come back here: CPU contexts, devices, memory, clock."""
-        return Snapshot(self.clock_ns, [c.save() for c in self.cpus], self.mem.save_pages(),
-                        self.serial.save(), len(self.events), dict(self._flags), self.total_instructions)
+    def snapshot(self, base: Optional[Snapshot] = None) -> Snapshot:
+        """Everything needed to come back here: CPU contexts, devices, memory, clock.
+
+        With ``base`` (a full snapshot taken earlier), only the pages that differ from it
+        are kept, which makes a snapshot per panic stage cheap.
+        """
+        if base is not None and base.base is not None:
+            base = base.base
+        pages = self.mem.diff_pages(base.memory) if base is not None else self.mem.save_pages()
+        return Snapshot(self.clock_ns, [c.save() for c in self.cpus], pages,
+                        self.serial.save(), tuple(self.events), dict(self._flags), self.total_instructions, base)
 
     def restore(self, snap: Snapshot) -> None:
-        self.mem.restore_pages(snap.memory)  # type: ignore[arg-type]
+        """Come back to ``snap``: registers, devices, clock and every byte of RAM."""
+        if snap.base is None:
+            self.mem.restore_pages(snap.memory)
+        else:
+            self.mem.restore_delta(snap.base.memory, snap.memory)
         for c, s in zip(self.cpus, snap.cpus):
             c.restore(s)
         self.serial.restore(snap.serial)
-        del self.events[snap.events:]
+        self.events[:] = snap.events
         self._flags = dict(snap.flags)
         self.clock_ns = snap.clock_ns
         self.total_instructions = snap.total_instructions

@@ -108,17 +108,70 @@ class PhysicalMemory:
             i += chunk
 
     # -- snapshots ----------------------------------------------------------
-    def digest_source(self) -> memoryview:
-        return memoryview(self._mm)
+    def _pages(self) -> np.ndarray:
+        return self.array.reshape(-1, PAGE_SIZE)
 
-    def save_pages(self) -> Tuple[np.ndarray, np.ndarray]:
-        """The non-zero pages: (their page numbers, their contents).  Zero pages cost nothing."""
-        pages = self.array.reshape(-1, PAGE_SIZE)
-        nz = np.flatnonzero(pages.view(np.uint64).any(axis=1))
-        return nz, pages[nz].copy()
+    def nonzero_pfns(self) -> np.ndarray:
+        """Page frame numbers of every page that is not all zeros (a few ms for 256 MiB)."""
+        words = self._pages().view(np.uint64)
+        return np.flatnonzero(np.bitwise_or.reduce(words, axis=1))
 
-    def restore_pages(self, saved: Tuple[np.ndarray, np.ndarray]) -> None:
-        nz, data = saved
+    def save_pages(self) -> "PageSet":
+        """Every non-zero page: zero pages cost nothing to keep."""
+        nz = self.nonzero_pfns()
+        return PageSet(nz, self._pages()[nz].copy())
+
+    def diff_pages(self, base: "PageSet") -> "PageSet":
+        """The pages whose content now differs from ``base`` (pages gone to zero included)."""
+        cand = np.union1d(self.nonzero_pfns(), base.pfns)
+        now = self._pages()[cand]
+        then = base.contents(cand)
+        changed = np.flatnonzero((now != then).any(axis=1))
+        return PageSet(cand[changed], now[changed].copy())
+
+    def restore_pages(self, saved: "PageSet") -> None:
+        """Memory back to exactly ``saved`` (a full set of non-zero pages)."""
         self.zero()
-        pages = self.array.reshape(-1, PAGE_SIZE)
-        pages[nz] = data
+        self._pages()[saved.pfns] = saved.data
+
+    def restore_delta(self, base: "PageSet", delta: "PageSet") -> None:
+        """Memory back to ``base`` changed by ``delta``, touching only the pages that differ."""
+        fix = np.union1d(self.diff_pages(base).pfns, delta.pfns)
+        if len(fix):
+            content = base.contents(fix)
+            if len(delta.pfns):
+                idx = np.searchsorted(delta.pfns, fix)
+                idx[idx >= len(delta.pfns)] = 0
+                hit = delta.pfns[idx] == fix
+                content[hit] = delta.data[idx[hit]]
+            self._pages()[fix] = content
+
+    def digest_source(self) -> bytes:
+        """What identifies the memory's content: the non-zero pages and where they are."""
+        s = self.save_pages()
+        return s.pfns.tobytes() + s.data.tobytes()
+
+
+class PageSet:
+    """Some pages of memory: sorted page frame numbers and their 4 KiB contents."""
+
+    def __init__(self, pfns: np.ndarray, data: np.ndarray) -> None:
+        self.pfns = pfns.astype(np.int64)
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.pfns)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.data.nbytes)
+
+    def contents(self, pfns: np.ndarray) -> np.ndarray:
+        """The content of each of ``pfns`` in this set (zeros for pages not in it)."""
+        out = np.zeros((len(pfns), PAGE_SIZE), dtype=np.uint8)
+        if len(self.pfns) and len(pfns):
+            idx = np.searchsorted(self.pfns, pfns)
+            idx[idx >= len(self.pfns)] = 0
+            hit = self.pfns[idx] == pfns
+            out[hit] = self.data[idx[hit]]
+        return out

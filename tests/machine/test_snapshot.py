@@ -22,3 +22,22 @@ def test_snapshot_restore_is_exact(minikernel):
     assert m.console == end_console
     assert m.state_digest() == end_digest
     assert (again.reason, again.clock_ns) == (first.reason, first.clock_ns)
+
+
+def test_delta_snapshots_restore_exactly_in_any_order(minikernel):
+    m = Machine(MachineConfig.create(cpus=2, memory="64M", vmlinux=minikernel))
+    m.power_on()
+    m.run(lambda mm: "idt loaded" in mm.console_text, max_seconds=30)
+    base = m.snapshot()
+    points = []
+    for marker in ("int3 ok", "nmi ok", "mini: done"):
+        m.run(lambda mm, k=marker: k in mm.console_text, max_seconds=30)
+        snap = m.snapshot(base=base)
+        assert len(snap.memory) < len(m.mem.nonzero_pfns())          # a delta, not a copy
+        points.append((snap, m.state_digest(), m.console))
+    for snap, digest, console in [points[1], points[0], points[2], points[0]]:
+        m.restore(snap)
+        assert m.state_digest() == digest and m.console == console
+    m.restore(base)
+    m.run("halt", max_seconds=30)
+    assert m.state_digest() == points[2][1] or m.console.endswith(b"mini: done\n")

@@ -51,7 +51,8 @@ void mdelay(unsigned long ms)
 	udelay(ms * 1000);
 }
 
-/* Linux: update_process_times() - charge the tick to the running task */
+/* Linux: update_process_times() - charge the tick to the running task,
+ * run the timers that are due on this CPU (timer.c), tell the scheduler */
 static void update_process_times(int user_tick)
 {
 	struct task_struct *p = current;
@@ -60,6 +61,7 @@ static void update_process_times(int user_tick)
 		p->utime++;
 	else
 		p->stime++;
+	run_local_timers();
 	scheduler_tick();
 }
 

@@ -75,7 +75,15 @@ class KernelImage:
             if symtab is None:
                 raise ImageError(f"{self.path}: no symbol table (was it stripped?)")
             syms: Dict[str, Symbol] = {}
+            nm_lines: List[str] = []
+            text_idx = {i for i, sec in enumerate(elf.iter_sections())
+                        if sec["sh_flags"] & 0x4}   # SHF_EXECINSTR
             for s in symtab.iter_symbols():
+                if s.name and isinstance(s["st_shndx"], int) and s["st_shndx"] in text_idx and \
+                        s["st_info"]["type"] in ("STT_FUNC", "STT_NOTYPE"):
+                    bind = s["st_info"]["bind"]
+                    letter = "W" if bind == "STB_WEAK" else "T" if bind == "STB_GLOBAL" else "t"
+                    nm_lines.append(f"{s['st_value']:016x} {s['st_size']:016x} {letter} {s.name}")
                 t = s["st_info"]["type"]
                 if not s.name or t not in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE"):
                     continue
@@ -89,6 +97,7 @@ class KernelImage:
             self._text_range = (text["sh_addr"], text["sh_addr"] + text["sh_size"]) if text else (0, 0)
             self._text_bytes = text.data() if text else b""
         self.symbols = syms
+        self._kallsyms = _kallsyms_table(nm_lines)
         funcs = sorted(
             (s for s in syms.values() if s.kind in ("func", "label") and self.in_text(s.address)),
             key=lambda s: (s.address, s.kind != "func"),
@@ -122,33 +131,33 @@ class KernelImage:
         return self.symbol(name).address
 
     def lookup(self, addr: int) -> Optional[Tuple[Symbol, int]]:
-        """The function containing ``addr`` and the offset into it, or None.
+        """The text symbol at or before ``addr`` and the offset into it, as kallsyms finds it:
+        a symbol's size runs to the next symbol, so padding and return addresses just past a
+        ``noreturn`` call belong to the function before them (the guest's own %pS agrees)."""
+        addrs, rows, _ = self._kallsyms
+        j = bisect.bisect_right(addrs, addr) - 1
+        if j < 0:
+            return None
+        a, size, name = rows[j]
+        if addr >= a + size:
+            return None
+        return Symbol(name, a, size, "func"), addr - a
 
-        A sized function (from C) that contains ``addr`` wins; otherwise the nearest
-        preceding assembly label (``.size``-less symbols in entry.S).
-        """
-        j = bisect.bisect_right(self._func_addrs, addr) - 1
-        label: Optional[Symbol] = None
-        while j >= 0:
-            s = self._funcs[j]
-            if s.size:
-                if addr < s.address + s.size:
-                    return s, addr - s.address
-                break
-            if label is None:
-                label = s
-            j -= 1
-        if label is not None and self.in_text(addr):
-            return label, addr - label.address
+    def module_of(self, addr: int) -> Optional[str]:
+        """The lab module whose text holds ``addr`` (modules are linked into the image)."""
+        for start, end, name in self._kallsyms[2]:
+            if start <= addr < end:
+                return name
         return None
 
     def symbolize(self, addr: int) -> str:
-        """``addr`` as Linux prints it with %pS: ``panic+0x118/0x2f4``, or hex."""
+        """``addr`` as Linux prints it with %pS: ``panic+0x118/0x2f4``, ``f+0x2b/0x3c [mod]``, or hex."""
         hit = self.lookup(addr)
         if hit is None:
             return f"0x{addr:x}"
         s, off = hit
-        return f"{s.name}+0x{off:x}/0x{s.size:x}"
+        mod = self.module_of(addr)
+        return f"{s.name}+0x{off:x}/0x{s.size:x}" + (f" [{mod}]" if mod else "")
 
     def functions(self) -> List[Symbol]:
         return list(self._funcs)
@@ -156,6 +165,27 @@ class KernelImage:
     def instruction_sites(self, mnemonic: str) -> List[int]:
         """Addresses of every ``mnemonic`` instruction in .text (a capstone sweep per function)."""
         return list(_sites(self, mnemonic))
+
+
+def _kallsyms_table(nm_lines: List[str]):
+    """The guest's kallsyms table, built by the same code the kernel build uses
+    (``scripts/kallsyms.py``), from this image's symbols: (addresses, rows, module ranges)."""
+    import importlib.util
+
+    from kpanic_lab.guest import GUEST_DIR
+
+    spec = importlib.util.spec_from_file_location("_kpanic_kallsyms", GUEST_DIR / "scripts" / "kallsyms.py")
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    nm_lines.sort()
+    syms, mods, ends = mod.parse(nm_lines)
+    rows = mod.build(syms, mods, ends)
+    first = {}
+    for a, size, name in rows:   # aliases: the first one (Linux's choice) names the address
+        first.setdefault(a, (a, size, name))
+    table = sorted(first.values())
+    ranges = sorted((m["start"], m["end"], name) for name, m in mods.items() if "start" in m and "end" in m)
+    return [r[0] for r in table], table, ranges
 
 
 def _sites(img: KernelImage, mnemonic: str) -> Tuple[int, ...]:

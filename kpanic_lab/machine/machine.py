@@ -250,11 +250,14 @@ class Machine:
             ev = LabEvent(self.clock_ns, cpu.index, self._event_names.get(code, f"event{code}"),
                           (uc.reg_read(X.UC_X86_REG_RSI), uc.reg_read(X.UC_X86_REG_RCX),
                            uc.reg_read(X.UC_X86_REG_R8)), uc.reg_read(X.UC_X86_REG_RIP))
-            self.events.append(ev)
-            for listener in self.event_listeners:
-                listener(self, ev)
+            self._emit(ev)
             if self._stop_now:
                 uc.emu_stop()
+
+    def _emit(self, ev: LabEvent) -> None:
+        self.events.append(ev)
+        for listener in self.event_listeners:
+            listener(self, ev)
 
     def request_stop(self) -> None:
         """From an event listener: end the current quantum and the run (reason 'stopped')."""
@@ -440,6 +443,10 @@ class Machine:
                 err = pagefault.error_code(cpu, self.image)
             elif v in ERROR_CODE_VECTORS:
                 err = 0
+            if v < 32 and v not in (3,):
+                # observed, not reported by the guest: the CPU raised an exception
+                self._emit(LabEvent(self.clock_ns, cpu.index, "exception",
+                                    (v, err or 0, cpu.reg("cr2") if v == 14 else 0), cpu.rip))
             self._deliver(cpu, v, err, reported=True)
         elif p.kind == "syscall":
             cpu.enter_syscall(cpu.rip)

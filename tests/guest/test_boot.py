@@ -26,7 +26,7 @@ def test_boots_to_the_shell(booted, cpus):
 def test_boot_log_lines_are_timestamped_and_ordered(booted):
     m = booted(2)
     kernel = [l for l in m.console_lines if STAMP.match(l)]
-    assert len(kernel) > 20
+    assert len(kernel) > 15
     times = [float(STAMP.match(l).group(0).strip("[] ")) for l in kernel]
     assert times == sorted(times)
     assert kernel[0].endswith("]" ) is False and "Linux version" in kernel[0]
@@ -63,6 +63,8 @@ def test_timer_interrupts_only_while_if_is_set(booted):
     m = booted(2)
     m.trace_interrupts = True
     m.run_command("cat /proc/uptime")
+    t0 = m.clock_ns
+    m.run(lambda mm: mm.clock_ns > t0 + 20_000_000)        # 20 ms of an idle machine: 5 ticks per CPU
     m.trace_interrupts = False
     timer = [d for d in m.interrupt_log if d.vector == 0xEC]
     assert timer, "no timer interrupt while the shell ran"

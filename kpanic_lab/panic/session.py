@@ -1,0 +1,311 @@
+"""A panic, one stage at a time: the lab's panic state machine.
+
+A session boots the guest, sets up a scenario, types its trigger, and then
+runs the machine until the guest's next stage event (``panic_stages.h``), a CPU
+exception, a CPU stopping, or the end.  Each stop is recorded with every CPU's
+state, and a snapshot (a delta against the state just before the trigger) is
+kept, so a student can step back and jump to any stage.
+
+Every run of a session stops at every stage, so the CPUs interleave the same
+way however the student moves: stepping back and forward again gives the same
+registers and the same memory.
+
+>>> s = PanicSession("sysrq-c").start()          # doctest: +SKIP
+>>> s.step().key, s.step().key                   # doctest: +SKIP
+('TRIGGER', 'ENTRY')
+>>> s.run_to_end().end                           # doctest: +SKIP
+'hang'
+"""
+from __future__ import annotations
+
+from typing import Callable, List, Optional, Union
+
+from kpanic_lab.errors import LabError
+from kpanic_lab.guest.dwarf import TypeNotFound, struct_layout
+from kpanic_lab.machine import LabEvent, Machine, MachineConfig, Snapshot
+from kpanic_lab.machine.config import DEFAULT_CMDLINE
+from kpanic_lab.panic.scenarios import Scenario, get_scenario
+from kpanic_lab.panic.stages import STAGE_INFO, stage_name, trigger_names
+from kpanic_lab.panic.trace import CpuState, NotifierCall, StageRecord, Trace, notify_name
+
+STOP_KINDS = ("stage", "exception", "cpu_stopped", "task_exit")
+VECTOR_NAMES = {0: "divide error", 6: "invalid opcode", 8: "double fault", 13: "general protection fault",
+                14: "page fault"}
+END_NAMES = {"panic-loop": "hang", "reset": "restart", "halted": "halted", "poweroff": "poweroff"}
+
+
+class ScenarioError(LabError):
+    """A scenario could not be set up (the guest did not boot, a setup line failed)."""
+
+
+class PanicSession:
+    """Drive one scenario forward and backward, stage by stage."""
+
+    def __init__(self, scenario: Union[str, Scenario], *, cpus: int = 2, memory: Union[str, int] = "256M",
+                 cmdline: Optional[str] = None, vmlinux=None, max_seconds: float = 60.0,
+                 max_instructions: int = 2_000_000_000) -> None:
+        self.scenario = get_scenario(scenario)
+        if cpus < self.scenario.min_cpus:
+            raise ScenarioError(f"scenario {self.scenario.name} needs at least {self.scenario.min_cpus} CPUs")
+        line = " ".join(x for x in (DEFAULT_CMDLINE, self.scenario.cmdline, cmdline or "") if x)
+        self.config = MachineConfig.create(cpus=cpus, memory=memory, cmdline=line, vmlinux=vmlinux)
+        self.machine = Machine(self.config)
+        self.max_seconds = max_seconds
+        self.max_instructions = max_instructions
+        self.records: List[StageRecord] = []
+        self._snaps: List[Snapshot] = []
+        self.position = -1              # -1: at the prompt, before the trigger
+        self.end: Optional[str] = None  # set when the last stage is reached
+        self._base: Optional[Snapshot] = None
+        self._pcpu = None
+        self._stepping = False
+        self.machine.event_listeners.append(self._on_event)
+
+    # ------------------------------------------------------------------ setup
+    def start(self) -> "PanicSession":
+        """Boot, type the scenario's setup lines, and stop just before the trigger."""
+        m = self.machine
+        r = m.boot(max_instructions=self.max_instructions, max_seconds=self.max_seconds)
+        if r.reason != "prompt":
+            raise ScenarioError(f"the guest did not reach the shell ({r.reason}); last console lines:\n"
+                                + "\n".join(m.console_lines[-10:]))
+        for line in self.scenario.setup:
+            out = m.run_command(line, max_instructions=self.max_instructions, max_seconds=self.max_seconds)
+            if "ERROR" in out or "not found" in out:
+                raise ScenarioError(f"setup line {line!r} failed: {out.strip()}")
+        self._base = m.snapshot()
+        try:
+            self._pcpu = (m.symbol("pcpu_data"), struct_layout(m.image, "pcpu"))
+        except (KeyError, TypeNotFound):
+            self._pcpu = None
+        return self
+
+    @property
+    def started(self) -> bool:
+        return self._base is not None
+
+    @property
+    def finished(self) -> bool:
+        return self.end is not None and self.position == len(self.records) - 1
+
+    @property
+    def current(self) -> Optional[StageRecord]:
+        return self.records[self.position] if self.position >= 0 else None
+
+    # ------------------------------------------------------------------ moving
+    def _on_event(self, machine: Machine, ev: LabEvent) -> None:
+        if self._stepping and ev.kind in STOP_KINDS:
+            machine.request_stop()
+
+    def step(self) -> Optional[StageRecord]:
+        """Forward one stage; None when the run has ended."""
+        self._require_started()
+        if self.position + 1 < len(self.records):
+            return self.goto(self.position + 1)
+        if self.end is not None:
+            return None
+        m = self.machine
+        if self.position == -1:
+            m.send(self.scenario.trigger + "\n")
+        before = len(m.events)
+        self._stepping = True
+        try:
+            r = m.run("prompt", max_instructions=self.max_instructions, max_seconds=self.max_seconds)
+        finally:
+            self._stepping = False
+        if r.reason == "stopped":
+            ev = next(e for e in reversed(m.events[before:]) if e.kind in STOP_KINDS)
+            rec = self._record(ev)
+        else:
+            self.end = END_NAMES.get(r.reason) or self._end_at_prompt()
+            rec = self._record_end(r.reason)
+        self.records.append(rec)
+        self._snaps.append(m.snapshot(base=self._base))
+        self.position = len(self.records) - 1
+        return rec
+
+    def back(self) -> Optional[StageRecord]:
+        """Back one stage (to the prompt before the trigger from the first stage)."""
+        self._require_started()
+        return self.goto(self.position - 1)
+
+    def goto(self, index: int) -> Optional[StageRecord]:
+        """Jump to a recorded stage (-1: before the trigger); further ones are run to."""
+        self._require_started()
+        if index < -1:
+            raise IndexError(f"no stage {index}")
+        while index >= len(self.records) and self.end is None:
+            self.goto(len(self.records) - 1)
+            self.step()
+        if index >= len(self.records):
+            raise IndexError(f"the run ended at stage {len(self.records) - 1}; there is no stage {index}")
+        self.machine.restore(self._base if index == -1 else self._snaps[index])  # type: ignore[arg-type]
+        self.position = index
+        return self.current
+
+    def run_to_end(self) -> Trace:
+        """Step until the run ends; the whole trace."""
+        self._require_started()
+        self.goto(len(self.records) - 1)
+        while self.step() is not None:
+            pass
+        return self.trace()
+
+    def _require_started(self) -> None:
+        if self._base is None:
+            self.start()
+
+    # ------------------------------------------------------------------ recording
+    def _end_at_prompt(self) -> str:
+        kinds = [r.key for r in self.records]
+        if "TASK_EXIT" in kinds or "OOPS_END" in kinds:
+            return "task-killed"
+        return "continued"
+
+    def _preempt_count(self, cpu: int) -> Optional[int]:
+        if self._pcpu is None:
+            return None
+        base, layout = self._pcpu
+        addr = base + cpu * layout.size + layout.offset("preempt_count")
+        return int.from_bytes(self.machine.read(addr, 4), "little", signed=True)
+
+    def _cpu_states(self) -> List[CpuState]:
+        m = self.machine
+        stopped = {}
+        for e in m.events:
+            if e.kind == "cpu_stopped":
+                stopped[e.args[0]] = e.args[1]
+        out = []
+        for v in m.cpu_views():
+            name = v.symbol.split("+")[0]
+            if v.state == "parked":
+                doing = "offline"
+            elif stopped.get(v.index) == 1 or name == "panic_smp_self_stop":
+                doing = "spinning in panic_smp_self_stop"
+            elif v.index in stopped or name == "stop_this_cpu":
+                doing = "stopped by NMI"
+            elif v.state == "halted":
+                doing = "idle (hlt)"
+            elif v.state == "stopped":
+                doing = "halted, interrupts off"
+            elif v.state == "sleeping":
+                doing = "waiting (mdelay)"
+            else:
+                doing = "running" + (" in user mode" if v.cpl == 3 else "")
+            out.append(CpuState(v.index, doing, v.rip, v.symbol, v.interrupts_enabled,
+                                self._preempt_count(v.index)))
+        return out
+
+    def _record(self, ev: LabEvent) -> StageRecord:
+        m = self.machine
+        notifier = None
+        if ev.kind == "stage":
+            key = stage_name(ev.args[0])
+            a, b = ev.args[1], ev.args[2]
+            detail = self._stage_detail(key, a, b)
+            if key in ("NOTIFIER_CALL", "NOTIFIER_RET"):
+                fn = m.symbolize(a).split("+")[0]
+                prio = self._last_priority(a) if key == "NOTIFIER_RET" else _signed(b)
+                notifier = NotifierCall(fn, prio, _signed32(b) if key == "NOTIFIER_RET" else None)
+            args = [a, b]
+        elif ev.kind == "exception":
+            key = "EXCEPTION"
+            vec, err, cr2 = ev.args
+            detail = f"{VECTOR_NAMES.get(vec, f'vector {vec}')} at {m.symbolize(ev.rip)}"
+            if vec == 14:
+                detail += f", address 0x{cr2:x}, error code 0x{err:x}"
+            args = list(ev.args)
+        elif ev.kind == "cpu_stopped":
+            key = "CPU_STOPPED"
+            detail = f"CPU {ev.args[0]} " + ("spins in panic_smp_self_stop" if ev.args[1] == 1 else "stopped by NMI")
+            args = [ev.args[0], ev.args[1]]
+        else:  # task_exit
+            key = "TASK_EXIT"
+            detail = f"pid {ev.args[0]} exited, exit code 0x{ev.args[1]:x}"
+            args = [ev.args[0], ev.args[1]]
+        info = STAGE_INFO.get(key)
+        return StageRecord(len(self.records), key, info.title if info else key.lower(), detail, ev.cpu,
+                           ev.time_ns, ev.rip, m.symbolize(ev.rip), args, self._cpu_states(),
+                           len(m.serial.output), notifier)
+
+    def _last_priority(self, fn: int) -> int:
+        for r in reversed(self.records):
+            if r.key == "NOTIFIER_CALL" and r.args[0] == fn:
+                return _signed(r.args[1])
+        return 0
+
+    def _stage_detail(self, key: str, a: int, b: int) -> str:
+        m = self.machine
+        if key == "TRIGGER":
+            return f"{trigger_names().get(a, a)}" + (f" (0x{b:x})" if b else "")
+        if key == "ENTRY":
+            return f"called from {m.symbolize(a)}"
+        if key == "CPU_CLAIMED":
+            return f"panic_cpu = {a} (was {_signed(b)})"
+        if key == "SELF_STOP":
+            return f"CPU {a} finds CPU {b} already panicking"
+        if key == "STACK_DUMPED":
+            return "dump_stack()" if a else "skipped: an oops printed the stack"
+        if key == "CRASH_KEXEC":
+            where = "after the notifiers" if b else "before the notifiers"
+            return f"{'capture kernel loaded' if a else 'no capture kernel loaded'} ({where})"
+        if key == "CPUS_STOPPED":
+            return f"online CPUs now 0x{a:x}"
+        if key == "NOTIFIER_CALL":
+            return f"{m.symbolize(a).split('+')[0]} (priority {_signed(b)})"
+        if key == "NOTIFIER_RET":
+            return f"{m.symbolize(a).split('+')[0]} returned {notify_name(_signed32(b))}"
+        if key == "NOTIFIERS_DONE":
+            return f"{a} notifier(s) called"
+        if key == "TIMEOUT":
+            t = _signed(a)
+            return f"panic_timeout = {t}: " + ("wait forever" if t == 0 else "restart now" if t < 0
+                                                  else f"restart in {t} s")
+        if key == "OOPS":
+            return f"die counter #{a}"
+        if key == "OOPS_END":
+            return "will panic" if b else ("kill the task" if a else "carry on")
+        if key == "KMSG_DUMP":
+            return f"{a} dumper(s)"
+        return ""
+
+    def _record_end(self, reason: str) -> StageRecord:
+        m = self.machine
+        c = m.cpus[0]
+        text = {"hang": "the final loop: interrupts on, forever", "restart": "emergency_restart(): reset",
+                "task-killed": "the task was killed; the shell prompts again",
+                "continued": "the kernel carried on; the shell prompts again",
+                "halted": "every CPU halted with interrupts off"}.get(self.end or "", reason)
+        return StageRecord(len(self.records), "END", f"end: {self.end}", text, 0, m.clock_ns, c.rip,
+                           m.symbolize(c.rip), [], self._cpu_states(), len(m.serial.output))
+
+    # ------------------------------------------------------------------ results
+    def trace(self) -> Trace:
+        """The stages recorded so far (the whole run after run_to_end)."""
+        m = self.machine
+        cfg = {"cpus": self.config.cpus, "memory": self.config.memory, "cmdline": self.config.cmdline,
+               "trigger": self.scenario.trigger, "setup": list(self.scenario.setup)}
+        last = self.records[-1].console_offset if self.records else 0
+        start = self._base.serial[0] if self._base else b""
+        console = (m.serial.output[:last] if self.position == len(self.records) - 1 else start).decode(
+            "utf-8", "replace").replace("\r", "")
+        if self.records and self.position != len(self.records) - 1:
+            snap = self._snaps[-1]
+            console = snap.serial[0].decode("utf-8", "replace").replace("\r", "")
+        return Trace(self.scenario.name, cfg, list(self.records), self.end, console)
+
+    def console_at(self, index: Optional[int] = None) -> str:
+        """The console as it was at a stage (the current one by default)."""
+        i = self.position if index is None else index
+        if i < 0:
+            return self._base.serial[0].decode("utf-8", "replace").replace("\r", "") if self._base else ""
+        return self._snaps[i].serial[0].decode("utf-8", "replace").replace("\r", "")
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _signed32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v

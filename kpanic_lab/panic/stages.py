@@ -1,0 +1,101 @@
+"""The stages of the panic path: their numbers come from the guest's own
+``panic_stages.h`` (the kernel reports each with ``lab_event(LAB_EV_STAGE, ...)``),
+their explanations are written here for students.
+
+>>> parse_enum("enum x {\\n A = 1, /* one */\\n B = 2,\\n};", "A")
+{'A': 1}
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Dict, Optional
+
+from kpanic_lab.guest import KERNEL_SRC
+
+_ENUM_ITEM = re.compile(r"^\s*([A-Z][A-Z0-9_]*)\s*=\s*([0-9]+|[A-Z][A-Z0-9_]*)\s*,?", re.MULTILINE)
+
+
+def parse_enum(text: str, prefix: str) -> Dict[str, int]:
+    """``NAME = value`` items of C enums whose names start with ``prefix`` (pure)."""
+    out: Dict[str, int] = {}
+    for name, value in _ENUM_ITEM.findall(text):
+        if name.startswith(prefix):
+            out[name] = int(value) if value.isdigit() else out[value]
+    return out
+
+
+@lru_cache(maxsize=None)
+def stage_numbers() -> Dict[str, int]:
+    """{"ENTRY": 4, ...}: the guest's PANIC_STAGE_* numbers."""
+    text = (KERNEL_SRC / "panic_stages.h").read_text()
+    return {k[len("PANIC_STAGE_"):]: v for k, v in parse_enum(text, "PANIC_STAGE_").items()}
+
+
+@lru_cache(maxsize=None)
+def trigger_names() -> Dict[int, str]:
+    text = (KERNEL_SRC / "panic_stages.h").read_text()
+    return {v: k[len("TRIGGER_"):].lower().replace("_", "-") for k, v in parse_enum(text, "TRIGGER_").items()}
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    key: str          # "ENTRY"
+    title: str        # a few words for a timeline
+    explain: str      # one or two sentences: what Linux does here and why
+
+
+# What each stage is, in the words a lecture would use.  Keys are panic_stages.h names.
+STAGE_INFO: Dict[str, StageInfo] = {s.key: s for s in [
+    StageInfo("TRIGGER", "trigger", "Something fatal happened: SysRq-c, a module calling panic(), a bad "
+              "pointer, BUG_ON or WARN_ON."),
+    StageInfo("EXCEPTION", "CPU exception", "The CPU raised an exception (page fault, invalid opcode, ...) "
+              "and entered the kernel's handler through the IDT."),
+    StageInfo("OOPS", "oops", "die() begins an oops: 'Oops: 0002 [#1] PREEMPT SMP', registers, Call Trace."),
+    StageInfo("OOPS_END", "oops end", "oops_end() decides: panic (in interrupt, init, panic_on_oops) or "
+              "kill only the current task and carry on."),
+    StageInfo("ENTRY", "panic() entered", "panic() is called with a message; from here the kernel will not "
+              "return to normal operation."),
+    StageInfo("IRQS_OFF", "interrupts off", "local_irq_disable() and preempt_disable(): this CPU's IF flag "
+              "drops to 0 so nothing can interrupt the panic."),
+    StageInfo("CPU_CLAIMED", "panic_cpu claimed", "An atomic compare-and-exchange makes this CPU the one "
+              "that runs panic(); any other CPU that panics now stops itself silently."),
+    StageInfo("SELF_STOP", "second CPU stops", "Another CPU is already panicking: this one spins in "
+              "panic_smp_self_stop() and waits to be stopped."),
+    StageInfo("MESSAGE", "message printed", "'Kernel panic - not syncing: ...' goes to the log and console. "
+              "'not syncing' means just that: panic() never syncs file systems."),
+    StageInfo("STACK_DUMPED", "stack dumped", "dump_stack() prints the CPU line and the Call Trace (skipped "
+              "when an oops has just printed one)."),
+    StageInfo("CRASH_KEXEC", "__crash_kexec", "If a capture kernel is loaded, jump to it now: by default "
+              "kdump runs BEFORE the notifiers (crash_kexec_post_notifiers moves it after)."),
+    StageInfo("CPUS_STOPPED", "other CPUs stopped", "smp_send_stop(): an NMI to every other CPU, which stops "
+              "with interrupts off, whatever it was doing."),
+    StageInfo("NOTIFIER_CALL", "notifier called", "One panic notifier runs (highest priority first)."),
+    StageInfo("NOTIFIER_RET", "notifier returned", "Its return value: NOTIFY_DONE/OK go on, NOTIFY_STOP "
+              "ends the chain."),
+    StageInfo("NOTIFIERS_DONE", "notifier chain done", "atomic_notifier_call_chain() over "
+              "panic_notifier_list has finished."),
+    StageInfo("KMSG_DUMP", "kmsg_dump", "kmsg_dump(KMSG_DUMP_PANIC) lets dumpers (pstore, ramoops) save the "
+              "log."),
+    StageInfo("CONSOLE_FLUSH", "console flushed", "console_flush_on_panic() prints what is still queued, "
+              "ignoring locks a stopped CPU may hold."),
+    StageInfo("TIMEOUT", "panic timeout", "kernel.panic decides the end: >0 reboot after that many seconds, "
+              "<0 reboot at once, 0 wait forever."),
+    StageInfo("RESTART", "emergency restart", "emergency_restart(): a hard reset, no shutdown, no sync."),
+    StageInfo("LOOP", "final loop", "'---[ end Kernel panic ... ]---', interrupts back on, and the CPU "
+              "loops forever."),
+    StageInfo("WARN", "WARN()", "A warning: printed with a Call Trace, then the kernel goes on (unless "
+              "panic_on_warn)."),
+]}
+
+
+def stage_name(number: int) -> str:
+    for k, v in stage_numbers().items():
+        if v == number:
+            return k
+    return f"STAGE_{number}"
+
+
+def stage_info(key: str) -> Optional[StageInfo]:
+    return STAGE_INFO.get(key)

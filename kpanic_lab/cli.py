@@ -22,6 +22,7 @@ from typing import Callable, Dict, Optional, Sequence, TextIO
 import kpanic_lab
 from kpanic_lab.guest import vmlinux_path
 from kpanic_lab.guest.image import ImageError
+from kpanic_lab.errors import LabError
 from kpanic_lab.machine import ConfigError, Machine, MachineConfig, MachineError
 
 PROG = "kpanic-lab"
@@ -109,6 +110,47 @@ def _vmlinux(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@command("scenarios", "list the crash scenarios, one line each",
+         example="$ kpanic-lab scenarios")
+def _scenarios(a: argparse.Namespace) -> int:
+    from kpanic_lab.panic import SCENARIOS
+
+    width = max(len(n) for n in SCENARIOS)
+    for name, sc in SCENARIOS.items():
+        print(f"{name:<{width}}  {sc.summary}")
+    return EXIT_OK
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", metavar="SCENARIO", help="a name from `kpanic-lab scenarios`")
+    machine_options(p)
+    p.add_argument("--trace", metavar="FILE", help="write the stage trace as JSON to FILE")
+
+
+@command("run", "boot, trigger a scenario, run to the end, print the console and the stages",
+         arguments=_run_options,
+         example="$ kpanic-lab run sysrq-c --cpus 2 --trace sysrq.json")
+def _run(a: argparse.Namespace) -> int:
+    from kpanic_lab.panic import PanicSession, UnknownScenario
+
+    try:
+        session = PanicSession(a.scenario, cpus=int(a.cpus) if str(a.cpus).isdigit() else a.cpus,
+                               memory=a.memory, cmdline=a.cmdline)
+    except UnknownScenario as e:
+        raise UsageError(str(e)) from None
+    session.start()
+    trace = session.run_to_end()
+    _write(sys.stdout, trace.console)
+    print(f"\n--- {trace.scenario}: {len(trace.stages)} stages, end: {trace.end}", file=sys.stderr)
+    for st in trace.stages:
+        ifs = " ".join(f"cpu{c.cpu}:IF={int(c.interrupts_enabled)}" for c in st.cpus)
+        print(f"  {st.index:>3} {st.key:<15} cpu{st.cpu} {st.detail:<55} {ifs}", file=sys.stderr)
+    if a.trace:
+        with open(a.trace, "w") as f:
+            f.write(trace.to_json())
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------- front-end
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser, one subparser per registered command."""
@@ -140,7 +182,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ConfigError, UsageError) as e:
         _error(str(e))
         return EXIT_USAGE
-    except (MachineError, ImageError) as e:
+    except LabError as e:
         _error(str(e))
         return EXIT_FAILED
     except KeyboardInterrupt:

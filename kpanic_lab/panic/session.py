@@ -52,6 +52,7 @@ class PanicSession:
         self.machine = Machine(self.config)
         self.max_seconds = max_seconds
         self.max_instructions = max_instructions
+        self.settle_ns = 500_000_000      # 0.5 s of virtual time at the prompt with nothing happening = the end
         self.records: List[StageRecord] = []
         self._snaps: List[Snapshot] = []
         self.position = -1              # -1: at the prompt, before the trigger
@@ -94,7 +95,7 @@ class PanicSession:
 
     # ------------------------------------------------------------------ moving
     def _on_event(self, machine: Machine, ev: LabEvent) -> None:
-        if self._stepping and ev.kind in STOP_KINDS:
+        if self._stepping and _is_stop(ev):
             machine.request_stop()
 
     def step(self) -> Optional[StageRecord]:
@@ -111,10 +112,18 @@ class PanicSession:
         self._stepping = True
         try:
             r = m.run("prompt", max_instructions=self.max_instructions, max_seconds=self.max_seconds)
+            if r.reason == "prompt":
+                # The shell is back.  Something may still come (a timer that oopses, a watchdog):
+                # watch the idle machine a while before calling it the end.
+                settle = m.clock_ns + self.settle_ns
+                r = m.run(lambda mm: mm.clock_ns >= settle, max_instructions=self.max_instructions,
+                          max_seconds=self.max_seconds)
+                if r.reason == "until":
+                    r.reason = "prompt"
         finally:
             self._stepping = False
         if r.reason == "stopped":
-            ev = next(e for e in reversed(m.events[before:]) if e.kind in STOP_KINDS)
+            ev = next(e for e in reversed(m.events[before:]) if _is_stop(e))
             rec = self._record(ev)
         else:
             self.end = END_NAMES.get(r.reason) or self._end_at_prompt()
@@ -158,7 +167,7 @@ class PanicSession:
     # ------------------------------------------------------------------ recording
     def _end_at_prompt(self) -> str:
         kinds = [r.key for r in self.records]
-        if "TASK_EXIT" in kinds or "OOPS_END" in kinds:
+        if "TASK_EXIT" in kinds:
             return "task-killed"
         return "continued"
 
@@ -221,7 +230,9 @@ class PanicSession:
             args = [ev.args[0], ev.args[1]]
         else:  # task_exit
             key = "TASK_EXIT"
-            detail = f"pid {ev.args[0]} exited, exit code 0x{ev.args[1]:x}"
+            sig = ev.args[1] & 0x7F
+            detail = (f"pid {ev.args[0]} killed by signal {sig}" if sig else
+                      f"pid {ev.args[0]} exited, exit code 0x{ev.args[1]:x}")
             args = [ev.args[0], ev.args[1]]
         info = STAGE_INFO.get(key)
         return StageRecord(len(self.records), key, info.title if info else key.lower(), detail, ev.cpu,
@@ -300,6 +311,15 @@ class PanicSession:
         if i < 0:
             return self._base.serial[0].decode("utf-8", "replace").replace("\r", "") if self._base else ""
         return self._snaps[i].serial[0].decode("utf-8", "replace").replace("\r", "")
+
+
+def _is_stop(ev: LabEvent) -> bool:
+    """Events that are stages: guest stage reports, CPU exceptions, CPUs stopping, and a task
+    dying of a signal (or pid 1 exiting) -- not every child the shell reaps."""
+    if ev.kind == "task_exit":
+        pid, code = ev.args[0], ev.args[1]
+        return pid == 1 or (code & 0x7F) != 0
+    return ev.kind in STOP_KINDS
 
 
 def _signed(v: int) -> int:

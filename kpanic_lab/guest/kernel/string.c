@@ -4,7 +4,9 @@
  * gcc may emit calls to memcpy/memset/memmove/memcmp for struct copies and
  * large initialisers even with -ffreestanding, so these must exist and must
  * not themselves be compiled into calls to memset (loop idiom recognition):
- * the copying ones use the x86 string instructions instead of C loops.
+ * the copying ones use the x86 string instructions instead of C loops,
+ * 8 bytes at a time (rep stosq / movsq) and the tail byte by byte: page
+ * clears and copies are most of the kernel's memory traffic.
  */
 #include "types.h"
 #include "defs.h"
@@ -12,14 +14,19 @@
 void *memset(void *s, int c, size_t n)
 {
 	void *d = s;
-	asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	size_t words = n / 8, tail = n % 8;
+	unsigned long v = 0x0101010101010101UL * (u8)c;
+	asm volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(v) : "memory");
+	asm volatile("rep stosb" : "+D"(d), "+c"(tail) : "a"(v) : "memory");
 	return s;
 }
 
 void *memcpy(void *d, const void *s, size_t n)
 {
 	void *dd = d;
-	asm volatile("rep movsb" : "+D"(dd), "+S"(s), "+c"(n) :: "memory");
+	size_t words = n / 8, tail = n % 8;
+	asm volatile("rep movsq" : "+D"(dd), "+S"(s), "+c"(words) :: "memory");
+	asm volatile("rep movsb" : "+D"(dd), "+S"(s), "+c"(tail) :: "memory");
 	return d;
 }
 

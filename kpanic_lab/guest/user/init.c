@@ -23,22 +23,34 @@
 static unsigned long *anon_data;    /* kept mapped: pid 1 never exits */
 static unsigned long *anon_zero;
 
-/* A recognisable 64-byte line per block: "anon-data page 0003 line 17 ...\n" */
-static void fill_block(char *p, const char *what, unsigned long page, unsigned long line)
+/* Write v as `width` decimal digits at p (zero padded): cheaper than printf per line. */
+static void put_dec(char *p, unsigned long v, int width)
 {
-	char text[65];
-	int n = snprintf(text, sizeof(text), "%s page %04lu line %02lu kpanic_lab deterministic data",
-			 what, page, line);
-	for (; n < 63; n++)
-		text[n] = '.';
-	text[63] = '\n';
-	memcpy(p, text, 64);
+	while (width--) {
+		p[width] = '0' + v % 10;
+		v /= 10;
+	}
 }
 
+/*
+ * Fill buf with recognisable 64-byte lines, 64 per page:
+ *   "anon-data page 0003 line 17 kpanic_lab deterministic data......\n"
+ * The line is formatted once and copied; only the numbers change.
+ */
 static void fill_pattern(char *buf, unsigned long size, const char *what, unsigned long first_page)
 {
-	for (unsigned long off = 0; off < size; off += 64)
-		fill_block(buf + off, what, first_page + off / 4096, (off % 4096) / 64);
+	char line[65];
+	int n = snprintf(line, sizeof(line), "%s page 0000 line 00 kpanic_lab deterministic data", what);
+	int page_at = n - (int)strlen(" 0000 line 00 kpanic_lab deterministic data") + 1;
+	int line_at = page_at + 10;
+	for (; n < 63; n++)
+		line[n] = '.';
+	line[63] = '\n';
+	for (unsigned long off = 0; off < size; off += 64) {
+		put_dec(line + page_at, first_page + off / 4096, 4);
+		put_dec(line + line_at, (off % 4096) / 64, 2);
+		memcpy(buf + off, line, 64);
+	}
 }
 
 static void write_file(const char *path, unsigned long size, const char *what)
@@ -70,12 +82,19 @@ static void write_log(const char *path, unsigned long size)
 		printf("init: cannot create %s: %s\n", path, strerror(-fd));
 		return;
 	}
+	/* "Nov 26 08:MM:SS kpanic app[10N]: request NNNNNN served in NN ms\n", 64 bytes */
+	static const char tmpl[] = "Nov 26 08:00:00 kpanic app[100]: request 000000 served in 00 ms\n";
 	while (done < size) {
 		int used = 0;
-		while (used < (int)sizeof(chunk) - 128) {
-			used += snprintf(chunk + used, sizeof(chunk) - used,
-					 "Nov 26 08:%02lu:%02lu kpanic app[%lu]: request %lu served in %lu ms\n",
-					 (seq / 60) % 60, seq % 60, 100 + seq % 7, seq, 3 + seq % 17);
+		while (used + 64 <= (int)sizeof(chunk)) {
+			char *l = chunk + used;
+			memcpy(l, tmpl, 64);
+			put_dec(l + 10, (seq / 60) % 60, 2);
+			put_dec(l + 13, seq % 60, 2);
+			put_dec(l + 27, 100 + seq % 7, 3);
+			put_dec(l + 41, seq, 6);
+			put_dec(l + 58, 3 + seq % 17, 2);
+			used += 64;
 			seq++;
 		}
 		long n = write(fd, chunk, used);

@@ -129,17 +129,23 @@ char *strrchr(const char *s, int c)
 	return (char *)last;
 }
 
+/* 8 bytes at a time, then the tail: page-sized fills are common here */
 void *memset(void *s, int c, size_t n)
 {
 	void *d = s;
-	asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	size_t words = n / 8, tail = n % 8;
+	unsigned long v = 0x0101010101010101UL * (u8)c;
+	asm volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(v) : "memory");
+	asm volatile("rep stosb" : "+D"(d), "+c"(tail) : "a"(v) : "memory");
 	return s;
 }
 
 void *memcpy(void *d, const void *s, size_t n)
 {
 	void *dd = d;
-	asm volatile("rep movsb" : "+D"(dd), "+S"(s), "+c"(n) :: "memory");
+	size_t words = n / 8, tail = n % 8;
+	asm volatile("rep movsq" : "+D"(dd), "+S"(s), "+c"(words) :: "memory");
+	asm volatile("rep movsb" : "+D"(dd), "+S"(s), "+c"(tail) :: "memory");
 	return d;
 }
 

@@ -61,7 +61,7 @@
 #define LAB_EV_TTY_WAIT    2       /* a reader blocks on the console with no input queued */
 #define LAB_EV_CPU_ONLINE  3       /* rsi = cpu that came online */
 #define LAB_EV_PANIC_LOOP  4       /* the CPU entered panic()'s final loop (irqs on, forever) */
-#define LAB_EV_CPU_STOPPED 5       /* the CPU stopped itself (NMI stop or panic_smp_self_stop) */
+#define LAB_EV_CPU_STOPPED 5       /* the CPU stopped itself: rsi = cpu, rcx = 0 stop_this_cpu (NMI/IPI), 1 panic_smp_self_stop */
 #define LAB_EV_STAGE       6       /* rsi = stage number (panic state machine), rcx/r8 = arguments */
 #define LAB_EV_TASK_EXIT   7       /* rsi = pid, rcx = exit code */
 

@@ -382,6 +382,42 @@ void fd_install_console(struct task_struct *t)
 			t->files[fd] = get_file(&console_file);
 }
 
+/* ---- the initramfs programs as files: /init, /sbin/init, /bin/sh ------------- */
+
+static long initramfs_file_read(struct file *file, char *buf, long n, loff_t *pos)
+{
+	const struct initramfs_entry *e = file->f_inode->i_private;
+	return simple_read_from_buffer(buf, n, pos, e->data, e->size);
+}
+
+static const struct file_operations initramfs_fops = {
+	.read = initramfs_file_read,
+};
+
+/*
+ * exec.c runs programs straight from the initramfs table; these inodes only
+ * make them visible (ls /bin, cat /init), read-only.
+ */
+static void populate_initramfs(void)
+{
+	extern const struct initramfs_entry initramfs_table[];
+
+	for (const struct initramfs_entry *e = initramfs_table; e->name; e++) {
+		const char *slash = strrchr(e->name, '/');
+		char dir[64];
+		size_t n = slash - e->name;
+		if (!slash || n >= sizeof(dir))
+			continue;
+		memcpy(dir, e->name, n);
+		dir[n] = 0;
+		struct inode *d = n ? mkdir_p(dir, &rootfs_sb) : root_inode;
+		struct inode *f = new_inode(&rootfs_sb, S_IFREG | 0755, slash + 1, d);
+		f->i_size = e->size;
+		f->i_fop = &initramfs_fops;
+		f->i_private = (void *)e;
+	}
+}
+
 static bool vfs_ready;
 
 void vfs_init(void)
@@ -397,5 +433,6 @@ void vfs_init(void)
 	mkdir_p("/tmp", &tmpfs_sb);
 	mkdir_p("/var", &rootfs_sb);
 	mkdir_p("/var/log", &varlog_sb);
+	populate_initramfs();
 	proc_init();
 }

@@ -221,8 +221,7 @@ static int uptime_proc_show(struct seq_file *m, void *v)
 
 static int version_proc_show(struct seq_file *m, void *v)
 {
-	seq_printf(m, "%s version %s (kpanic@kpanic_lab) (%s) %s\n", UTS_SYSNAME, UTS_RELEASE,
-		   LINUX_COMPILER, UTS_VERSION);
+	seq_puts(m, linux_banner);      /* main.c: the same line the boot log starts with */
 	return 0;
 }
 

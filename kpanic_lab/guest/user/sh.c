@@ -25,12 +25,17 @@ static void err(const char *cmd, const char *what, int e)
 
 /* ---- the built-ins ------------------------------------------------------- */
 
+/* one write(2) for the whole line, as a real echo: "c\n" reaches sysrq-trigger at once */
 static int cmd_echo(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
-		printf("%s%s", i > 1 ? " " : "", argv[i]);
-	printf("\n");
-	return 0;
+	char line[512];
+	int n = 0;
+	for (int i = 1; i < argc && n < (int)sizeof(line) - 1; i++)
+		n += snprintf(line + n, sizeof(line) - n, "%s%s", i > 1 ? " " : "", argv[i]);
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	return write(1, line, n) < 0;
 }
 
 static int cat_fd(int fd)

@@ -52,6 +52,12 @@ void apic_send_nmi(int cpu)
 	apic_icr_write(NMI_VECTOR | ICR_MODE_NMI << 8 | (u32)cpu << ICR_DEST_SHIFT);
 }
 
+/* INIT: reset the target CPU to its parked state, whatever it was doing */
+void apic_send_init(int cpu)
+{
+	apic_icr_write(ICR_MODE_INIT << 8 | (u32)cpu << ICR_DEST_SHIFT);
+}
+
 /*
  * Start a parked CPU at `entry` with RSP = `sp`.  (A real STARTUP IPI gives
  * only a page number in real mode and a trampoline climbs to long mode; the

@@ -209,6 +209,7 @@ void apic_init(int cpu);
 void apic_eoi(void);
 void apic_send_ipi(int cpu, int vector);            /* cpu = ICR_ALL_BUT_SELF for all others */
 void apic_send_nmi(int cpu);
+void apic_send_init(int cpu);                        /* park a CPU (before a STARTUP) */
 void apic_send_startup(int cpu, void (*entry)(void), unsigned long sp);
 void disable_local_APIC(void);                       /* stop this CPU's timer */
 void timer_interrupt(struct pt_regs *regs);

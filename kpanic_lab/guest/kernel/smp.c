@@ -79,6 +79,12 @@ static int do_boot_cpu(int cpu)
 	p->cpu_number = cpu;
 	p->idle = idle;
 	p->current_task = idle;
+	/*
+	 * INIT, then STARTUP, as Linux's wakeup_secondary_cpu_via_init(): the
+	 * INIT parks the CPU even if it was not parked (a capture kernel finds
+	 * the crashed kernel's CPUs halted by the crash NMI, not parked).
+	 */
+	apic_send_init(cpu);
 	apic_send_startup(cpu, secondary_startup_64, (unsigned long)task_pt_regs(idle));
 	for (ms = 0; ms < 1000 && !cpu_online(cpu); ms++)
 		mdelay(1);

@@ -1,0 +1,66 @@
+"""Oops versus panic: the same fault kills a task, or the machine, depending on context and sysctls."""
+from __future__ import annotations
+
+import re
+
+from tests.panic.conftest import in_order
+
+
+def test_null_write_oopses_and_only_the_task_dies(run_scenario):
+    s = run_scenario("oops")
+    t = s.trace()
+    assert t.end == "task-killed"
+    assert in_order(t.keys(), ["EXCEPTION", "TRIGGER", "OOPS", "OOPS_END", "TASK_EXIT", "END"])
+    assert "ENTRY" not in t.keys()                          # no panic()
+    exc = t.stages[0]
+    assert exc.args[0] == 14 and exc.args[1] == 0x2 and exc.args[2] == 0x8   # #PF, write, not present, at 0x8
+    c = t.console
+    assert "BUG: kernel NULL pointer dereference, address: 0000000000000008" in c
+    assert "#PF: supervisor write access in kernel mode" in c
+    assert "#PF: error_code(0x0002) - not-present page" in c
+    assert re.search(r"Oops: 0002 \[#1\] PREEMPT SMP NOPTI", c)
+    assert re.search(r"RIP: 0010:null_deref_write\+0x[0-9a-f]+/0x[0-9a-f]+ \[null_deref\]", c)
+    assert "---[ end trace 0000000000000000 ]---" in c
+    # the system lives on: the shell answers, and the kernel is tainted D
+    m = s.machine
+    assert m.run_command("echo alive").strip() == "alive"
+    assert int(m.run_command("cat /proc/sys/kernel/tainted").strip()) & (1 << 7)
+
+
+def test_null_write_with_panic_on_oops_is_a_fatal_exception(run_scenario):
+    t = run_scenario("oops-panic").trace()
+    assert t.end == "hang"
+    assert in_order(t.keys(), ["OOPS", "OOPS_END", "ENTRY", "STACK_DUMPED", "END"])
+    dumped = next(s for s in t.stages if s.key == "STACK_DUMPED")
+    assert dumped.args[0] == 0          # the oops already printed the stack
+    assert "Kernel panic - not syncing: Fatal exception" in t.console
+
+
+def test_oops_in_interrupt_always_panics(run_scenario):
+    t = run_scenario("oops-in-irq").trace()
+    assert t.end == "hang"
+    assert "Kernel panic - not syncing: Fatal exception in interrupt" in t.console
+    assert " <IRQ>" in t.console
+
+
+def test_bug_on_is_an_invalid_opcode(run_scenario):
+    t = run_scenario("bug-on").trace()
+    assert t.stages[0].key == "EXCEPTION" and t.stages[0].args[0] == 6
+    assert re.search(r"kernel BUG at \S+:\d+!", t.console)
+    assert re.search(r"invalid opcode: 0000 \[#1\] PREEMPT SMP NOPTI", t.console)
+    assert t.end == "task-killed"
+
+
+def test_warn_goes_on_and_panic_on_warn_does_not(run_scenario):
+    warn = run_scenario("warn").trace()
+    assert warn.end == "continued" and "ENTRY" not in warn.keys()
+    assert re.search(r"WARNING: CPU: \d PID: \d+ at \S+:\d+ ", warn.console)
+    panics = run_scenario("warn-panic").trace()
+    assert panics.end == "hang"
+    assert "panic_on_warn set" in panics.console
+
+
+def test_init_exiting_panics(run_scenario):
+    t = run_scenario("init-exit").trace()
+    assert "Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100" in t.console
+    assert t.end == "hang"

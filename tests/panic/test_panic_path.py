@@ -1,0 +1,91 @@
+"""panic() as Linux 6.1 runs it, observed stage by stage from the guest's execution."""
+from __future__ import annotations
+
+import re
+
+from tests.panic.conftest import in_order
+
+PANIC_ORDER = ["TRIGGER", "ENTRY", "IRQS_OFF", "CPU_CLAIMED", "MESSAGE", "STACK_DUMPED", "CRASH_KEXEC",
+               "CPUS_STOPPED", "NOTIFIER_CALL", "NOTIFIERS_DONE", "KMSG_DUMP", "CONSOLE_FLUSH", "TIMEOUT",
+               "LOOP", "END"]
+
+
+def test_sysrq_c_stages_in_linux_order(run_scenario):
+    t = run_scenario("sysrq-c").trace()
+    assert in_order(t.keys(), PANIC_ORDER), t.keys()
+    assert t.end == "hang"
+    lines = t.console.splitlines()
+    assert any(l.endswith("sysrq: Trigger a crash") for l in lines)
+    assert any(l.endswith("Kernel panic - not syncing: sysrq triggered crash") for l in lines)
+    assert lines[-1].endswith("---[ end Kernel panic - not syncing: sysrq triggered crash ]---")
+    # SysRq-c in 6.1 is a plain panic(): no oops lines
+    assert not any("Oops:" in l or "BUG:" in l for l in lines)
+
+
+def test_interrupts_drop_at_irqs_off_and_come_back_only_in_the_final_loop(run_scenario):
+    t = run_scenario("sysrq-c").trace()
+    cpu = t.stages[[s.key for s in t.stages].index("ENTRY")].cpu
+    flags = [(s.key, s.cpus[cpu].interrupts_enabled) for s in t.stages]
+    i_off = [k for k, _ in flags].index("IRQS_OFF")
+    i_loop = [k for k, _ in flags].index("LOOP")
+    assert all(not f for _, f in flags[i_off:i_loop])
+    assert flags[i_loop][1] is True
+    assert all(s.cpus[cpu].preempt_count >= 1 for s in t.stages[i_off:])
+
+
+def test_the_other_cpu_is_stopped_by_nmi_before_the_notifiers(run_scenario):
+    t = run_scenario("sysrq-c").trace()
+    cpu = t.stages[[s.key for s in t.stages].index("ENTRY")].cpu
+    other = 1 - cpu
+    stopped = [s for s in t.stages if s.key == "CPU_STOPPED"]
+    assert len(stopped) == 1 and stopped[0].cpu == other
+    assert in_order(t.keys(), ["CPU_STOPPED", "CPUS_STOPPED", "NOTIFIER_CALL"])
+    after = t.stages[[s.key for s in t.stages].index("CPUS_STOPPED")]
+    assert after.cpus[other].doing == "stopped by NMI" and not after.cpus[other].interrupts_enabled
+    assert after.cpus[other].symbol.startswith("stop_this_cpu")
+
+
+def test_notifiers_are_called_by_priority(run_scenario):
+    t = run_scenario("sysrq-c").trace()
+    calls = t.notifier_calls()
+    assert len(calls) >= 2
+    assert [c.priority for c in calls] == sorted((c.priority for c in calls), reverse=True)
+    assert all(c.ret is not None for c in calls)
+
+
+def test_kdump_slot_comes_before_the_notifiers_by_default(run_scenario):
+    keys = run_scenario("sysrq-c").trace().keys()
+    assert keys.index("CRASH_KEXEC") < keys.index("NOTIFIER_CALL")
+
+
+def test_crash_kexec_post_notifiers_moves_it_after_them(run_scenario):
+    t = run_scenario("sysrq-c", cmdline="crash_kexec_post_notifiers").trace()
+    keys = t.keys()
+    assert keys.index("CRASH_KEXEC") > keys.index("NOTIFIERS_DONE")
+    assert keys.index("CRASH_KEXEC") > keys.index("KMSG_DUMP")
+
+
+def test_panic_timeout_positive_counts_down_then_restarts(run_scenario):
+    s = run_scenario("sysrq-c", cmdline="panic=5")
+    t = s.trace()
+    assert t.end == "restart"
+    assert t.console.splitlines()[-1].endswith("Rebooting in 5 seconds..")
+    timeout = next(x for x in t.stages if x.key == "TIMEOUT")
+    assert t.stages[-1].time_ns - timeout.time_ns >= 5_000_000_000
+    assert "end Kernel panic" not in t.console
+
+
+def test_panic_timeout_negative_restarts_at_once(run_scenario):
+    t = run_scenario("sysrq-c", cmdline="panic=-1").trace()
+    assert t.end == "restart"
+    assert "Rebooting in" not in t.console and "end Kernel panic" not in t.console
+    timeout = next(x for x in t.stages if x.key == "TIMEOUT")
+    assert t.stages[-1].time_ns - timeout.time_ns < 100_000_000
+
+
+def test_my_panic_module_message(run_scenario):
+    t = run_scenario("my-panic").trace()
+    assert t.end == "hang"
+    assert re.search(r"Kernel panic - not syncing: .*critical_data_structure", t.console)
+    assert re.search(r"CPU: \d PID: \d+ Comm: \S+ Tainted: [ GPOE]+ 6\.1\.0", t.console)
+    assert re.search(r"my_panic_init\+0x[0-9a-f]+/0x[0-9a-f]+ \[my_panic\]", t.console)

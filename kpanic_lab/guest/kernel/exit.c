@@ -105,12 +105,12 @@ void do_exit(long code)
 		panic("Aiee, killing interrupt handler!");
 	if (unlikely(tsk->flags & PF_IDLE))
 		panic("Attempted to kill the idle task!");
+	lab_event(LAB_EV_TASK_EXIT, tsk->pid, code, 0);
 	if (unlikely(tsk->pid == 1))
 		panic("Attempted to kill init! exitcode=0x%08x\n", (int)code);
 
 	tsk->flags |= PF_EXITING;
 	tsk->exit_code = code;
-	lab_event(LAB_EV_TASK_EXIT, tsk->pid, code, 0);
 	exit_files(tsk);
 	exit_mm(tsk);
 

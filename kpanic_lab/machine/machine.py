@@ -122,6 +122,10 @@ class Machine:
         self._flags: Dict[str, object] = {}
         self._stop_now = False
         self.trace_interrupts = False
+        # LAB_OP_PYCALL: the guest calls Python (a student's panic notifier); the handler
+        # returns the int the guest reads back from LAB_PORT.
+        self.pycall_handler: Optional[Callable[["Machine", int, int, Tuple[int, int, int]], int]] = None
+        self._pycall_result: Dict[int, int] = {}
         self.interrupt_log: List[Delivery] = []
         self._hlt_sites = set(self.image.instruction_sites("hlt"))
         self._iret_sites = set(self.image.instruction_sites("iretq"))
@@ -188,6 +192,8 @@ class Machine:
             return i
         if port == HW.APIC_NCPUS_PORT:
             return len(self.cpus)
+        if port == HW.LAB_PORT:
+            return self._pycall_result.pop(i, 0) & 0xFFFFFFFF
         if port == HW.APIC_CLOCK_LO:
             self._flags[f"clock_hi{i}"] = self.clock_ns >> 32
             return self.clock_ns & 0xFFFFFFFF
@@ -245,6 +251,11 @@ class Machine:
             cpu.rt.sleep_until = uc.reg_read(X.UC_X86_REG_RDI)
             cpu.pending = PendingEvent("sleep")
             uc.emu_stop()
+        elif op == HW.LAB_OP_PYCALL:
+            slot = uc.reg_read(X.UC_X86_REG_RDI)
+            args = (uc.reg_read(X.UC_X86_REG_RSI), uc.reg_read(X.UC_X86_REG_RCX), uc.reg_read(X.UC_X86_REG_R8))
+            handler = self.pycall_handler
+            self._pycall_result[cpu.index] = handler(self, cpu.index, slot, args) if handler else 0
         elif op == HW.LAB_OP_EVENT:
             code = uc.reg_read(X.UC_X86_REG_RDI)
             ev = LabEvent(self.clock_ns, cpu.index, self._event_names.get(code, f"event{code}"),

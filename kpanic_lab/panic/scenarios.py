@@ -53,8 +53,8 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
              "insmod warn_on", expect="warn"),
     Scenario("warn-panic", "WARN_ON(1) with panic_on_warn=1: the warning becomes a panic",
              "insmod warn_on", cmdline="panic_on_warn=1"),
-    Scenario("init-exit", "boot with init=/bin/sh and leave the shell: 'Attempted to kill init!'",
-             "exit 1", cmdline="init=/bin/sh",
+    Scenario("init-exit", "boot with rdinit=/bin/sh (the shell is pid 1) and leave it: 'Attempted to kill init!'",
+             "exit 1", cmdline="rdinit=/bin/sh",
              notes=("Killing pid 1 with a signal does nothing (init ignores signals it has no handler for); "
                     "init exiting is what panics.",)),
 ]}

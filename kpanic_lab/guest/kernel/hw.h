@@ -55,6 +55,8 @@
 #define LAB_PORT           0x500
 #define LAB_OP_EVENT       1       /* rdi = event code (LAB_EV_*), rsi/rcx/r8 = event arguments */
 #define LAB_OP_DELAY_UNTIL 2       /* rdi = virtual ns: sleep until then (like TPAUSE); an interrupt wakes it if IF=1 */
+#define LAB_OP_PYCALL      3       /* rdi = slot, rsi/rcx/r8 = arguments: call the Python function bound to the slot; */
+                                   /* its int result is then read with `in` from LAB_PORT (a student's notifier) */
 
 /* events: the machine records each with the CPU, RIP and virtual time */
 #define LAB_EV_BOOTED      1       /* start_kernel reached the end of boot */

@@ -24,6 +24,7 @@ from kpanic_lab.errors import LabError
 from kpanic_lab.guest.dwarf import TypeNotFound, struct_layout
 from kpanic_lab.machine import LabEvent, Machine, MachineConfig, Snapshot
 from kpanic_lab.machine.config import DEFAULT_CMDLINE
+from kpanic_lab.panic.notifiers import NotifierContext, NotifierError, PythonNotifiers
 from kpanic_lab.panic.scenarios import Scenario, get_scenario
 from kpanic_lab.panic.stages import STAGE_INFO, stage_name, trigger_names
 from kpanic_lab.panic.trace import CpuState, NotifierCall, StageRecord, Trace, notify_name
@@ -47,9 +48,10 @@ class PanicSession:
         self.scenario = get_scenario(scenario)
         if cpus < self.scenario.min_cpus:
             raise ScenarioError(f"scenario {self.scenario.name} needs at least {self.scenario.min_cpus} CPUs")
-        line = " ".join(x for x in (DEFAULT_CMDLINE, self.scenario.cmdline, cmdline or "") if x)
-        self.config = MachineConfig.create(cpus=cpus, memory=memory, cmdline=line, vmlinux=vmlinux)
+        self._cmdline = " ".join(x for x in (DEFAULT_CMDLINE, self.scenario.cmdline, cmdline or "") if x)
+        self.config = MachineConfig.create(cpus=cpus, memory=memory, cmdline=self._cmdline, vmlinux=vmlinux)
         self.machine = Machine(self.config)
+        self.notifiers = PythonNotifiers()
         self.max_seconds = max_seconds
         self.max_instructions = max_instructions
         self.settle_ns = 500_000_000      # 0.5 s of virtual time at the prompt with nothing happening = the end
@@ -63,8 +65,25 @@ class PanicSession:
         self.machine.event_listeners.append(self._on_event)
 
     # ------------------------------------------------------------------ setup
+    def add_notifier(self, fn: Callable[[NotifierContext], int], priority: int = 0,
+                     name: Optional[str] = None) -> int:
+        """Register a Python function on panic_notifier_list (before ``start``).
+
+        The guest registers it at boot with ``priority``, among its own notifiers; when
+        panic() walks the chain it calls ``fn(ctx)`` and uses the int it returns.
+        """
+        if self._base is not None:
+            raise NotifierError("add notifiers before start(): the guest registers them at boot")
+        return self.notifiers.add(fn, priority, name)
+
     def start(self) -> "PanicSession":
         """Boot, type the scenario's setup lines, and stop just before the trigger."""
+        if self.notifiers.slots:
+            line = f"{self._cmdline} {self.notifiers.cmdline()}"
+            self.config = self.config.with_cmdline(line)
+            self.machine = Machine(self.config)
+            self.machine.event_listeners.append(self._on_event)
+            self.machine.pycall_handler = self.notifiers
         m = self.machine
         r = m.boot(max_instructions=self.max_instructions, max_seconds=self.max_seconds)
         if r.reason != "prompt":
@@ -213,7 +232,7 @@ class PanicSession:
             a, b = ev.args[1], ev.args[2]
             detail = self._stage_detail(key, a, b)
             if key in ("NOTIFIER_CALL", "NOTIFIER_RET"):
-                fn = m.symbolize(a).split("+")[0]
+                fn = self._notifier_name(a)
                 prio = self._last_priority(a) if key == "NOTIFIER_RET" else _signed(b)
                 notifier = NotifierCall(fn, prio, _signed32(b) if key == "NOTIFIER_RET" else None)
             args = [a, b]
@@ -239,6 +258,19 @@ class PanicSession:
                            ev.time_ns, ev.rip, m.symbolize(ev.rip), args, self._cpu_states(),
                            len(m.serial.output), notifier)
 
+    def _python_slot(self, fn: int) -> Optional[int]:
+        name = self.machine.symbolize(fn).split("+")[0]
+        if name.startswith("lab_python_notifier_"):
+            slot = int(name.rsplit("_", 1)[1])
+            return slot if slot < len(self.notifiers.slots) else None
+        return None
+
+    def _notifier_name(self, fn: int) -> str:
+        slot = self._python_slot(fn)
+        if slot is not None:
+            return f"python:{self.notifiers.slots[slot].name}"
+        return self.machine.symbolize(fn).split("+")[0]
+
     def _last_priority(self, fn: int) -> int:
         for r in reversed(self.records):
             if r.key == "NOTIFIER_CALL" and r.args[0] == fn:
@@ -263,9 +295,15 @@ class PanicSession:
         if key == "CPUS_STOPPED":
             return f"online CPUs now 0x{a:x}"
         if key == "NOTIFIER_CALL":
-            return f"{m.symbolize(a).split('+')[0]} (priority {_signed(b)})"
+            return f"{self._notifier_name(a)} (priority {_signed(b)})"
         if key == "NOTIFIER_RET":
-            return f"{m.symbolize(a).split('+')[0]} returned {notify_name(_signed32(b))}"
+            text = f"{self._notifier_name(a)} returned {notify_name(_signed32(b))}"
+            slot = self._python_slot(a)
+            if slot is not None:
+                last = [o for o in self.notifiers.outcomes if o.name == self.notifiers.slots[slot].name]
+                if last and last[-1].error:
+                    text += f" (Python notifier {last[-1].error})"
+            return text
         if key == "NOTIFIERS_DONE":
             return f"{a} notifier(s) called"
         if key == "TIMEOUT":

@@ -200,6 +200,7 @@ void print_oops_end_marker(void);
 int atomic_notifier_chain_register(struct atomic_notifier_head *nh, struct notifier_block *nb);
 int atomic_notifier_chain_unregister(struct atomic_notifier_head *nh, struct notifier_block *nb);
 int atomic_notifier_call_chain(struct atomic_notifier_head *nh, unsigned long val, void *v);
+void register_lab_notifiers(void);                   /* lab_notifier.c: lab_notifiers=PRIO,... (Python) */
 void register_panic_notifiers(void);                /* the built-in ones (setup_arch) */
 
 /* ---- apic.c / time.c: interrupts, timer, clock --------------------- */

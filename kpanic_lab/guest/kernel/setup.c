@@ -85,7 +85,7 @@ static bool is_known_param(const char *name)
 {
 	static const char *const known[] = {
 		"console", "panic", "panic_on_oops", "panic_on_warn", "oops", "nr_cpus", "maxcpus",
-		"crash_kexec_post_notifiers", "crashkernel", "elfcorehdr", "quiet", "loglevel",
+		"crash_kexec_post_notifiers", "lab_notifiers", "crashkernel", "elfcorehdr", "quiet", "loglevel",
 		"debug", "ignore_loglevel", "init", "rdinit", "root", "ro", "rw", "nokaslr",
 		"reset_devices", "irqpoll", "nosmp", "earlyprintk", "BOOT_IMAGE",
 	};

@@ -241,12 +241,12 @@ class Cpu:
         else:
             new_rsp = old_rsp
         new_rsp &= ~0xF
-        if from_user or reported:
-            rflags = self._enter_ring0()
-            if from_user:
-                old_ss |= 3
-        else:
-            rflags = uc.reg_read(X.UC_X86_REG_RFLAGS)
+        # Always through a clean CPL-0 context: besides the ring change, this clears QEMU's
+        # exception bookkeeping and the halted state `hlt` leaves behind, either of which
+        # would otherwise turn the next fault into a silent double/triple fault.
+        rflags = self._enter_ring0()
+        if from_user:
+            old_ss |= 3
         frame = [old_ss, old_rsp, rflags, old_cs, rip]
         if error_code is not None:
             frame.append(error_code)

@@ -105,7 +105,7 @@ static int load_elf(struct mm_struct *mm, const struct initramfs_entry *e, unsig
 		return -ENOEXEC;
 
 	for (i = 0; i < eh->e_phnum; i++) {
-		const struct elf64_phdr *ph = (const void *)(e->data + eh->e_phoff) + i;
+		const struct elf64_phdr *ph = (const struct elf64_phdr *)(e->data + eh->e_phoff) + i;
 
 		if (ph->p_type != PT_LOAD || !ph->p_memsz)
 			continue;

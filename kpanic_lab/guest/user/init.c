@@ -15,10 +15,10 @@
 #include "user.h"
 
 #define MiB (1024UL * 1024)
-#define WORKLOAD_ANON_DATA  (2 * MiB)
-#define WORKLOAD_ANON_ZERO  (2 * MiB)
-#define WORKLOAD_TMP_FILE   (2 * MiB)
-#define WORKLOAD_LOG_FILE   (2 * MiB)
+#define WORKLOAD_ANON_DATA  (1 * MiB)
+#define WORKLOAD_ANON_ZERO  (1 * MiB)
+#define WORKLOAD_TMP_FILE   (1 * MiB)
+#define WORKLOAD_LOG_FILE   (1 * MiB)
 
 static unsigned long *anon_data;    /* kept mapped: pid 1 never exits */
 static unsigned long *anon_zero;

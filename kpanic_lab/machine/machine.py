@@ -285,6 +285,7 @@ class Machine:
         self.serial.input.clear()
         self.serial.ier = 0
         self._flags.clear()
+        self.clock_ns = 0
         info = load_kernel(self.mem, self.image, self.config.cmdline, len(self.cpus))
         self.boot_info = info
         self.cpus[0].start(rip=info.entry, rsp=0, cr3=info.cr3, gdt=(info.gdt_base, info.gdt_limit),
@@ -372,19 +373,24 @@ class Machine:
         self._stop_now = False
         for k in ("reset", "poweroff"):
             self._flags.pop(k, None)
+        n = len(self.cpus)
         while True:
-            ran = False
-            for cpu in self.cpus:
-                if self._service(cpu):
-                    self._run_quantum(cpu, q)
-                    used += q
-                    ran = True
-                    if self._stop_now or self._flags.get("reset") or self._flags.get("poweroff"):
-                        break
-            self.clock_ns += q
-            if not ran:
-                self._fast_forward()
-            self._fire_timers()
+            # One CPU's turn.  A round gives every CPU one quantum, in index order, then the
+            # clock advances; a run that stops mid-round resumes with the next CPU, so
+            # stopping (at a panic stage, say) never reorders the CPUs.
+            i = int(self._flags.get("rr", 0))  # type: ignore[call-overload]
+            cpu = self.cpus[i]
+            if self._service(cpu):
+                self._run_quantum(cpu, q)
+                used += q
+                self._flags["ran"] = True
+            self._flags["rr"] = (i + 1) % n
+            if i + 1 == n:
+                self.clock_ns += q
+                if not self._flags.get("ran"):
+                    self._fast_forward()
+                self._flags["ran"] = False
+                self._fire_timers()
             reason = self._stop_reason(until, start_events)
             if reason:
                 break

@@ -53,6 +53,12 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
              "insmod warn_on", expect="warn"),
     Scenario("warn-panic", "WARN_ON(1) with panic_on_warn=1: the warning becomes a panic",
              "insmod warn_on", cmdline="panic_on_warn=1"),
+    Scenario("panic-cpu1", "a kernel thread panics on CPU 1 while another keeps CPU 0 busy: CPU 0 is stopped by NMI",
+             "insmod panic_on_cpu1", min_cpus=2,
+             notes=("The NMI does not wait for the busy CPU to enable interrupts: NMIs ignore IF.",)),
+    Scenario("double-panic", "every CPU calls panic() at once: one wins panic_cpu, the others stop silently",
+             "insmod double_panic", min_cpus=2,
+             notes=("The losers spin in panic_smp_self_stop() with interrupts off and print nothing.",)),
     Scenario("init-exit", "boot with rdinit=/bin/sh (the shell is pid 1) and leave it: 'Attempted to kill init!'",
              "exit 1", cmdline="rdinit=/bin/sh",
              notes=("Killing pid 1 with a signal does nothing (init ignores signals it has no handler for); "

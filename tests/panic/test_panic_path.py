@@ -89,3 +89,29 @@ def test_my_panic_module_message(run_scenario):
     assert re.search(r"Kernel panic - not syncing: .*critical_data_structure", t.console)
     assert re.search(r"CPU: \d PID: \d+ Comm: \S+ Tainted: [ GPOE]+ 6\.1\.0", t.console)
     assert re.search(r"my_panic_init\+0x[0-9a-f]+/0x[0-9a-f]+ \[my_panic\]", t.console)
+
+
+def test_panic_on_cpu1_stops_the_busy_cpu0_by_nmi(run_scenario):
+    t = run_scenario("panic-cpu1").trace()
+    entry = next(s for s in t.stages if s.key == "ENTRY")
+    assert entry.cpu == 1
+    assert entry.cpus[0].doing.startswith("running")          # CPU 0 busy in its kernel thread
+    assert entry.cpus[0].interrupts_enabled
+    stopped = next(s for s in t.stages if s.key == "CPU_STOPPED")
+    assert stopped.cpu == 0 and stopped.cpus[0].doing == "stopped by NMI"
+    assert "Kernel panic - not syncing: panic_on_cpu1: fatal error on CPU 1" in t.console
+    assert t.end == "hang"
+
+
+def test_two_cpus_panicking_at_once_one_wins_the_other_stops_silently(run_scenario):
+    t = run_scenario("double-panic").trace()
+    keys = t.keys()
+    assert keys.count("ENTRY") == 2                             # both called panic()
+    assert keys.count("CPU_CLAIMED") == 1 and keys.count("SELF_STOP") == 1
+    winner = next(s for s in t.stages if s.key == "CPU_CLAIMED").cpu
+    loser = next(s for s in t.stages if s.key == "SELF_STOP").cpu
+    assert winner != loser
+    assert sum("Kernel panic - not syncing" in line for line in t.console.splitlines()) == 1
+    after = t.stages[keys.index("SELF_STOP") + 1]
+    assert not after.cpus[loser].interrupts_enabled
+    assert t.end == "hang"

@@ -241,6 +241,7 @@ void wake_up_process(struct task_struct *t);
 void sleep_on(void *chan);                           /* caller holds no locks */
 void wake_up(void *chan);
 struct task_struct *kthread_run(int (*fn)(void *), void *arg, const char *name);
+struct task_struct *kthread_run_on_cpu(int (*fn)(void *), void *arg, int cpu, const char *name);
 struct task_struct *find_task_by_pid(pid_t pid);
 pid_t kernel_clone_user(struct pt_regs *parent_regs);   /* fork() */
 long do_execve(const char *path, char *const argv[]);

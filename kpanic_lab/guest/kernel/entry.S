@@ -58,7 +58,7 @@
 
 /* offsetof(struct task_struct, thread.sp) and struct pcpu offsets (sched.h):
  * sched.c checks these numbers at compile time */
-#define TASK_threadsp          344
+#define TASK_threadsp          352
 #define PCPU_TOP_OF_STACK      8
 #define PCPU_USER_RSP_SCRATCH  16
 

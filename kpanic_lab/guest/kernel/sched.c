@@ -24,7 +24,7 @@
 #include "defs.h"
 
 /* entry.S checks these offsets (TASK_threadsp, PCPU_*) against the structs */
-_Static_assert(offsetof(struct task_struct, thread.sp) == 344, "update TASK_threadsp in entry.S");
+_Static_assert(offsetof(struct task_struct, thread.sp) == 352, "update TASK_threadsp in entry.S");
 _Static_assert(offsetof(struct pcpu, top_of_stack) == PCPU_TOP_OF_STACK, "entry.S: PCPU_TOP_OF_STACK");
 _Static_assert(offsetof(struct pcpu, user_rsp_scratch) == PCPU_USER_RSP_SCRATCH, "entry.S: PCPU_USER_RSP_SCRATCH");
 _Static_assert(offsetof(struct pcpu, current_task) == PCPU_CURRENT_TASK, "sched.h: get_current()");
@@ -91,18 +91,23 @@ static void enqueue_task(struct task_struct *t)
 		list_add_tail(&t->run_list, &runqueue);
 }
 
-/* A task became runnable: get a CPU that idles to look at the run queue. */
-static void kick_idle_cpu(void)
+static inline bool task_allowed_on(const struct task_struct *t, int cpu)
+{
+	return !t->cpus_mask || (t->cpus_mask & (1UL << cpu));
+}
+
+/* A task became runnable: get a CPU it may run on that idles to look at the run queue. */
+static void kick_idle_cpu(struct task_struct *t)
 {
 	int me = smp_processor_id();
 	int cpu;
 
-	if (pcpu_data[me].current_task == pcpu_data[me].idle) {
+	if (pcpu_data[me].current_task == pcpu_data[me].idle && task_allowed_on(t, me)) {
 		pcpu_data[me].need_resched = 1;
 		return;
 	}
 	for (cpu = 0; cpu < NR_CPUS; cpu++) {
-		if (cpu == me || !(READ_ONCE(cpu_online_mask) & (1UL << cpu)))
+		if (cpu == me || !(READ_ONCE(cpu_online_mask) & (1UL << cpu)) || !task_allowed_on(t, cpu))
 			continue;
 		if (pcpu_data[cpu].current_task == pcpu_data[cpu].idle) {
 			pcpu_data[cpu].need_resched = 1;
@@ -154,11 +159,18 @@ static void __schedule(bool preempt)
 
 	if (!is_idle_task(prev) && (prev->__state == TASK_RUNNING || (preempt && prev->__state != TASK_DEAD)))
 		enqueue_task(prev);
-	if (!list_empty(&runqueue)) {
-		next = list_first_entry(&runqueue, struct task_struct, run_list);
-		list_del_init(&next->run_list);
-	} else {
-		next = pc->idle;
+	next = pc->idle;
+	{
+		struct task_struct *t;
+
+		/* the first runnable task this CPU may run (cpus_mask) */
+		list_for_each_entry(t, &runqueue, run_list) {
+			if (task_allowed_on(t, pc->cpu_number)) {
+				next = t;
+				list_del_init(&t->run_list);
+				break;
+			}
+		}
 	}
 
 	if (next == prev) {
@@ -228,7 +240,7 @@ void wake_up_process(struct task_struct *t)
 		t->wait_chan = NULL;
 		if (!t->on_cpu) {
 			enqueue_task(t);
-			kick_idle_cpu();
+			kick_idle_cpu(t);
 		}
 	}
 	spin_unlock_irqrestore(&rq_lock, flags);
@@ -280,13 +292,13 @@ void wake_up(void *chan)
 		    (t->__state == TASK_INTERRUPTIBLE || t->__state == TASK_UNINTERRUPTIBLE)) {
 			t->__state = TASK_RUNNING;
 			t->wait_chan = NULL;
-			if (!t->on_cpu)
+			if (!t->on_cpu) {
 				enqueue_task(t);
+				kick_idle_cpu(t);
+			}
 			woke++;
 		}
 	}
-	if (woke)
-		kick_idle_cpu();
 	spin_unlock_irqrestore(&rq_lock, flags);
 }
 
@@ -305,7 +317,7 @@ static int kthread(void *unused)
 	do_exit(self->threadfn(self->threadarg));
 }
 
-struct task_struct *kthread_run(int (*fn)(void *), void *arg, const char *name)
+static struct task_struct *kthread_create_on(int (*fn)(void *), void *arg, const char *name, int cpu)
 {
 	struct task_struct *t = copy_process(name, &init_task);
 
@@ -314,9 +326,21 @@ struct task_struct *kthread_run(int (*fn)(void *), void *arg, const char *name)
 	t->flags |= PF_KTHREAD;
 	t->threadfn = fn;
 	t->threadarg = arg;
+	t->cpus_mask = cpu < 0 ? 0 : 1UL << cpu;     /* kthread_bind() */
 	copy_thread(t, kthread, NULL);
 	wake_up_process(t);
 	return t;
+}
+
+struct task_struct *kthread_run(int (*fn)(void *), void *arg, const char *name)
+{
+	return kthread_create_on(fn, arg, name, -1);
+}
+
+/* A kernel thread that runs only on `cpu` (Linux's kthread_run_on_cpu). */
+struct task_struct *kthread_run_on_cpu(int (*fn)(void *), void *arg, int cpu, const char *name)
+{
+	return kthread_create_on(fn, arg, name, cpu);
 }
 
 /* ---- the idle loop ---------------------------------------------------- */

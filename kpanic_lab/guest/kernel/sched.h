@@ -71,6 +71,7 @@ struct task_struct {
 	int (*threadfn)(void *);            /* kernel thread body, and its argument */
 	void *threadarg;
 	int sigpending;                     /* a fatal signal to act on before returning to user (kill) */
+	unsigned long cpus_mask;            /* CPUs it may run on (0: any), as cpus_mask; kthread_bind() */
 	struct thread_struct thread;        /* must stay last: arch state */
 };
 

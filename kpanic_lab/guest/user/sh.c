@@ -350,7 +350,7 @@ static const struct builtin {
 	{ "echo", cmd_echo, "echo [TEXT...] [> FILE]   print (or write) text" },
 	{ "cat", cmd_cat, "cat FILE...               print files" },
 	{ "ls", cmd_ls, "ls [DIR]                  list a directory" },
-	{ "insmod", cmd_insmod, "insmod MODULE             load a module (my_panic null_deref timer_oops bug_on warn_on)" },
+	{ "insmod", cmd_insmod, "insmod MODULE             load a module (my_panic null_deref timer_oops bug_on warn_on panic_on_cpu1 double_panic)" },
 	{ "rmmod", cmd_rmmod, "rmmod MODULE              unload a module" },
 	{ "lsmod", cmd_lsmod, "lsmod                     list loaded modules" },
 	{ "sysctl", cmd_sysctl, "sysctl [-w] NAME[=VALUE]  read or set kernel.panic, kernel.panic_on_oops, ..." },

@@ -1,0 +1,190 @@
+"""The four page compressors of the kdump-compressed format, as makedumpfile calls them.
+
+Each page is compressed on its own and kept only if it got smaller (else stored raw, flag 0):
+
+    flag  option  library call in makedumpfile      here
+    0x01  -c      compress2(.., Z_BEST_SPEED)        zlib (stdlib), level 1, zlib wrapper
+    0x02  -l      lzo1x_1_compress                   lzallright (LZO1X stream)
+    0x04  -p      snappy_compress                    cramjam.snappy raw (no framing)
+    0x20  -z      ZSTD_compressCCtx(.., level 1)     zstandard, level 1, one frame
+
+A codec whose Python package is missing is still listed; using it raises ``CodecUnavailable``
+naming the option and the package to install.
+
+>>> c = get_codec("zstd"); data = bytes(4096)
+>>> c.decompress(c.compress(data), 4096) == data
+True
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
+
+from kpanic_lab.errors import LabError
+
+DUMP_DH_COMPRESSED_ZLIB = 0x1
+DUMP_DH_COMPRESSED_LZO = 0x2
+DUMP_DH_COMPRESSED_SNAPPY = 0x4
+DUMP_DH_COMPRESSED_INCOMPLETE = 0x8
+DUMP_DH_EXCLUDED_VMEMMAP = 0x10
+DUMP_DH_COMPRESSED_ZSTD = 0x20
+COMPRESSION_MASK = (DUMP_DH_COMPRESSED_ZLIB | DUMP_DH_COMPRESSED_LZO | DUMP_DH_COMPRESSED_SNAPPY
+                    | DUMP_DH_COMPRESSED_ZSTD)
+
+
+class CodecUnavailable(LabError):
+    """A compression the lab cannot do here: its Python package is not installed."""
+
+
+class CodecError(LabError):
+    """Compressed data that does not decompress to one page."""
+
+
+@dataclass(frozen=True)
+class Codec:
+    name: str               # "zlib", "lzo", "snappy", "zstd"
+    flag: int               # DUMP_DH_COMPRESSED_*
+    option: str             # makedumpfile's option: -c, -l, -p, -z
+    package: str            # the Python package that provides it
+    _load: Callable[[], "_Impl"]
+
+    @property
+    def available(self) -> bool:
+        try:
+            self._load()
+            return True
+        except CodecUnavailable:
+            return False
+
+    def compress(self, page: bytes) -> bytes:
+        return self._load().compress(page)
+
+    def compress_many(self, pages: List[bytes]) -> List[bytes]:
+        """Compress pages one by one (zstd does them in parallel threads)."""
+        return self._load().compress_many(pages)
+
+    def decompress(self, data: bytes, size: int) -> bytes:
+        try:
+            out = self._load().decompress(data, size)
+        except CodecUnavailable:
+            raise
+        except Exception as e:  # each library has its own error types
+            raise CodecError(f"{self.name} data does not decompress ({e})") from None
+        if len(out) != size:
+            raise CodecError(f"{self.name} data decompresses to {len(out)} bytes, not a {size}-byte page")
+        return out
+
+
+class _Impl:
+    def compress(self, page: bytes) -> bytes:
+        raise NotImplementedError
+
+    def decompress(self, data: bytes, size: int) -> bytes:
+        raise NotImplementedError
+
+    def compress_many(self, pages: List[bytes]) -> List[bytes]:
+        c = self.compress
+        return [c(p) for p in pages]
+
+
+class _Zlib(_Impl):
+    def compress(self, page: bytes) -> bytes:
+        return zlib.compress(page, 1)
+
+    def decompress(self, data: bytes, size: int) -> bytes:
+        d = zlib.decompressobj()
+        out = d.decompress(data, size + 1)
+        if not d.eof:
+            raise CodecError("zlib stream is cut short")
+        return out
+
+
+class _Zstd(_Impl):
+    def __init__(self) -> None:
+        import zstandard
+        self._zstd = zstandard
+        self._c = zstandard.ZstdCompressor(level=1, write_content_size=True)
+        self._d = zstandard.ZstdDecompressor()
+
+    def compress(self, page: bytes) -> bytes:
+        return self._c.compress(page)
+
+    def compress_many(self, pages: List[bytes]) -> List[bytes]:
+        if len(pages) < 64:
+            return [self._c.compress(p) for p in pages]
+        out = self._c.multi_compress_to_buffer(pages, threads=-1)
+        return [bytes(seg) for seg in out]
+
+    def decompress(self, data: bytes, size: int) -> bytes:
+        return self._d.decompress(data, max_output_size=size)
+
+
+class _Lzo(_Impl):
+    def __init__(self) -> None:
+        import lzallright
+        self._mod = lzallright
+        self._c = lzallright.LZOCompressor()
+
+    def compress(self, page: bytes) -> bytes:
+        return self._c.compress(page)
+
+    def decompress(self, data: bytes, size: int) -> bytes:
+        return self._mod.LZOCompressor.decompress(data, output_size_hint=size)
+
+
+class _Snappy(_Impl):
+    def __init__(self) -> None:
+        import cramjam
+        self._s = cramjam.snappy
+
+    def compress(self, page: bytes) -> bytes:
+        return bytes(self._s.compress_raw(page))
+
+    def decompress(self, data: bytes, size: int) -> bytes:
+        return bytes(self._s.decompress_raw(data))
+
+
+_LOADED: Dict[str, _Impl] = {}
+
+
+def _loader(name: str, package: str, option: str, make: Callable[[], _Impl]) -> Callable[[], _Impl]:
+    def load() -> _Impl:
+        if name not in _LOADED:
+            try:
+                _LOADED[name] = make()
+            except ImportError:
+                raise CodecUnavailable(
+                    f"makedumpfile {option} compresses pages with {name}, but its Python binding is not "
+                    f"installed here: pip install {package}  (or choose another of -c, -l, -p, -z)") from None
+        return _LOADED[name]
+    return load
+
+
+CODECS: Dict[str, Codec] = {
+    c.name: c for c in (
+        Codec("zlib", DUMP_DH_COMPRESSED_ZLIB, "-c", "zlib (stdlib)", _loader("zlib", "zlib", "-c", _Zlib)),
+        Codec("lzo", DUMP_DH_COMPRESSED_LZO, "-l", "lzallright", _loader("lzo", "lzallright", "-l", _Lzo)),
+        Codec("snappy", DUMP_DH_COMPRESSED_SNAPPY, "-p", "cramjam", _loader("snappy", "cramjam", "-p", _Snappy)),
+        Codec("zstd", DUMP_DH_COMPRESSED_ZSTD, "-z", "zstandard", _loader("zstd", "zstandard", "-z", _Zstd)),
+    )
+}
+
+
+def get_codec(name: str) -> Codec:
+    """The codec called ``name`` (zlib, lzo, snappy, zstd); it may still be unavailable."""
+    try:
+        return CODECS[name]
+    except KeyError:
+        raise CodecUnavailable(f"unknown compression {name!r} (known: {', '.join(CODECS)})") from None
+
+
+def codec_for_flags(flags: int) -> Optional[Codec]:
+    """The codec a page_desc's flags name, None for a raw page, CodecError for a mix."""
+    bits = flags & COMPRESSION_MASK
+    if bits == 0:
+        return None
+    for c in CODECS.values():
+        if bits == c.flag:
+            return c
+    raise CodecError(f"page flags 0x{flags:x} name more than one compression")

@@ -1,0 +1,314 @@
+"""The kdump-compressed format: makedumpfile's default output (``file``: "Kdump compressed dump v6").
+
+    offset                        what
+    0                             struct disk_dump_header   (signature "KDUMP   ", header_version 6)
+    block_size                    struct kdump_sub_header, then the ELF notes (NT_PRSTATUS per CPU,
+                                  VMCOREINFO) it points at: sub_hdr_size blocks
+    (1 + sub_hdr_size) * block    1st bitmap: pfn is RAM          } bitmap_blocks blocks,
+                                  2nd bitmap: pfn is in the dump  } half each, bit pfn%8 of byte pfn/8
+    (1 + sub + bitmap) * block    struct page_desc for each pfn set in the 2nd bitmap, in pfn order
+                                  page data: [the shared zero page,] then each page, compressed or raw
+
+``page_desc.flags`` names the page's compression (DUMP_DH_COMPRESSED_ZLIB/LZO/SNAPPY/ZSTD) or 0
+for a raw page.  With ``-d 1`` every zero page points at one shared zero page.
+
+Layers: the structs, ``write_kdump`` (to a Sink), ``KdumpFile`` (a reader over any stream).
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import BinaryIO, Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+
+from kpanic_lab.formats.codecs import (DUMP_DH_COMPRESSED_INCOMPLETE, CodecError, CodecUnavailable,
+                                       codec_for_flags)
+from kpanic_lab.formats.elfcore import parse_notes, split_notes
+from kpanic_lab.formats.errors import DumpError, PageExcluded
+from kpanic_lab.formats.sink import Sink
+from kpanic_lab.formats.source import PAGE_SIZE, FileView, PhysicalSource
+from kpanic_lab.machine.errors import MemoryFault
+
+KDUMP_SIGNATURE = b"KDUMP   "
+DISKDUMP_SIGNATURE = b"DISKDUMP"
+HEADER_VERSION = 6
+
+# struct disk_dump_header (x86-64): 8s i utsname(6 x 65s) pad(6) timeval(qq) 9 x int = 464 bytes
+DISK_DUMP_HEADER = struct.Struct("<8si65s65s65s65s65s65s6xqqIiiIIIIIIi")
+# struct kdump_sub_header (x86-64, header_version 6) = 104 bytes
+KDUMP_SUB_HEADER = struct.Struct("<QiiQQqQqQqQQQQ")
+# struct page_desc = 24 bytes
+PAGE_DESC = np.dtype([("offset", "<i8"), ("size", "<u4"), ("flags", "<u4"), ("page_flags", "<u8")])
+assert DISK_DUMP_HEADER.size == 464 and KDUMP_SUB_HEADER.size == 104 and PAGE_DESC.itemsize == 24
+
+UTS_FIELDS = ("sysname", "nodename", "release", "version", "machine", "domainname")
+
+
+@dataclass(frozen=True)
+class Utsname:
+    sysname: str = "Linux"
+    nodename: str = "(none)"
+    release: str = ""
+    version: str = ""
+    machine: str = "x86_64"
+    domainname: str = "(none)"
+
+
+@dataclass
+class DiskDumpHeader:
+    utsname: Utsname = field(default_factory=Utsname)
+    header_version: int = HEADER_VERSION
+    timestamp: Tuple[int, int] = (0, 0)
+    status: int = 0
+    block_size: int = PAGE_SIZE
+    sub_hdr_size: int = 1
+    bitmap_blocks: int = 0
+    max_mapnr: int = 0
+    total_ram_blocks: int = 0
+    device_blocks: int = 0
+    written_blocks: int = 0
+    current_cpu: int = 0
+    nr_cpus: int = 1
+    signature: bytes = KDUMP_SIGNATURE
+
+    def pack(self) -> bytes:
+        uts = [getattr(self.utsname, f).encode()[:64] for f in UTS_FIELDS]
+        return DISK_DUMP_HEADER.pack(self.signature, self.header_version, *uts, *self.timestamp,
+                                     self.status, self.block_size, self.sub_hdr_size, self.bitmap_blocks,
+                                     min(self.max_mapnr, 0xFFFFFFFF), self.total_ram_blocks,
+                                     self.device_blocks, self.written_blocks, self.current_cpu, self.nr_cpus)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> "DiskDumpHeader":
+        f = DISK_DUMP_HEADER.unpack_from(data)
+        uts = Utsname(*(b.split(b"\0", 1)[0].decode("latin-1") for b in f[2:8]))
+        return cls(uts, f[1], (f[8], f[9]), *f[10:20], signature=f[0])
+
+
+@dataclass
+class KdumpSubHeader:
+    phys_base: int = 0
+    dump_level: int = 0
+    split: int = 0
+    start_pfn: int = 0
+    end_pfn: int = 0
+    offset_vmcoreinfo: int = 0
+    size_vmcoreinfo: int = 0
+    offset_note: int = 0
+    size_note: int = 0
+    offset_eraseinfo: int = 0
+    size_eraseinfo: int = 0
+    start_pfn_64: int = 0
+    end_pfn_64: int = 0
+    max_mapnr_64: int = 0
+
+    def pack(self) -> bytes:
+        return KDUMP_SUB_HEADER.pack(*(getattr(self, f) for f in self.__dataclass_fields__))
+
+    @classmethod
+    def unpack(cls, data: bytes) -> "KdumpSubHeader":
+        return cls(*KDUMP_SUB_HEADER.unpack_from(data))
+
+
+def bitmap_blocks_for(max_mapnr: int, block_size: int = PAGE_SIZE) -> int:
+    """Blocks of both bitmaps: each one rounded up to whole blocks, as makedumpfile's len_bitmap."""
+    return 2 * -(-max_mapnr // (8 * block_size))
+
+
+def pack_bitmap(bits: np.ndarray, nbytes: int) -> bytes:
+    packed = np.packbits(bits.astype(bool), bitorder="little").tobytes()
+    return packed + bytes(nbytes - len(packed))
+
+
+# ---------------------------------------------------------------- writer
+def write_kdump(sink: Sink, header: DiskDumpHeader, sub: KdumpSubHeader, notes: bytes,
+                vmcoreinfo_in_notes: Optional[Tuple[int, int]], bitmap1: np.ndarray, bitmap2: np.ndarray,
+                sizes: np.ndarray, flags: np.ndarray, shared_zero: np.ndarray,
+                data: Iterable[bytes], zero_page: bool) -> int:
+    """Lay out and write a kdump-compressed dump; returns the file size.
+
+    ``sizes``/``flags``/``shared_zero`` have one entry per page set in ``bitmap2`` (pfn order);
+    ``data`` yields the stored bytes of every page that is not a shared zero page, in order.
+    ``zero_page``: write the shared zero page (makedumpfile does with ``-d 1``).
+    """
+    bs = header.block_size
+    max_mapnr = len(bitmap1)
+    header.max_mapnr = max_mapnr
+    header.sub_hdr_size = -(-(KDUMP_SUB_HEADER.size + len(notes)) // bs)
+    header.bitmap_blocks = bitmap_blocks_for(max_mapnr, bs)
+    sub.max_mapnr_64 = max_mapnr
+    if notes:
+        sub.offset_note, sub.size_note = bs + KDUMP_SUB_HEADER.size, len(notes)
+        if vmcoreinfo_in_notes is not None:
+            sub.offset_vmcoreinfo = sub.offset_note + vmcoreinfo_in_notes[0]
+            sub.size_vmcoreinfo = vmcoreinfo_in_notes[1]
+    half = header.bitmap_blocks * bs // 2
+    bitmap_off = (1 + header.sub_hdr_size) * bs
+    desc_off = bitmap_off + 2 * half
+    n = int(np.count_nonzero(bitmap2))
+    if not (len(sizes) == len(flags) == len(shared_zero) == n):
+        raise ValueError(f"{n} pages in the 2nd bitmap, but {len(sizes)} sizes")
+    data_off = desc_off + PAGE_DESC.itemsize * n
+    descs = np.zeros(n, dtype=PAGE_DESC)
+    own = ~shared_zero
+    first = data_off + (PAGE_SIZE if zero_page else 0)
+    own_sizes = sizes[own].astype(np.int64)
+    descs["offset"][own] = first + np.concatenate(([0], np.cumsum(own_sizes)[:-1])) if len(own_sizes) else 0
+    descs["size"][own] = own_sizes
+    descs["flags"][own] = flags[own]
+    descs["offset"][shared_zero] = data_off
+    descs["size"][shared_zero] = PAGE_SIZE
+    sink.write_at(0, header.pack())
+    sink.write_at(bs, sub.pack() + notes)
+    sink.write_at(bitmap_off, pack_bitmap(bitmap1, half) + pack_bitmap(bitmap2, half))
+    sink.write_at(desc_off, descs.tobytes())
+    pos = data_off
+    if zero_page:
+        sink.write_at(pos, bytes(PAGE_SIZE))
+        pos += PAGE_SIZE
+    for blob in data:
+        sink.write_at(pos, blob)
+        pos += len(blob)
+    if pos != first + int(own_sizes.sum()):
+        raise ValueError(f"page data is {pos - first} bytes, the descriptors say {int(own_sizes.sum())}")
+    return pos
+
+
+# ---------------------------------------------------------------- reader
+class KdumpFile(PhysicalSource):
+    """A kdump-compressed dump over a seekable stream."""
+
+    format = "kdump"
+
+    def __init__(self, stream: BinaryIO, name: str = "vmcore") -> None:
+        self.name = name
+        self.view = v = FileView(stream, name)
+        if v.size < DISK_DUMP_HEADER.size:
+            raise DumpError(name, v.size, f"truncated: {v.size} bytes is less than a disk_dump_header")
+        h = self.header = DiskDumpHeader.unpack(v.read(0, DISK_DUMP_HEADER.size))
+        if h.signature == DISKDUMP_SIGNATURE:
+            raise DumpError(name, 0, "a diskdump file (signature DISKDUMP): only kdump-compressed is read here")
+        if h.signature != KDUMP_SIGNATURE:
+            raise DumpError(name, 0, f"wrong magic {h.signature!r}: not a kdump-compressed dump")
+        if h.block_size != PAGE_SIZE:
+            raise DumpError(name, 0x1ac, f"corrupted: block_size {h.block_size} (x86-64 dumps use {PAGE_SIZE})")
+        if not 1 <= h.header_version <= 64 or h.sub_hdr_size < 1 or h.bitmap_blocks < 2:
+            raise DumpError(name, 8, f"corrupted: header_version {h.header_version}, sub_hdr_size "
+                            f"{h.sub_hdr_size}, bitmap_blocks {h.bitmap_blocks}")
+        self.sub = KdumpSubHeader.unpack(v.read(PAGE_SIZE, KDUMP_SUB_HEADER.size)) \
+            if h.header_version >= 6 else self._old_sub(h.header_version)
+        max_mapnr = self.sub.max_mapnr_64 if h.header_version >= 6 else h.max_mapnr
+        half = h.bitmap_blocks * PAGE_SIZE // 2
+        if max_mapnr > half * 8 or max_mapnr == 0:
+            raise DumpError(name, 0x1b8, f"corrupted: max_mapnr {max_mapnr} does not fit {half}-byte bitmaps")
+        self._max_mapnr = max_mapnr
+        bitmap_off = (1 + h.sub_hdr_size) * PAGE_SIZE
+        raw = v.array(bitmap_off, 2 * half)
+        self.bitmap1 = np.unpackbits(raw[:half], bitorder="little")[:max_mapnr].astype(bool)
+        self.bitmap2 = np.unpackbits(raw[half:], bitorder="little")[:max_mapnr].astype(bool) & self.bitmap1
+        self._index = np.cumsum(self.bitmap2, dtype=np.int64) - 1
+        self.desc_offset = bitmap_off + 2 * half
+        ndesc = int(self._index[-1]) + 1 if max_mapnr else 0
+        avail = max(0, min(ndesc, (v.size - self.desc_offset) // PAGE_DESC.itemsize))
+        self.descs = np.frombuffer(v.read(self.desc_offset, avail * PAGE_DESC.itemsize), dtype=PAGE_DESC)
+        self.notes = []
+        if h.header_version >= 4 and self.sub.size_note:
+            try:
+                self.notes = parse_notes(v.read(self.sub.offset_note, self.sub.size_note))
+            except ValueError as e:
+                raise DumpError(name, self.sub.offset_note, f"corrupted ELF notes: {e}") from None
+        self.prstatus, _ = split_notes(self.notes, name)
+        self.vmcoreinfo_raw = (v.read(self.sub.offset_vmcoreinfo, self.sub.size_vmcoreinfo)
+                               if h.header_version >= 3 and self.sub.size_vmcoreinfo else None)
+        self.dump_level = self.sub.dump_level
+        self.incomplete = bool(h.status & DUMP_DH_COMPRESSED_INCOMPLETE)
+        self._cache: Dict[int, bytes] = {}
+
+    def _old_sub(self, version: int) -> KdumpSubHeader:
+        raw = self.view.read(PAGE_SIZE, KDUMP_SUB_HEADER.size)
+        s = KdumpSubHeader.unpack(raw)
+        s.max_mapnr_64 = self.header.max_mapnr
+        if version < 4:
+            s.offset_note = s.size_note = 0
+        if version < 3:
+            s.offset_vmcoreinfo = s.size_vmcoreinfo = 0
+        return s
+
+    @property
+    def max_mapnr(self) -> int:
+        return self._max_mapnr
+
+    @property
+    def ranges(self) -> List[Tuple[int, int]]:
+        edges = np.diff(np.concatenate(([0], self.bitmap1.view(np.int8), [0])))
+        starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+        return [(int(a) * PAGE_SIZE, int(b) * PAGE_SIZE) for a, b in zip(starts, ends)]
+
+    def ram_bitmap(self) -> np.ndarray:
+        return self.bitmap1.copy()
+
+    def saved_bitmap(self) -> np.ndarray:
+        return self.bitmap2.copy()
+
+    def read_page(self, pfn: int) -> bytes:
+        """The 4096 bytes of page ``pfn``, decompressed."""
+        if pfn in self._cache:
+            return self._cache[pfn]
+        base = pfn * PAGE_SIZE
+        if pfn < 0 or pfn >= self._max_mapnr or not self.bitmap1[pfn]:
+            raise MemoryFault(base, PAGE_SIZE, f"not RAM in {self.name} (a memory hole)")
+        if not self.bitmap2[pfn]:
+            raise PageExcluded(base, PAGE_SIZE, physical=base, dump_level=self.dump_level, name=self.name)
+        i = int(self._index[pfn])
+        at = self.desc_offset + i * PAGE_DESC.itemsize
+        if i >= len(self.descs):
+            raise DumpError(self.name, at, f"truncated: no page_desc for pfn 0x{pfn:x}")
+        d = self.descs[i]
+        off, size, flags = int(d["offset"]), int(d["size"]), int(d["flags"])
+        if off == 0 and self.incomplete:
+            raise PageExcluded(base, PAGE_SIZE, physical=base, dump_level=None,
+                               name=f"{self.name} (incomplete: the disk filled up before this page)")
+        if size > PAGE_SIZE or off < self.desc_offset or off + size > self.view.size:
+            raise DumpError(self.name, at, f"corrupted page_desc for pfn 0x{pfn:x}: offset 0x{off:x} size {size}")
+        blob = self.view.read(off, size)
+        try:
+            codec = codec_for_flags(flags)
+            page = codec.decompress(blob, PAGE_SIZE) if codec else blob
+        except CodecError as e:
+            raise DumpError(self.name, off, f"corrupted page data for pfn 0x{pfn:x}: {e}") from None
+        except CodecUnavailable as e:
+            raise DumpError(self.name, off, f"cannot decompress pfn 0x{pfn:x}: {e}") from None
+        if len(page) != PAGE_SIZE:
+            raise DumpError(self.name, at, f"corrupted page_desc for pfn 0x{pfn:x}: raw page of {size} bytes")
+        if len(self._cache) >= 64:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[pfn] = page
+        return page
+
+    def read_physical(self, paddr: int, size: int) -> bytes:
+        out = bytearray()
+        while size > 0:
+            pfn, rel = divmod(paddr, PAGE_SIZE)
+            n = min(size, PAGE_SIZE - rel)
+            try:
+                page = self.read_page(pfn)
+            except MemoryFault as e:
+                e.address, e.size = paddr, size
+                raise
+            out += page[rel:rel + n]
+            paddr += n
+            size -= n
+        return bytes(out)
+
+    def read_pages(self, pfns: np.ndarray) -> np.ndarray:
+        out = np.empty((len(pfns), PAGE_SIZE), dtype=np.uint8)
+        for i, pfn in enumerate(pfns):
+            out[i] = np.frombuffer(self.read_page(int(pfn)), dtype=np.uint8)
+        return out
+
+    def page_desc(self, pfn: int) -> Optional[np.void]:
+        """The page_desc of a saved pfn (None when the pfn is not in the dump)."""
+        if 0 <= pfn < self._max_mapnr and self.bitmap2[pfn] and self._index[pfn] < len(self.descs):
+            return self.descs[int(self._index[pfn])]
+        return None

@@ -1,0 +1,293 @@
+"""The ELF vmcore: what /proc/vmcore shows in the capture kernel, and ``makedumpfile -E`` writes.
+
+An ELF64 core file (ET_CORE, EM_X86_64) without sections:
+
+    ELF header | program headers | PT_NOTE data | PT_LOAD data ...
+                 PT_NOTE  -> one "CORE" NT_PRSTATUS note per CPU, then "VMCOREINFO" (type 0)
+                 PT_LOAD  -> one per System RAM range: p_paddr = physical address,
+                             p_vaddr = PAGE_OFFSET + p_paddr (the direct map)
+
+kexec-tools adds one more PT_LOAD for the kernel text (p_vaddr in __START_KERNEL_map).  A
+PT_LOAD whose p_filesz < p_memsz ends in pages that are not in the file: makedumpfile -E
+drops runs of 256 or more excluded pages that way.
+
+Layers: ``pack_note``/``parse_notes`` (pure), ``write_elf_core`` (a Sink), ``ElfCore`` (a reader
+over any binary stream; ELF and program headers through pyelftools).
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterable, List, Optional, Sequence, Tuple
+
+from elftools.elf.elffile import ELFFile
+
+from kpanic_lab.formats.errors import DumpError, PageExcluded
+from kpanic_lab.formats.prstatus import NT_PRSTATUS, PrStatus, PrStatusError
+from kpanic_lab.formats.sink import Bytes, Sink
+from kpanic_lab.formats.source import PAGE_SIZE, FileView, PhysicalSource
+from kpanic_lab.machine.errors import MemoryFault
+
+PAGE_OFFSET = 0xFFFF888000000000          # the x86-64 direct map without KASLR (4-level paging)
+START_KERNEL_MAP = 0xFFFFFFFF80000000     # __START_KERNEL_map
+PT_LOAD, PT_NOTE = 1, 4
+PF_RWX = 7
+VMCOREINFO_NOTE = "VMCOREINFO"
+
+_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+_PHDR = struct.Struct("<IIQQQQQQ")
+_NHDR = struct.Struct("<III")
+
+
+def _align(x: int, a: int) -> int:
+    return (x + a - 1) // a * a
+
+
+# ---------------------------------------------------------------- notes (pure)
+@dataclass(frozen=True)
+class Note:
+    name: str
+    type: int
+    desc: bytes
+    offset: int = 0          # of the note header, within the PT_NOTE data
+
+
+def pack_note(name: str, ntype: int, desc: bytes) -> bytes:
+    """One ELF note: n_namesz counts the NUL; name and desc are padded to 4 bytes."""
+    n = name.encode() + b"\0"
+    return (_NHDR.pack(len(n), len(desc), ntype) + n + bytes(_align(len(n), 4) - len(n))
+            + desc + bytes(_align(len(desc), 4) - len(desc)))
+
+
+def parse_notes(data: bytes) -> List[Note]:
+    """The notes in a PT_NOTE; a header or body past the end raises ValueError (with where).
+
+    Trailing zero bytes (an empty per-CPU note buffer, as kexec-tools leaves) end the list.
+    """
+    notes, off = [], 0
+    while off + _NHDR.size <= len(data):
+        namesz, descsz, ntype = _NHDR.unpack_from(data, off)
+        if namesz == 0 and descsz == 0 and ntype == 0:
+            break
+        name_at = off + _NHDR.size
+        desc_at = name_at + _align(namesz, 4)
+        end = desc_at + _align(descsz, 4)
+        if desc_at + descsz > len(data):
+            raise ValueError(f"note at 0x{off:x} (namesz {namesz}, descsz {descsz}) runs past the "
+                             f"end of the {len(data)}-byte PT_NOTE")
+        name = data[name_at:name_at + namesz].rstrip(b"\0").decode("latin-1")
+        notes.append(Note(name, ntype, bytes(data[desc_at:desc_at + descsz]), off))
+        off = end
+    return notes
+
+
+def build_vmcore_notes(prstatus: Sequence[PrStatus], vmcoreinfo: Optional[str]) -> bytes:
+    """The PT_NOTE of a vmcore: an NT_PRSTATUS per CPU, then VMCOREINFO (if any)."""
+    out = b"".join(pack_note("CORE", NT_PRSTATUS, p.pack()) for p in prstatus)
+    if vmcoreinfo is not None:
+        out += pack_note(VMCOREINFO_NOTE, 0, vmcoreinfo.encode())
+    return out
+
+
+def split_notes(notes: Sequence[Note], name: str) -> Tuple[List[PrStatus], Optional[Note]]:
+    """The NT_PRSTATUS registers and the VMCOREINFO note of a note list."""
+    prs, vmi = [], None
+    for n in notes:
+        if n.name == "CORE" and n.type == NT_PRSTATUS:
+            try:
+                prs.append(PrStatus.unpack(n.desc))
+            except PrStatusError as e:
+                raise DumpError(name, n.offset, str(e)) from None
+        elif n.name == VMCOREINFO_NOTE:
+            vmi = n
+    return prs, vmi
+
+
+# ---------------------------------------------------------------- writer
+@dataclass(frozen=True)
+class ElfLoad:
+    """One PT_LOAD: ``filesz`` bytes from ``paddr`` are in the file, ``memsz`` in memory."""
+
+    paddr: int
+    vaddr: int
+    memsz: int
+    filesz: int
+
+
+def direct_map_load(start: int, end: int, page_offset: int = PAGE_OFFSET) -> ElfLoad:
+    """The PT_LOAD of a System RAM range [start, end), as /proc/vmcore shows it."""
+    return ElfLoad(start, page_offset + start, end - start, end - start)
+
+
+def elf_layout(nloads: int, notes_size: int, loads: Sequence[ElfLoad]) -> Tuple[int, List[int]]:
+    """File offsets: the PT_NOTE data, and each PT_LOAD's data (page-aligned, like /proc/vmcore)."""
+    note_off = _align(_EHDR.size + _PHDR.size * (1 + nloads), PAGE_SIZE)
+    off = _align(note_off + notes_size, PAGE_SIZE)
+    offsets = []
+    for ld in loads:
+        off = _align(off, PAGE_SIZE) + ld.paddr % PAGE_SIZE
+        offsets.append(off)
+        off += ld.filesz
+    return note_off, offsets
+
+
+def write_elf_core(sink: Sink, notes: bytes, loads: Sequence[ElfLoad],
+                   data: Callable[[ElfLoad], Iterable[Bytes]]) -> int:
+    """Write an ELF64 vmcore; ``data(load)`` yields the load's ``filesz`` bytes.  Returns the size."""
+    note_off, offsets = elf_layout(len(loads), len(notes), loads)
+    phnum = 1 + len(loads)
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    head = _EHDR.pack(ident, 4, 62, 1, 0, _EHDR.size, 0, 0, _EHDR.size, _PHDR.size, phnum, 0, 0, 0)
+    head += _PHDR.pack(PT_NOTE, 0, note_off, 0, 0, len(notes), len(notes), 0)
+    for ld, off in zip(loads, offsets):
+        head += _PHDR.pack(PT_LOAD, PF_RWX, off, ld.vaddr, ld.paddr, ld.filesz, ld.memsz, 0)
+    sink.write_at(0, head)
+    sink.write_at(note_off, notes)
+    end = note_off + len(notes)
+    for ld, off in zip(loads, offsets):
+        pos = off
+        for chunk in data(ld):
+            sink.write_at(pos, chunk)
+            pos += len(chunk) if not isinstance(chunk, memoryview) else chunk.nbytes
+        if pos != off + ld.filesz:
+            raise ValueError(f"PT_LOAD at 0x{ld.paddr:x}: got {pos - off} bytes, filesz is {ld.filesz}")
+        end = pos
+    return end
+
+
+# ---------------------------------------------------------------- reader
+@dataclass(frozen=True)
+class _Seg:
+    paddr: int
+    vaddr: int
+    offset: int
+    filesz: int
+    memsz: int
+
+
+class ElfCore(PhysicalSource):
+    """An ELF vmcore over a seekable binary stream."""
+
+    format = "elf"
+
+    def __init__(self, stream: BinaryIO, name: str = "vmcore") -> None:
+        self.name = name
+        self.view = FileView(stream, name)
+        size = self.view.size
+        if size < _EHDR.size:
+            raise DumpError(name, size, f"truncated: {size} bytes is less than an ELF64 header")
+        try:
+            elf = ELFFile(stream)
+            hdr = elf.header
+            if hdr["e_ident"]["EI_CLASS"] != "ELFCLASS64" or hdr["e_ident"]["EI_DATA"] != "ELFDATA2LSB":
+                raise DumpError(name, 4, "not a little-endian ELF64 file (an x86-64 vmcore is)")
+            if hdr["e_type"] != "ET_CORE":
+                raise DumpError(name, 16, f"ELF type is {hdr['e_type']}, not ET_CORE: not a vmcore")
+            phoff, phnum = hdr["e_phoff"], hdr["e_phnum"]
+            if phnum == 0 or phoff + phnum * _PHDR.size > size:
+                raise DumpError(name, phoff, f"truncated: {phnum} program headers do not fit in {size} bytes")
+            segs = [s.header for s in elf.iter_segments()]
+        except DumpError:
+            raise
+        except Exception as e:  # pyelftools raises ELFError, construct and struct errors
+            raise DumpError(name, 0, f"corrupted ELF header ({type(e).__name__}: {e})") from None
+        self.machine = hdr["e_machine"]
+        note_data = b""
+        loads = []
+        for i, ph in enumerate(segs):
+            where = phoff + i * _PHDR.size
+            if ph["p_offset"] + ph["p_filesz"] > size:
+                raise DumpError(name, where, f"truncated: {ph['p_type']} {i} wants bytes up to "
+                                f"0x{ph['p_offset'] + ph['p_filesz']:x}, the file has 0x{size:x}")
+            if ph["p_type"] == "PT_NOTE":
+                note_data += self.view.read(ph["p_offset"], ph["p_filesz"])
+                self.note_offset = ph["p_offset"]
+            elif ph["p_type"] == "PT_LOAD":
+                if ph["p_filesz"] > ph["p_memsz"]:
+                    raise DumpError(name, where, f"corrupted: PT_LOAD {i} has p_filesz > p_memsz")
+                loads.append(_Seg(ph["p_paddr"], ph["p_vaddr"], ph["p_offset"], ph["p_filesz"], ph["p_memsz"]))
+        if not loads:
+            raise DumpError(name, phoff, "no PT_LOAD: the vmcore holds no memory")
+        try:
+            self.notes = parse_notes(note_data)
+        except ValueError as e:
+            raise DumpError(name, getattr(self, "note_offset", None), f"corrupted PT_NOTE: {e}") from None
+        self.prstatus, vmi = split_notes(self.notes, name)
+        self.vmcoreinfo_raw = vmi.desc if vmi else None
+        self.dump_level = None
+        self.loads = loads
+        # physical lookups: direct-map segments first, the kernel-text alias last
+        self._segs = sorted(loads, key=lambda s: (s.vaddr >= START_KERNEL_MAP, s.paddr))
+        self.page_offset = next((s.vaddr - s.paddr for s in loads if PAGE_OFFSET <= s.vaddr < START_KERNEL_MAP
+                                 and s.paddr < s.vaddr), PAGE_OFFSET)
+
+    # -- PhysicalSource
+    @property
+    def ranges(self) -> List[Tuple[int, int]]:
+        return _union([(s.paddr, s.paddr + s.memsz) for s in self.loads])
+
+    def _seg(self, paddr: int) -> Optional[_Seg]:
+        for s in self._segs:
+            if s.paddr <= paddr < s.paddr + s.memsz:
+                return s
+        return None
+
+    def read_physical(self, paddr: int, size: int) -> bytes:
+        out = bytearray()
+        while size > 0:
+            s = self._seg(paddr)
+            if s is None:
+                raise MemoryFault(paddr, size, f"not in {self.name}: no PT_LOAD covers physical 0x{paddr:x}")
+            rel = paddr - s.paddr
+            if rel >= s.filesz:
+                raise PageExcluded(paddr, size, physical=paddr, dump_level=None, name=self.name)
+            n = min(size, s.filesz - rel)
+            out += self.view.read(s.offset + rel, n)
+            paddr += n
+            size -= n
+        return bytes(out)
+
+    def page_segments(self) -> List[Tuple[int, int, int]]:
+        """(first pfn, number of whole pages, file offset) of each PT_LOAD's page-aligned part."""
+        out = []
+        for s in self._segs:
+            first = -(-s.paddr // PAGE_SIZE)
+            last = (s.paddr + s.filesz) // PAGE_SIZE
+            if last > first:
+                out.append((first, last - first, s.offset + first * PAGE_SIZE - s.paddr))
+        return out
+
+    def saved_bitmap(self) -> np.ndarray:
+        bm = np.zeros(self.max_mapnr, dtype=bool)
+        for s in self.loads:
+            bm[s.paddr // PAGE_SIZE: -(-(s.paddr + s.filesz) // PAGE_SIZE)] = True
+        return bm
+
+    def read_pages(self, pfns: np.ndarray) -> np.ndarray:
+        """Gather whole pages straight from the PT_LOAD data; odd (fractional) pages go the slow way."""
+        pfns = np.asarray(pfns, dtype=np.int64)
+        out = np.empty((len(pfns), PAGE_SIZE), dtype=np.uint8)
+        done = np.zeros(len(pfns), dtype=bool)
+        for first, count, off in self.page_segments():
+            sel = np.nonzero(~done & (pfns >= first) & (pfns < first + count))[0]
+            if len(sel) == 0:
+                continue
+            pages = self.view.array(off, count * PAGE_SIZE).reshape(count, PAGE_SIZE)
+            out[sel] = pages[pfns[sel] - first]
+            done[sel] = True
+        for i in np.nonzero(~done)[0]:
+            out[i] = np.frombuffer(self.read_page_filled(int(pfns[i])), dtype=np.uint8)
+        return out
+
+
+def _union(ranges: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    out: List[Tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+

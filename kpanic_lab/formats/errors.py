@@ -1,0 +1,62 @@
+"""The dump readers' errors: one for a malformed file, one for a page the dump does not hold.
+
+``DumpError`` names the file, the byte offset and what is wrong, so a student can look at
+the very bytes (``xxd -s OFFSET``).  ``PageExcluded`` is a ``MemoryFault``, like every other
+failed read, so code above the memory interface catches one type for a live machine and a
+dump alike; its message says the page was dropped on purpose, and by which dump level.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from kpanic_lab.errors import LabError
+from kpanic_lab.machine.errors import MachineError, MemoryFault
+
+DUMP_LEVEL_BITS = (
+    (1, "zero pages"),
+    (2, "non-private cache pages"),
+    (4, "private cache pages"),
+    (8, "user process data pages"),
+    (16, "free pages"),
+)
+
+
+def dump_level_words(level: int) -> str:
+    """What ``makedumpfile -d level`` drops, in words.
+
+    >>> dump_level_words(31)
+    'zero pages, non-private cache pages, private cache pages, user process data pages, free pages'
+    >>> dump_level_words(0)
+    'nothing'
+    """
+    kinds = [words for bit, words in DUMP_LEVEL_BITS if level & bit]
+    return ", ".join(kinds) if kinds else "nothing"
+
+
+class DumpError(LabError):
+    """A dump file that cannot be read: truncated, corrupted, wrong magic, zero-length."""
+
+    def __init__(self, name: str, offset: Optional[int], problem: str) -> None:
+        self.name, self.offset, self.problem = name, offset, problem
+        where = f" at offset 0x{offset:x}" if offset is not None else ""
+        super().__init__(f"{name}{where}: {problem}")
+
+
+class PageExcluded(MemoryFault):
+    """A read of a page that makedumpfile left out of the dump (crash: "page excluded")."""
+
+    def __init__(self, address: int, size: int, *, physical: int, dump_level: Optional[int],
+                 name: str, virtual: bool = False) -> None:
+        self.address, self.size, self.physical, self.dump_level, self.name = (
+            address, size, physical, dump_level, name)
+        self.why = "page excluded"
+        kind = "kernel virtual address" if virtual else "physical address"
+        where = f"{kind}: 0x{address:x}"
+        if virtual:
+            where += f" (physical 0x{physical:x})"
+        if dump_level is None:
+            because = f"not saved in {name}"
+        else:
+            because = (f"not saved in {name}: makedumpfile -d {dump_level} dropped "
+                       f"{dump_level_words(dump_level)}")
+        MachineError.__init__(self, f"page excluded: {where}: {because}")

@@ -111,7 +111,7 @@ def test_two_cpus_panicking_at_once_one_wins_the_other_stops_silently(run_scenar
     winner = next(s for s in t.stages if s.key == "CPU_CLAIMED").cpu
     loser = next(s for s in t.stages if s.key == "SELF_STOP").cpu
     assert winner != loser
-    assert sum("Kernel panic - not syncing" in line for line in t.console.splitlines()) == 1
+    assert sum("] Kernel panic - not syncing" in line for line in t.console.splitlines()) == 1
     after = t.stages[keys.index("SELF_STOP") + 1]
     assert not after.cpus[loser].interrupts_enabled
     assert t.end == "hang"

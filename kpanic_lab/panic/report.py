@@ -23,6 +23,7 @@ from kpanic_lab.panic.trace import CpuState, StageRecord, Trace, notify_name
 if TYPE_CHECKING:
     from kpanic_lab.machine import Machine
     from kpanic_lab.panic.notifiers import NotifierOutcome
+    from kpanic_lab.panic.scenarios import Scenario
     from kpanic_lab.panic.session import PanicSession
 
 # ---------------------------------------------------------------------------- numbers the kernel keeps
@@ -81,6 +82,18 @@ def describe_taint(value: int) -> str:
     return "\n".join(lines)
 
 
+def scenario_table(scenarios: Dict[str, "Scenario"]) -> str:
+    """The scenarios, one line each: name, what it does, what Linux does with it.
+
+    >>> from kpanic_lab.panic.scenarios import Scenario
+    >>> print(scenario_table({"x": Scenario("x", "does x", "echo x", expect="warn")}))
+    scenario  what it does  expect
+    --------  ------------  ------
+    x         does x        warn
+    """
+    return _table([[s.name, s.summary, s.expect] for s in scenarios.values()], ["scenario", "what it does", "expect"])
+
+
 # ---------------------------------------------------------------------------- sysctls
 PANIC_SYSCTLS = ("kernel.panic", "kernel.panic_on_oops", "kernel.panic_on_warn")
 
@@ -131,7 +144,8 @@ def read_ulong(machine: "Machine", name: str) -> int:
 
 
 # ---------------------------------------------------------------------------- console
-_TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\] ", re.MULTILINE)
+# A printk timestamp, and whatever the line had before it (a shell prompt that did not end its line).
+_TIMESTAMP = re.compile(r"^.*?\[\s*\d+\.\d+\] ")
 # The lines that say what happened, in the formats Linux prints (oops, BUG, WARN, panic, the end).
 KEY_LINES = re.compile(
     r"(BUG: |#PF: |Oops: |invalid opcode: |kernel BUG at |WARNING: |------------\[ cut here \]|"
@@ -142,7 +156,7 @@ KEY_LINES = re.compile(
 def pick_lines(text: str, pattern: "re.Pattern[str]" = KEY_LINES, *, drop_time: bool = True) -> str:
     """The lines of a console log that match ``pattern`` (the key oops/panic lines by default).
 
-    >>> print(pick_lines("[ 0.1] a\\n[ 0.2] Oops: 0002 [#1] PREEMPT SMP NOPTI\\nKilled\\n"))
+    >>> print(pick_lines("[ 0.1] a\\n# [ 0.2] Oops: 0002 [#1] PREEMPT SMP NOPTI\\nKilled\\n"))
     Oops: 0002 [#1] PREEMPT SMP NOPTI
     Killed
     """
@@ -160,11 +174,29 @@ def panic_message(console: str) -> Optional[str]:
     return m.group(1) if m else None
 
 
+def since_trigger(before: str, now: str, trigger: str) -> str:
+    """The part of console ``now`` from the line where ``trigger`` was typed (pure).
+
+    ``before`` is the console when the session stopped before the trigger; lines typed after that
+    (a ``sysctl`` read, say) are left out too.
+
+    >>> since_trigger("boot\\n# ", "boot\\n# sysctl x\\nx = 0\\n# echo c\\npanic\\n", "echo c")
+    '# echo c\\npanic\\n'
+    """
+    tail = now[len(before):] if now.startswith(before) else now
+    at = tail.rfind(trigger)
+    if at < 0:
+        return tail
+    line_start = tail.rfind("\n", 0, at) + 1
+    if line_start == 0 and now.startswith(before):
+        # the trigger is on the prompt line that ``before`` ends with
+        return before[before.rfind("\n") + 1:] + tail
+    return tail[line_start:]
+
+
 def console_since_trigger(session: "PanicSession", index: Optional[int] = None) -> str:
     """What the console printed from the trigger up to a stage (the current one by default)."""
-    before = session.console_at(-1)
-    now = session.console_at(index)
-    return now[len(before):] if now.startswith(before) else now
+    return since_trigger(session.console_at(-1), session.console_at(index), session.scenario.trigger)
 
 
 # ---------------------------------------------------------------------------- stages
@@ -182,6 +214,16 @@ def cpu_line(c: CpuState) -> str:
             f"  {c.doing}  at {_sym(c.symbol)}")
 
 
+# Stages the session records that are not panic_stages.h stages (so not in STAGE_INFO).
+_MORE_INFO: Dict[str, str] = {
+    "CPU_STOPPED": "This CPU took the stop NMI: whatever it was doing, it marks itself offline, keeps "
+                   "interrupts off and halts in stop_this_cpu() (the crash NMI of kdump first saves its "
+                   "registers for the dump).",
+    "TASK_EXIT": "The task that oopsed is killed (make_task_dead()): the kernel goes on without it.",
+    "END": "The run is over: the machine loops, was reset, or is back at the shell prompt.",
+}
+
+
 def stage_card(rec: Optional[StageRecord]) -> str:
     """One stage for a student: what happened, why Linux does it, and every CPU's state."""
     if rec is None:
@@ -191,8 +233,9 @@ def stage_card(rec: Optional[StageRecord]) -> str:
     if rec.detail:
         lines.append(f"  what:  {rec.detail}")
     info = STAGE_INFO.get(rec.key)
-    if info:
-        lines.append(f"  why:   {info.explain}")
+    why = info.explain if info else _MORE_INFO.get(rec.key)
+    if why:
+        lines.append(f"  why:   {why}")
     lines += [f"  {cpu_line(c)}" for c in rec.cpus]
     return "\n".join(lines)
 
@@ -279,6 +322,20 @@ def outcomes_table(traces: Iterable[Trace]) -> str:
     return _table(rows, ["scenario", "began with", "panic message", "end"])
 
 
+def notifier_output(session: "PanicSession") -> str:
+    """What each notifier printed on the console while it ran (between its call and its return)."""
+    out = []
+    for r in session.records:
+        if r.key == "NOTIFIER_RET" and r.notifier:
+            start = next((c for c in reversed(session.records[:r.index]) if c.key == "NOTIFIER_CALL"), None)
+            if start is None:
+                continue
+            text = session.console_at(r.index)[len(session.console_at(start.index)):]
+            printed = pick_lines(text, re.compile(r"\S")) or "(nothing)"
+            out.append(f"{r.notifier.name}:\n" + "\n".join(f"    {line}" for line in printed.splitlines()))
+    return "\n".join(out)
+
+
 def notifier_table(trace: Trace, outcomes: Sequence["NotifierOutcome"] = ()) -> str:
     """The notifier chain as it ran: order, name, priority, return value, and what a Python
     notifier printed or why its answer was replaced."""
@@ -299,8 +356,9 @@ _PANIC_KEYS = ("IRQS_OFF", "CPU_CLAIMED", "MESSAGE", "STACK_DUMPED", "CRASH_KEXE
                "NOTIFIERS_DONE", "KMSG_DUMP", "CONSOLE_FLUSH", "TIMEOUT", "RESTART", "LOOP")
 
 
-def panic_outline(trace: Trace) -> List[str]:
-    """The steps panic() took, in the order observed, with the notifier calls folded into one.
+def panic_outline(trace: Trace, notifiers: bool = False) -> List[str]:
+    """The steps panic() took, in the order observed; the notifier calls folded into one line,
+    or with ``notifiers=True`` one line each with what it returned.
 
     >>> t = Trace("x", {}, [StageRecord(i, k, "", "", 0, 0, 0, "", [], [], 0) for i, k in
     ...     enumerate(["ENTRY", "IRQS_OFF", "NOTIFIER_CALL", "NOTIFIER_RET", "NOTIFIERS_DONE", "LOOP"])])
@@ -309,8 +367,11 @@ def panic_outline(trace: Trace) -> List[str]:
     """
     out = []
     for s in trace.stages:
-        if s.key == "NOTIFIERS_DONE":
-            out.append(f"notifiers ({len([c for c in trace.stages if c.key == 'NOTIFIER_CALL'])} called)")
+        if s.key == "NOTIFIER_RET" and notifiers and s.notifier:
+            out.append(f"  {s.notifier.name} -> {notify_name(s.notifier.ret)}")
+        elif s.key == "NOTIFIERS_DONE":
+            n = len([c for c in trace.stages if c.key == "NOTIFIER_CALL"])
+            out.append("notifier chain done" if notifiers else f"notifiers ({n} called)")
         elif s.key in _PANIC_KEYS:
             out.append(s.key)
     return out

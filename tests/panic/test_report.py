@@ -101,6 +101,39 @@ def test_notifier_table_matches_python_outcomes_to_calls():
     assert lines[4].endswith("raised KeyError: 'x'")
 
 
+def test_since_trigger_starts_at_the_typed_trigger():
+    before = "boot\n# "
+    now = before + "sysctl kernel.panic\nkernel.panic = 0\n# echo c > /proc/sysrq-trigger\n[ 1.0] sysrq: x\n"
+    assert report.since_trigger(before, now, "echo c > /proc/sysrq-trigger") == \
+        "# echo c > /proc/sysrq-trigger\n[ 1.0] sysrq: x\n"
+    # typed straight after the prompt the base ended with
+    assert report.since_trigger(before, before + "echo c\npanic\n", "echo c") == "# echo c\npanic\n"
+    assert report.since_trigger(before, before + "no trigger here\n", "echo c") == "no trigger here\n"
+
+
+def test_stage_card_explains_session_only_stages():
+    assert "stop_this_cpu()" in report.stage_card(rec(7, "CPU_STOPPED"))
+    assert "killed" in report.stage_card(rec(4, "TASK_EXIT"))
+
+
+def test_scenario_table_lists_every_scenario():
+    from kpanic_lab.panic import SCENARIOS
+
+    lines = report.scenario_table(SCENARIOS).splitlines()
+    assert len(lines) == len(SCENARIOS) + 2
+    assert [line.split()[0] for line in lines[2:]] == list(SCENARIOS)
+
+
+def test_panic_outline_with_each_notifier():
+    keys = ["ENTRY", "IRQS_OFF", "CRASH_KEXEC", "NOTIFIER_CALL", "NOTIFIER_RET", "NOTIFIERS_DONE", "LOOP", "END"]
+    stages = [rec(i, k, notifier=NotifierCall("pvpanic_panic_notify", 1, 0) if k == "NOTIFIER_RET" else None)
+              for i, k in enumerate(keys)]
+    t = Trace("sysrq-c", {}, stages, "hang")
+    assert report.panic_outline(t) == ["IRQS_OFF", "CRASH_KEXEC", "notifiers (1 called)", "LOOP"]
+    assert report.panic_outline(t, notifiers=True) == ["IRQS_OFF", "CRASH_KEXEC", "  pvpanic_panic_notify -> NOTIFY_DONE",
+                                                       "notifier chain done", "LOOP"]
+
+
 def test_side_by_side_marks_differences():
     out = report.side_by_side(["A", "B", "C"], ["A", "C"], ("left", "right")).splitlines()
     assert out[0].split() == ["left", "right"]
@@ -127,6 +160,9 @@ def test_on_a_real_sysrq_c_run(run_scenario):
     assert report.outcome(t)["panic message"] == "sysrq triggered crash"
     assert report.pick_lines(report.console_since_trigger(s)).splitlines()[1] == \
         "Kernel panic - not syncing: sysrq triggered crash"
+    assert report.console_since_trigger(s).startswith("# echo c > /proc/sysrq-trigger\n")
+    assert report.notifier_output(s).splitlines()[:2] == [
+        "pvpanic_panic_notify:", "    pvpanic: telling the host the guest panicked (event 0x1)"]
 
 
 def test_lecture_comparison_with_post_notifiers(run_scenario):

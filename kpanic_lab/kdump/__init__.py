@@ -1,0 +1,1 @@
+"""kdump: crashkernel=, the kdump configuration files, and makedumpfile (the collector)."""

@@ -151,6 +151,95 @@ def _run(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _makedumpfile_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-d", dest="dump_level", type=int, default=0, metavar="N",
+                   help="dump level, a bitmask: 1 zero, 2 cache, 4 private cache, 8 user data, 16 free (31 = all)")
+    comp = p.add_mutually_exclusive_group()
+    for flag, name in (("-c", "zlib"), ("-l", "lzo"), ("-p", "snappy"), ("-z", "zstd")):
+        comp.add_argument(flag, dest="compression", action="store_const", const=name, help=f"compress pages with {name}")
+    p.add_argument("-E", dest="elf", action="store_true", help="write an ELF vmcore (not compressed)")
+    p.add_argument("-F", dest="flatten", action="store_true", help="write the flattened format (for a pipe)")
+    p.add_argument("-R", dest="rebuild", action="store_true", help="rebuild OUT from a flattened dump on stdin")
+    p.add_argument("-f", dest="force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument("--dump-dmesg", action="store_true", help="write the kernel log of VMCORE to OUT")
+    p.add_argument("--message-level", type=int, default=7, metavar="N",
+                   help="1 progress, 2 common, 4 error, 8 debug, 16 report (default 7, 31 = all)")
+    p.add_argument("paths", nargs="+", metavar="VMCORE OUT", help="the ELF vmcore and the dump file to write")
+
+
+@command("makedumpfile", "filter and compress a vmcore (makedumpfile's options), or rebuild a flattened one",
+         arguments=_makedumpfile_options,
+         example="$ kpanic-lab makedumpfile -z -d 31 --message-level 23 vmcore.elf vmcore\n"
+                 "  $ kpanic-lab makedumpfile -R vmcore < vmcore.flat")
+def _makedumpfile(a: argparse.Namespace) -> int:
+    from kpanic_lab.formats import open_dump
+    from kpanic_lab.kdump.makedumpfile import (MAX_MSG_LEVEL, dump_dmesg, format_progress, makedumpfile,
+                                               rebuild_flattened)
+
+    if not 0 <= a.message_level <= MAX_MSG_LEVEL:
+        raise UsageError(f"--message-level {a.message_level}: it is 0 .. {MAX_MSG_LEVEL}")
+    wanted = 1 if a.rebuild else 2
+    if len(a.paths) != wanted:
+        raise UsageError("-R takes one path: OUT (the flattened dump comes on stdin)" if a.rebuild
+                         else "makedumpfile needs VMCORE and OUT")
+    out_path = a.paths[-1]
+    to_stdout = out_path == "-"
+    if to_stdout and not (a.flatten or a.dump_dmesg) or (to_stdout and a.rebuild):
+        raise UsageError("writing to stdout needs -F (the flattened format): a pipe cannot seek")
+    if not to_stdout and os.path.exists(out_path) and not a.force:
+        raise UsageError(f"{out_path} exists (makedumpfile: \"File exists.\"); -f overwrites it")
+    msg_out = sys.stderr if to_stdout else sys.stdout
+    state = {"step": "", "lapse": 0, "t0": 0.0, "open": False}
+
+    def progress(step: str, done: int, total: int) -> None:
+        import time
+        if not a.message_level & 1:
+            return
+        if step != state["step"]:
+            state.update(step=step, t0=time.monotonic())
+        elapsed = time.monotonic() - state["t0"] if step.startswith("Copying") else None
+        sys.stderr.write("\r" + format_progress(step, done, total, elapsed, state["lapse"]))
+        state["lapse"] += 1
+        state["open"] = done < total
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def say(m) -> None:  # type: ignore[no-untyped-def]
+        if m.level & a.message_level:
+            if state["open"]:
+                sys.stderr.write("\n")
+                state["open"] = False
+            stream = msg_out if m.stream == "stdout" else sys.stderr
+            stream.write(m.text)
+            stream.flush()
+
+    name = "STDOUT" if to_stdout else out_path
+    tmp = out_path + ".incomplete" if not to_stdout else None
+    out = sys.stdout.buffer if to_stdout else open(tmp, "wb")  # type: ignore[arg-type]
+    try:
+        if a.rebuild:
+            rebuild_flattened(sys.stdin.buffer, out, name, say)
+        else:
+            with open_dump(a.paths[0]) as dump:
+                if a.dump_dmesg:
+                    dump_dmesg(dump, out, name, say)
+                else:
+                    makedumpfile(dump, out, a.dump_level, a.compression, "elf" if a.elf else "kdump",
+                                 a.flatten, progress, name, on_message=say)
+    except BaseException:
+        if state["open"]:
+            sys.stderr.write("\n")
+        if tmp:
+            out.close()
+            os.unlink(tmp)
+        raise
+    if tmp:
+        out.close()
+        os.replace(tmp, out_path)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------- front-end
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser, one subparser per registered command."""

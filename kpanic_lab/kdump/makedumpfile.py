@@ -139,8 +139,20 @@ def check_release(release: Optional[str]) -> List[Message]:
     return []
 
 
-def _done(result: Result, what: str) -> None:
-    result.messages.append(Message(ML_PRINT_COMMON_MSG, f"\n{what}\n\nmakedumpfile Completed.\n"))
+MessageFn = Callable[[Message], None]
+
+
+def _say(result: Result, on_message: Optional[MessageFn], *messages: Message) -> None:
+    for m in messages:
+        result.messages.append(m)
+        if on_message is not None:
+            on_message(m)
+
+
+def _done(result: Result, what: str, on_message: Optional[MessageFn] = None) -> None:
+    if result.fmt in ("kdump", "elf"):
+        _say(result, on_message, Message(ML_PRINT_REPORT_MSG, result.report()))
+    _say(result, on_message, Message(ML_PRINT_COMMON_MSG, f"\n{what}\n\nmakedumpfile Completed.\n"))
 
 
 # ------------------------------------------------------------------ the steps
@@ -180,8 +192,13 @@ def _compress_batch(codec: Optional[Codec], pages: np.ndarray) -> Tuple[List[byt
 
 def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Optional[str] = None,
                  fmt: str = "kdump", flatten: bool = False, progress: Optional[ProgressFn] = None,
-                 output_name: str = "DUMPFILE", timestamp: Optional[Tuple[int, int]] = None) -> Result:
-    """Filter ``dump`` at ``dump_level`` and write it to ``out`` (kdump-compressed or "elf")."""
+                 output_name: str = "DUMPFILE", timestamp: Optional[Tuple[int, int]] = None,
+                 on_message: Optional[MessageFn] = None) -> Result:
+    """Filter ``dump`` at ``dump_level`` and write it to ``out`` (kdump-compressed or "elf").
+
+    ``progress(step, done, total)`` is called as each step goes; ``on_message(message)`` as each
+    message is made (they are in ``Result.messages`` too, in the order makedumpfile prints them).
+    """
     t0 = time.monotonic()
     if not 0 <= dump_level <= MAX_DUMP_LEVEL:
         raise MakedumpfileError(f"dump level {dump_level} is out of range (0 .. {MAX_DUMP_LEVEL})")
@@ -193,7 +210,7 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
     if codec is not None:
         codec.compress(bytes(PAGE_SIZE))            # CodecUnavailable now, not after the scan
     res = Result(output_name, fmt, flatten, dump_level, compression)
-    res.messages += check_release(dump.vmcoreinfo.osrelease)
+    _say(res, on_message, *check_release(dump.vmcoreinfo.osrelease))
     prog = progress or (lambda step, done, total: None)
     src = dump.source
     prog(PROGRESS_HOLES, 0, 1)
@@ -215,7 +232,7 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
     sink.close()
     res.write_bytes = sink.written
     res.seconds = time.monotonic() - t0
-    _done(res, f"The dumpfile is saved to {output_name}.")
+    _done(res, f"The dumpfile is saved to {output_name}.", on_message)
     return res
 
 
@@ -341,10 +358,11 @@ _NO_LAYOUT = PageLayout(1, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
 # ------------------------------------------------------------------ the other two modes
-def dump_dmesg(dump: Dump, out_text: BinaryIO, output_name: str = "LOGFILE") -> Result:
+def dump_dmesg(dump: Dump, out_text: BinaryIO, output_name: str = "LOGFILE",
+               on_message: Optional[MessageFn] = None) -> Result:
     """--dump-dmesg: the kernel log of ``dump`` as makedumpfile writes it."""
     res = Result(output_name, "dmesg")
-    res.messages += check_release(dump.vmcoreinfo.osrelease)
+    _say(res, on_message, *check_release(dump.vmcoreinfo.osrelease))
     try:
         text = format_dmesg(read_dmesg(dump))
     except LabError as e:
@@ -352,15 +370,16 @@ def dump_dmesg(dump: Dump, out_text: BinaryIO, output_name: str = "LOGFILE") -> 
     data = text.encode("latin-1", "replace")
     out_text.write(data)
     res.write_bytes = len(data)
-    _done(res, f"The dmesg log is saved to {output_name}.")
+    _done(res, f"The dmesg log is saved to {output_name}.", on_message)
     return res
 
 
-def rebuild_flattened(flat: BinaryIO, out: BinaryIO, output_name: str = "DUMPFILE") -> Result:
+def rebuild_flattened(flat: BinaryIO, out: BinaryIO, output_name: str = "DUMPFILE",
+                      on_message: Optional[MessageFn] = None) -> Result:
     """-R: turn a flattened stream back into the dump file it describes."""
     res = Result(output_name, "rebuild")
     res.write_bytes = rebuild(flat, out, "standard input")
-    _done(res, f"The dumpfile is saved to {output_name}.")
+    _done(res, f"The dumpfile is saved to {output_name}.", on_message)
     return res
 
 

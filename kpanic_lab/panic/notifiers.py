@@ -15,6 +15,8 @@ itself crashes, is what the lab lets a student see safely.
 """
 from __future__ import annotations
 
+import io
+import sys
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -31,6 +33,21 @@ NOTIFY_STOP_MASK = 0x8000
 NOTIFY_BAD = NOTIFY_STOP_MASK | 0x0002
 NOTIFY_STOP = NOTIFY_OK | NOTIFY_STOP_MASK
 MAX_SLOTS = 8
+
+
+class _ThreadRouter(io.TextIOBase):
+    """stdout for the duration of a notifier call: one thread's writes to a buffer."""
+
+    def __init__(self, real, thread: threading.Thread, buf: io.StringIO) -> None:
+        self._real, self._thread, self._buf = real, thread, buf
+
+    def write(self, s: str) -> int:
+        if threading.current_thread() is self._thread:
+            return self._buf.write(s)
+        return self._real.write(s)
+
+    def flush(self) -> None:
+        self._real.flush()
 
 
 @dataclass
@@ -122,21 +139,25 @@ class PythonNotifiers:
         ctx = NotifierContext(machine, cpu, args[0], args[1])
         box: dict = {}
 
-        def call() -> None:
-            import contextlib
-            import io
+        buf = io.StringIO()
 
-            buf = io.StringIO()
+        def call() -> None:
             try:
-                with contextlib.redirect_stdout(buf):
-                    box["ret"] = nb.fn(ctx)
+                box["ret"] = nb.fn(ctx)
             except BaseException as e:  # a student's bug must not take the lab down
                 box["error"] = "".join(traceback.format_exception_only(type(e), e)).strip()
-            box["output"] = buf.getvalue()
 
         t = threading.Thread(target=call, name=f"notifier-{nb.name}", daemon=True)
-        t.start()
-        t.join(self.timeout)
+        # print() in the notifier's thread goes to its own buffer; every other thread's output
+        # (the notebook's) goes where it went before, even if the notifier never returns
+        real = sys.stdout
+        sys.stdout = _ThreadRouter(real, t, buf)  # type: ignore[assignment]
+        try:
+            t.start()
+            t.join(self.timeout)
+        finally:
+            sys.stdout = real
+        box["output"] = buf.getvalue()
         if t.is_alive():
             out = NotifierOutcome(nb.name, nb.priority, NOTIFY_DONE,
                                   f"did not return within {self.timeout:g} s; the chain went on without it")

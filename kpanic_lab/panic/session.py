@@ -56,7 +56,8 @@ class PanicSession:
         self.max_instructions = max_instructions
         self.settle_ns = 500_000_000      # 0.5 s of virtual time at the prompt with nothing happening = the end
         self.records: List[StageRecord] = []
-        self._snaps: List[Snapshot] = []
+        self._snaps: List[Optional[Snapshot]] = []
+        self._console = b""             # the console as far as any run got (stages index into it)
         self.position = -1              # -1: at the prompt, before the trigger
         self.end: Optional[str] = None  # set when the last stage is reached
         self._base: Optional[Snapshot] = None
@@ -122,12 +123,10 @@ class PanicSession:
         self._require_started()
         if self.position + 1 < len(self.records):
             return self.goto(self.position + 1)
-        if self.end is not None:
-            return None
+        return self._advance(snapshot=True)
+
+    def _run_to_next_stop(self):
         m = self.machine
-        if self.position == -1:
-            m.send(self.scenario.trigger + "\n")
-        before = len(m.events)
         self._stepping = True
         try:
             r = m.run("prompt", max_instructions=self.max_instructions, max_seconds=self.max_seconds)
@@ -141,6 +140,19 @@ class PanicSession:
                     r.reason = "prompt"
         finally:
             self._stepping = False
+        return r
+
+    def _advance(self, snapshot: bool) -> Optional[StageRecord]:
+        """Run from the last recorded stage to a new one and record it."""
+        if self.end is not None:
+            return None
+        m = self.machine
+        if self.position == -1:
+            # what the student typed since start() belongs to the state before the trigger
+            self._base = m.snapshot()
+            m.send(self.scenario.trigger + "\n")
+        before = len(m.events)
+        r = self._run_to_next_stop()
         if r.reason == "stopped":
             ev = next(e for e in reversed(m.events[before:]) if _is_stop(e))
             rec = self._record(ev)
@@ -148,7 +160,9 @@ class PanicSession:
             self.end = END_NAMES.get(r.reason) or self._end_at_prompt()
             rec = self._record_end(r.reason)
         self.records.append(rec)
-        self._snaps.append(m.snapshot(base=self._base))
+        self._snaps.append(m.snapshot(base=self._base) if snapshot else None)
+        if len(m.serial.output) > len(self._console):
+            self._console = bytes(m.serial.output)
         self.position = len(self.records) - 1
         return rec
 
@@ -158,24 +172,49 @@ class PanicSession:
         return self.goto(self.position - 1)
 
     def goto(self, index: int) -> Optional[StageRecord]:
-        """Jump to a recorded stage (-1: before the trigger); further ones are run to."""
+        """Jump to a recorded stage (-1: before the trigger); further ones are run to.
+
+        A stage without a snapshot of its own (run_to_end keeps none) is reached by
+        restoring the nearest earlier snapshot and running forward again, stopping at
+        the same stages: execution is deterministic, so it is the same state.
+        """
         self._require_started()
         if index < -1:
             raise IndexError(f"no stage {index}")
         while index >= len(self.records) and self.end is None:
-            self.goto(len(self.records) - 1)
-            self.step()
+            if self.position != len(self.records) - 1:
+                self.goto(len(self.records) - 1)
+            self._advance(snapshot=index == len(self.records))
         if index >= len(self.records):
             raise IndexError(f"the run ended at stage {len(self.records) - 1}; there is no stage {index}")
-        self.machine.restore(self._base if index == -1 else self._snaps[index])  # type: ignore[arg-type]
-        self.position = index
+        if index == self.position:
+            return self.current
+        if index == -1:
+            self.machine.restore(self._base)  # type: ignore[arg-type]
+            self.position = -1
+            return None
+        j = index
+        while j >= 0 and self._snaps[j] is None:
+            j -= 1
+        if not (self.position < index and self.position >= j):   # else: run on from where we are
+            self.machine.restore(self._base if j < 0 else self._snaps[j])  # type: ignore[arg-type]
+            self.position = j
+        while self.position < index:
+            if self.position == -1:
+                self.machine.send(self.scenario.trigger + "\n")
+            self._run_to_next_stop()
+            self.position += 1
+        if self._snaps[index] is None:
+            self._snaps[index] = self.machine.snapshot(base=self._base)
         return self.current
 
     def run_to_end(self) -> Trace:
-        """Step until the run ends; the whole trace."""
+        """Run on until the end, recording every stage (snapshots are taken later, if a
+        student steps back); the whole trace."""
         self._require_started()
-        self.goto(len(self.records) - 1)
-        while self.step() is not None:
+        if self.position != len(self.records) - 1:
+            self.goto(len(self.records) - 1)
+        while self._advance(snapshot=False) is not None:
             pass
         return self.trace()
 
@@ -331,24 +370,20 @@ class PanicSession:
     # ------------------------------------------------------------------ results
     def trace(self) -> Trace:
         """The stages recorded so far (the whole run after run_to_end)."""
-        m = self.machine
         cfg = {"cpus": self.config.cpus, "memory": self.config.memory, "cmdline": self.config.cmdline,
                "trigger": self.scenario.trigger, "setup": list(self.scenario.setup)}
         last = self.records[-1].console_offset if self.records else 0
-        start = self._base.serial[0] if self._base else b""
-        console = (m.serial.output[:last] if self.position == len(self.records) - 1 else start).decode(
-            "utf-8", "replace").replace("\r", "")
-        if self.records and self.position != len(self.records) - 1:
-            snap = self._snaps[-1]
-            console = snap.serial[0].decode("utf-8", "replace").replace("\r", "")
-        return Trace(self.scenario.name, cfg, list(self.records), self.end, console)
+        return Trace(self.scenario.name, cfg, list(self.records), self.end, self._text(last))
+
+    def _text(self, upto: int) -> str:
+        return self._console[:upto].decode("utf-8", "replace").replace("\r", "")
 
     def console_at(self, index: Optional[int] = None) -> str:
         """The console as it was at a stage (the current one by default)."""
         i = self.position if index is None else index
         if i < 0:
             return self._base.serial[0].decode("utf-8", "replace").replace("\r", "") if self._base else ""
-        return self._snaps[i].serial[0].decode("utf-8", "replace").replace("\r", "")
+        return self._text(self.records[i].console_offset)
 
 
 def _is_stop(ev: LabEvent) -> bool:

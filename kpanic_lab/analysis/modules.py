@@ -1,0 +1,70 @@
+"""Loaded modules, from the kernel's ``modules`` list (crash's ``mod``).
+
+>>> [m.name for m in loaded_modules(prog)]            # doctest: +SKIP
+['null_deref']
+>>> taint_letters(0x3000)
+'OE'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, List
+
+from kpanic_lab.analysis.errors import NotFound
+
+if TYPE_CHECKING:
+    from kpanic_lab.analysis.program import Program
+
+# kernel/panic.c's taint_flags[]: the letter of each taint bit when set
+TAINT_LETTERS = "PFSRMBUDAWCIOELKXTN"
+
+
+def taint_letters(mask: int) -> str:
+    """The letters of a taint mask, as the kernel prints a module's taints (pure)."""
+    return "".join(c for i, c in enumerate(TAINT_LETTERS) if mask >> i & 1)
+
+
+@dataclass(frozen=True)
+class Module:
+    """One ``struct module`` on the ``modules`` list."""
+
+    address: int          # the struct module
+    name: str
+    base: int             # core_layout.base: where its code is
+    size: int             # core_layout.size
+    text_size: int
+    state: str            # MODULE_STATE_LIVE, _COMING (init running), _GOING
+    taints: int
+    refcnt: int
+
+    @property
+    def flags(self) -> str:
+        """``(OE)``, ``(OE+)`` while its init runs, ``(OE-)`` while it goes, as oopses print."""
+        mark = {"MODULE_STATE_COMING": "+", "MODULE_STATE_GOING": "-"}.get(self.state, "")
+        letters = taint_letters(self.taints)
+        return f"({letters}{mark})" if letters or mark else ""
+
+
+def loaded_modules(prog: "Program") -> List[Module]:
+    """The modules on the ``modules`` list, in list order (most recently loaded first,
+    as Linux adds them at the head)."""
+    head = prog.object("modules")
+    t = prog.type("struct module")
+    off = t.member("list").offset
+    out: List[Module] = []
+    node = prog.read_u64(head.address_of_())
+    while node != head.address_of_() and len(out) < 10_000:
+        mod = prog.object(node - off, t)
+        out.append(Module(mod.address_of_(), mod.name.string_().decode(errors="replace"),
+                          mod.core_layout.base.value_(), mod.core_layout.size.value_(),
+                          mod.core_layout.text_size.value_(), mod.state.format_(),
+                          mod.taints.value_(), mod.refcnt.value_()))
+        node = prog.read_u64(node)
+    return out
+
+
+def find_module(prog: "Program", name: str) -> Module:
+    for m in loaded_modules(prog):
+        if m.name == name:
+            return m
+    raise NotFound(f"no module {name!r} is loaded")

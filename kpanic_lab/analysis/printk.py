@@ -1,0 +1,144 @@
+"""The kernel log, read from the printk ring buffer (what crash's ``log`` prints).
+
+The guest keeps Linux's 3.5-5.9 record format (``struct printk_log`` records in
+``log_buf``, oldest at ``log_first_idx``, next free at ``log_next_idx``, a zero
+``len`` meaning "wrap to the start"), which is what crash and makedumpfile read
+from a vmcore.  Parsing is a pure function over the buffer's bytes
+(:func:`parse_log_buffer`); :func:`kernel_log` is the one-line wrapper that reads
+the buffer from a program.  Records print as the console printed them:
+``[    0.028150] sysrq: Trigger a crash``, one prefix per line of text.
+
+>>> rec = LogRecord(28150000, 0, 0, 2, b"sysrq: Trigger a crash")
+>>> rec.lines()
+['[    0.028150] sysrq: Trigger a crash']
+>>> panic_message(["[    0.1] Kernel panic - not syncing: sysrq triggered crash"])
+'Kernel panic - not syncing: sysrq triggered crash'
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, List, Optional
+
+if TYPE_CHECKING:
+    from kpanic_lab.analysis.program import Program
+
+
+@dataclass(frozen=True)
+class RecordLayout:
+    """Where the fields of ``struct printk_log`` are (from DWARF; Linux's by default)."""
+
+    header_size: int = 16
+    ts_nsec: int = 0
+    len: int = 8
+    text_len: int = 10
+    dict_len: int = 12
+    facility: int = 14
+    flags_level: int = 15      # u8 flags:5, level:3 share this byte
+    level_shift: int = 5
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One printk record."""
+
+    timestamp_ns: int
+    level: int
+    facility: int
+    flags: int
+    text: bytes
+
+    def prefix(self) -> str:
+        ts = self.timestamp_ns
+        return f"[{ts // 1_000_000_000:5d}.{(ts % 1_000_000_000) // 1000:06d}] "
+
+    def lines(self) -> List[str]:
+        """The record as the console prints it: each line of text behind the time stamp."""
+        p = self.prefix()
+        return [p + part for part in self.text.decode("utf-8", "replace").split("\n")]
+
+
+class LogFormatError(ValueError):
+    """The buffer does not hold well-formed records where the indices say (a corrupt log)."""
+
+
+def parse_log_buffer(buf: bytes, first_idx: int, next_idx: int, first_seq: int, next_seq: int,
+                     layout: RecordLayout = RecordLayout()) -> List[LogRecord]:
+    """Every record from ``first_seq`` to ``next_seq`` (pure).  Stops with what it has at a
+    record that does not fit the buffer, as a corrupted log in a real dump can."""
+    out: List[LogRecord] = []
+    idx = first_idx
+    size = len(buf)
+    for _ in range(max(0, next_seq - first_seq)):
+        if idx + layout.header_size > size:
+            break
+        rlen = struct.unpack_from("<H", buf, idx + layout.len)[0]
+        if rlen == 0:                       # the wrap marker: the record is at the start
+            idx = 0
+            rlen = struct.unpack_from("<H", buf, layout.len)[0]
+            if rlen == 0:
+                break
+        if idx + rlen > size or rlen < layout.header_size:
+            break
+        ts = struct.unpack_from("<Q", buf, idx + layout.ts_nsec)[0]
+        text_len = struct.unpack_from("<H", buf, idx + layout.text_len)[0]
+        fl = buf[idx + layout.flags_level]
+        start = idx + layout.header_size
+        text = buf[start:start + min(text_len, rlen - layout.header_size)]
+        out.append(LogRecord(ts, fl >> layout.level_shift, buf[idx + layout.facility],
+                             fl & ((1 << layout.level_shift) - 1), text))
+        idx += rlen
+        if idx == next_idx and len(out) < next_seq - first_seq:
+            break
+    return out
+
+
+def record_layout(prog: "Program") -> RecordLayout:
+    """``struct printk_log`` as this kernel's DWARF lays it out."""
+    if "printk_layout" not in prog.cache:
+        t = prog.type("struct printk_log")
+        lvl = t.member("level")
+        prog.cache["printk_layout"] = RecordLayout(
+            header_size=t.byte_size, ts_nsec=t.member("ts_nsec").offset, len=t.member("len").offset,
+            text_len=t.member("text_len").offset, dict_len=t.member("dict_len").offset,
+            facility=t.member("facility").offset, flags_level=lvl.offset, level_shift=lvl.bit_offset)
+    return prog.cache["printk_layout"]
+
+
+def kernel_log(prog: "Program") -> List[LogRecord]:
+    """The records in the kernel's log buffer, oldest first."""
+    base = prog.read_u64(prog.address_of("log_buf"))
+    size = prog.read_u32(prog.address_of("log_buf_len"))
+    buf = prog.read(base, size)
+    return parse_log_buffer(buf, prog.read_u32(prog.address_of("log_first_idx")),
+                            prog.read_u32(prog.address_of("log_next_idx")),
+                            prog.read_u64(prog.address_of("log_first_seq")),
+                            prog.read_u64(prog.address_of("log_next_seq")), record_layout(prog))
+
+
+def log_lines(records: Iterable[LogRecord]) -> List[str]:
+    """The console lines of ``records`` (crash's ``log`` output)."""
+    return [line for r in records for line in r.lines()]
+
+
+PANIC_PREFIX = "Kernel panic - not syncing: "
+_OOPS_STARTS = ("BUG: ", "Oops: ", "kernel BUG at ", "general protection fault", "invalid opcode: ")
+
+
+def panic_message(lines: Iterable[str]) -> str:
+    """The panic message in log ``lines`` (pure), as crash's ``sys`` shows it in PANIC:
+    the last ``Kernel panic - not syncing: ...``, else the last oops line, else ''."""
+    panic: Optional[str] = None
+    oops: Optional[str] = None
+    for line in lines:
+        text = line.split("] ", 1)[1] if line.startswith("[") and "] " in line else line
+        if text.startswith(PANIC_PREFIX):
+            panic = text
+        elif text.startswith(_OOPS_STARTS):
+            oops = text
+    return panic or oops or ""
+
+
+def kernel_panic_message(prog: "Program") -> str:
+    """The panic message of ``prog``'s log (see :func:`panic_message`)."""
+    return panic_message(log_lines(kernel_log(prog)))

@@ -1,0 +1,393 @@
+"""C types from the guest kernel's DWARF: what ``struct``, ``ptype`` and every helper read.
+
+A :class:`Type` is one DWARF type (base type, pointer, array, struct, union, enum, typedef,
+function) with its qualifiers; struct members and pointer targets are resolved lazily, so
+``struct task_struct`` costs a few DIEs, not the whole ``.debug_info``.  Names are indexed
+a compilation unit at a time, and only as far as a lookup needs: common types sit in the
+headers every CU includes, so most lookups parse one or two CUs.
+
+Base type names are printed as gdb prints them (``unsigned long``, not GCC's
+``long unsigned int``), so declarations read like gdb's ``ptype``.
+
+>>> types = TypeIndex.for_image(KernelImage.open())             # doctest: +SKIP
+>>> t = types.lookup("struct task_struct")                      # doctest: +SKIP
+>>> t.member("pid").offset, t.size                              # doctest: +SKIP
+(88, 360)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from elftools.elf.elffile import ELFFile
+
+from kpanic_lab.analysis.errors import NotFound
+from kpanic_lab.guest.image import KernelImage
+
+# GCC's DWARF base type names, as gdb prints them
+_GDB_NAMES = {
+    "long int": "long", "long unsigned int": "unsigned long", "short int": "short",
+    "short unsigned int": "unsigned short", "long long int": "long long",
+    "long long unsigned int": "unsigned long long", "sizetype": "unsigned long",
+}
+_TAG_KIND = {
+    "DW_TAG_structure_type": "struct", "DW_TAG_union_type": "union",
+    "DW_TAG_enumeration_type": "enum", "DW_TAG_typedef": "typedef", "DW_TAG_base_type": "base",
+    "DW_TAG_pointer_type": "pointer", "DW_TAG_array_type": "array",
+    "DW_TAG_subroutine_type": "function", "DW_TAG_unspecified_type": "void",
+}
+_QUALIFIERS = {"DW_TAG_const_type": "const", "DW_TAG_volatile_type": "volatile"}
+
+
+@dataclass(eq=False)
+class Member:
+    """One member of a struct or union (``name`` is None for an anonymous struct/union)."""
+
+    name: Optional[str]
+    type: "Type"
+    offset: int                      # bytes from the start of the enclosing struct
+    bit_size: Optional[int] = None   # bitfields: width and position (from bit 0 of the
+    bit_offset: int = 0              # storage unit at ``offset``, little-endian)
+
+
+@dataclass(eq=False)
+class Type:
+    """A C type.  ``kind`` is one of void, int, bool, float, pointer, array, struct, union,
+    enum, typedef, function; ``name`` is the tag or type name (None when anonymous)."""
+
+    kind: str
+    name: Optional[str] = None
+    size: Optional[int] = None
+    signed: bool = False
+    qualifiers: Tuple[str, ...] = ()
+    length: Optional[int] = None                         # arrays: element count
+    enumerators: List[Tuple[str, int]] = field(default_factory=list)
+    variadic: bool = False
+    prototyped: bool = True
+    _index: Optional["TypeIndex"] = field(default=None, repr=False)
+    _target_ref: Optional[int] = field(default=None, repr=False)
+    _target: Optional["Type"] = field(default=None, repr=False)
+    _die_offset: Optional[int] = field(default=None, repr=False)
+    _members: Optional[List[Member]] = field(default=None, repr=False)
+    _params: Optional[List["Type"]] = field(default=None, repr=False)
+
+    # ---------------------------------------------------------------- structure
+    @property
+    def target(self) -> "Type":
+        """What a pointer points at, an array's element, a typedef's type, a function's return."""
+        if self._target is None:
+            if self._target_ref is None or self._index is None:
+                self._target = VOID
+            else:
+                self._target = self._index.type_at(self._target_ref)
+        return self._target
+
+    @property
+    def members(self) -> List[Member]:
+        if self._members is None:
+            self._members = self._index._members_of(self) if self._index and self._die_offset else []
+        return self._members
+
+    @property
+    def params(self) -> List["Type"]:
+        if self._params is None:
+            self._params = self._index._params_of(self) if self._index and self._die_offset else []
+        return self._params
+
+    def strip(self) -> "Type":
+        """Without typedefs: the type the compiler really lays out."""
+        t = self
+        while t.kind == "typedef":
+            t = t.target
+        return t
+
+    @property
+    def byte_size(self) -> int:
+        """Size in bytes (through typedefs; arrays multiply out; 0 when unknown)."""
+        t = self.strip()
+        if t.kind == "array":
+            return (t.length or 0) * t.target.byte_size
+        if t.kind == "pointer":
+            return 8
+        return t.size or 0
+
+    def member(self, name: str) -> Member:
+        """A member by name; members of anonymous structs/unions are found through them.
+        Dotted paths (``thread.sp``) go into nested structs, offsets added up."""
+        t = self.strip()
+        if t.kind == "pointer":
+            t = t.target.strip()
+        first, _, rest = name.partition(".")
+        found = _find_member(t, first)
+        if found is None:
+            raise NotFound(f"{self.describe()} has no member {first!r}")
+        if rest:
+            inner = found.type.member(rest)
+            return Member(inner.name, inner.type, found.offset + inner.offset, inner.bit_size, inner.bit_offset)
+        return found
+
+    def has_member(self, name: str) -> bool:
+        try:
+            self.member(name)
+            return True
+        except NotFound:
+            return False
+
+    def pointer(self) -> "Type":
+        return Type("pointer", size=8, _target=self)
+
+    def describe(self) -> str:
+        """The type's name as C writes it: ``struct task_struct *``, ``char [16]``."""
+        from kpanic_lab.analysis.typefmt import type_name
+
+        return type_name(self)
+
+    @property
+    def is_integer(self) -> bool:
+        return self.strip().kind in ("int", "bool", "enum")
+
+    @property
+    def is_char(self) -> bool:
+        t = self.strip()
+        return t.kind == "int" and t.size == 1 and (t.name or "").endswith("char")
+
+
+def _find_member(t: Type, name: str) -> Optional[Member]:
+    for m in t.members:
+        if m.name == name:
+            return m
+        if m.name is None and m.type.strip().kind in ("struct", "union"):
+            inner = _find_member(m.type.strip(), name)
+            if inner is not None:
+                return Member(inner.name, inner.type, m.offset + inner.offset, inner.bit_size, inner.bit_offset)
+    return None
+
+
+VOID = Type("void", "void")
+
+
+class TypeIndex:
+    """Types of one kernel image, found by name or by DWARF offset, parsed on demand."""
+
+    _instances: Dict[Tuple[str, Optional[str]], "TypeIndex"] = {}
+
+    def __init__(self, image: KernelImage) -> None:
+        self.image = image
+        self._file = open(image.path, "rb")
+        elf = ELFFile(self._file)
+        if not elf.has_dwarf_info():
+            raise NotFound(f"{image.path.name} has no DWARF (built without -g?)")
+        self.dwarf = elf.get_dwarf_info()
+        self._cus = self.dwarf.iter_CUs()
+        self._names: Dict[Tuple[str, str], int] = {}      # (namespace, name) -> DIE offset
+        self._by_offset: Dict[int, Type] = {}
+        self._exhausted = False
+
+    @classmethod
+    def for_image(cls, image: KernelImage) -> "TypeIndex":
+        """One index per image file and build (types are immutable, so it is shared)."""
+        key = (str(image.path), image.build_id)
+        if key not in cls._instances:
+            cls._instances[key] = cls(image)
+        return cls._instances[key]
+
+    # ---------------------------------------------------------------- names
+    def _scan_next_cu(self) -> bool:
+        try:
+            cu = next(self._cus)
+        except StopIteration:
+            self._exhausted = True
+            return False
+        for die in cu.get_top_DIE().iter_children():
+            kind: Optional[str] = _TAG_KIND.get(str(die.tag))
+            if die.tag == "DW_TAG_variable":
+                kind = "var"
+            elif die.tag == "DW_TAG_subprogram":
+                kind = "func"
+            if not isinstance(kind, str) or "DW_AT_name" not in die.attributes:
+                continue
+            name = die.attributes["DW_AT_name"].value.decode(errors="replace")
+            if kind == "base":
+                name = _GDB_NAMES.get(name, name)
+            key = (kind, name)
+            declaration = "DW_AT_declaration" in die.attributes
+            if key not in self._names or (not declaration and self._is_declaration(self._names[key])):
+                self._names[key] = die.offset
+        return True
+
+    def _is_declaration(self, offset: int) -> bool:
+        return "DW_AT_declaration" in self.dwarf.get_DIE_from_refaddr(offset).attributes
+
+    def _find(self, kind: str, name: str) -> Optional[int]:
+        key = (kind, name)
+        while (key not in self._names or self._is_declaration(self._names[key])) and not self._exhausted:
+            self._scan_next_cu()
+        return self._names.get(key)
+
+    def lookup(self, spec: str) -> Type:
+        """A type by C name: ``struct task_struct``, ``task_struct`` (struct, union or typedef),
+        ``union x``, ``enum module_state``, ``pid_t``, ``unsigned long``, ``char *``."""
+        s = " ".join(spec.replace("*", " * ").split())
+        stars = 0
+        while s.endswith("*"):
+            stars += 1
+            s = s[:-1].strip()
+        t = self._lookup_plain(s)
+        for _ in range(stars):
+            t = t.pointer()
+        return t
+
+    def _lookup_plain(self, s: str) -> Type:
+        if not s:
+            raise NotFound("no type name given")
+        first, _, rest = s.partition(" ")
+        if first in ("struct", "union", "enum") and rest:
+            off = self._find(first, rest)
+            if off is None:
+                raise NotFound(f"no {first} {rest} in the DWARF of {self.image.path.name}")
+            return self.type_at(off)
+        if s == "void":
+            return VOID
+        s = _GDB_NAMES.get(s, s)
+        for kind in ("typedef", "base", "struct", "union", "enum"):
+            off = self._find(kind, s)
+            if off is not None:
+                return self.type_at(off)
+        raise NotFound(f"no type {s!r} in the DWARF of {self.image.path.name}")
+
+    def variable_type(self, name: str) -> Optional[Type]:
+        """The declared type of the global variable ``name`` (None when DWARF has no entry)."""
+        off = self._find("var", name)
+        if off is None:
+            return None
+        die = self.dwarf.get_DIE_from_refaddr(off)
+        ref = _ref(die)
+        return self.type_at(ref) if ref is not None else None
+
+    def function_die(self, name: str):
+        """The DWARF DIE of function ``name`` (for its declared line), or None."""
+        off = self._find("func", name)
+        return self.dwarf.get_DIE_from_refaddr(off) if off is not None else None
+
+    # ---------------------------------------------------------------- DIEs to types
+    def type_at(self, offset: int) -> Type:
+        """The type whose DIE is at ``offset`` in .debug_info (cached)."""
+        t = self._by_offset.get(offset)
+        if t is None:
+            t = self._build(self.dwarf.get_DIE_from_refaddr(offset))
+            self._by_offset[offset] = t
+        return t
+
+    def _build(self, die) -> Type:
+        quals: List[str] = []
+        while die.tag in _QUALIFIERS or die.tag == "DW_TAG_restrict_type":
+            if die.tag in _QUALIFIERS:
+                quals.append(_QUALIFIERS[die.tag])
+            ref = _ref(die)
+            if ref is None:
+                return Type("void", "void", qualifiers=tuple(quals))
+            die = self.dwarf.get_DIE_from_refaddr(ref)
+        if quals:
+            base = self.type_at(die.offset)
+            return Type(**{**base.__dict__, "qualifiers": tuple(dict.fromkeys(list(base.qualifiers) + quals))})
+        a = die.attributes
+        name = a["DW_AT_name"].value.decode(errors="replace") if "DW_AT_name" in a else None
+        size = a["DW_AT_byte_size"].value if "DW_AT_byte_size" in a else None
+        kind = _TAG_KIND.get(die.tag)
+        t = Type(kind or "void", name, size, _index=self, _target_ref=_ref(die), _die_offset=die.offset)
+        if die.tag == "DW_TAG_base_type":
+            enc = a["DW_AT_encoding"].value if "DW_AT_encoding" in a else 5
+            t.kind = {2: "bool", 4: "float"}.get(enc, "int")
+            t.signed = enc in (5, 6, 0xd)          # DW_ATE_signed, signed_char, signed_fixed
+            t.name = _GDB_NAMES.get(name or "", name)
+        elif die.tag == "DW_TAG_pointer_type":
+            t.size = size or 8
+        elif die.tag == "DW_TAG_enumeration_type":
+            t.enumerators = [(c.attributes["DW_AT_name"].value.decode(), c.attributes["DW_AT_const_value"].value)
+                             for c in die.iter_children() if c.tag == "DW_TAG_enumerator"]
+            t.signed = any(v < 0 for _, v in t.enumerators)
+        elif die.tag == "DW_TAG_array_type":
+            dims = [_subrange_count(c) for c in die.iter_children() if c.tag == "DW_TAG_subrange_type"] or [None]
+            elem: Optional[Type] = None
+            for n in reversed(dims[1:]):         # int a[2][3]: an array of 2 arrays of 3
+                elem = Type("array", length=n, _index=self, _target_ref=t._target_ref, _target=elem)
+            t.length, t._target = dims[0], elem
+        elif die.tag == "DW_TAG_subroutine_type":
+            t.prototyped = bool(a["DW_AT_prototyped"].value) if "DW_AT_prototyped" in a else False
+            t.variadic = any(c.tag == "DW_TAG_unspecified_parameters" for c in die.iter_children())
+        elif die.tag in ("DW_TAG_structure_type", "DW_TAG_union_type") and "DW_AT_declaration" in a and name:
+            full = self._find(t.kind, name)               # an opaque declaration: the definition
+            if full is not None and full != die.offset:
+                return self.type_at(full)
+        return t
+
+    def _members_of(self, t: Type) -> List[Member]:
+        out = []
+        assert t._die_offset is not None
+        for c in self.dwarf.get_DIE_from_refaddr(t._die_offset).iter_children():
+            if c.tag != "DW_TAG_member":
+                continue
+            a = c.attributes
+            mtype = self.type_at(_ref(c))  # type: ignore[arg-type]
+            name = a["DW_AT_name"].value.decode() if "DW_AT_name" in a else None
+            offset = _member_location(c)
+            bit_size = a["DW_AT_bit_size"].value if "DW_AT_bit_size" in a else None
+            bit_offset = 0
+            if bit_size is not None:
+                unit = mtype.byte_size or 1
+                if "DW_AT_data_bit_offset" in a:                      # DWARF 4/5
+                    bits = a["DW_AT_data_bit_offset"].value
+                    offset = (bits // (unit * 8)) * unit
+                    bit_offset = bits - offset * 8
+                elif "DW_AT_bit_offset" in a:                         # DWARF 2/3: from the MSB
+                    unit = a["DW_AT_byte_size"].value if "DW_AT_byte_size" in a else unit
+                    bit_offset = unit * 8 - a["DW_AT_bit_offset"].value - bit_size
+            out.append(Member(name, mtype, offset, bit_size, bit_offset))
+        return out
+
+    def _params_of(self, t: Type) -> List[Type]:
+        assert t._die_offset is not None
+        return [self.type_at(_ref(c)) for c in self.dwarf.get_DIE_from_refaddr(t._die_offset).iter_children()  # type: ignore[arg-type]
+                if c.tag == "DW_TAG_formal_parameter" and _ref(c) is not None]
+
+    def all_names(self, kind: str) -> Iterator[str]:
+        """Every name of one kind (``struct``, ``typedef``, ``var`` ...): scans all CUs."""
+        while self._scan_next_cu():
+            pass
+        return iter(sorted(n for k, n in self._names if k == kind))
+
+
+def _ref(die) -> Optional[int]:
+    """The DIE offset DW_AT_type refers to (None for void)."""
+    a = die.attributes.get("DW_AT_type")
+    if a is None:
+        return None
+    if a.form in ("DW_FORM_ref_addr", "DW_FORM_ref_sig8"):
+        return a.value
+    return a.value + die.cu.cu_offset
+
+
+def _subrange_count(die) -> Optional[int]:
+    a = die.attributes
+    if "DW_AT_count" in a and isinstance(a["DW_AT_count"].value, int):
+        return a["DW_AT_count"].value
+    if "DW_AT_upper_bound" in a and isinstance(a["DW_AT_upper_bound"].value, int):
+        return a["DW_AT_upper_bound"].value + 1
+    return None   # a flexible array member: []
+
+
+def _member_location(die) -> int:
+    loc = die.attributes.get("DW_AT_data_member_location")
+    if loc is None:
+        return 0
+    if isinstance(loc.value, int):
+        return loc.value
+    if isinstance(loc.value, list) and len(loc.value) >= 2 and loc.value[0] == 0x23:   # DW_OP_plus_uconst ULEB
+        val, shift = 0, 0
+        for b in loc.value[1:]:
+            val |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        return val
+    return 0

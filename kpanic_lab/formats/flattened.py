@@ -30,6 +30,7 @@ END_FLAG = -1
 _HEADER = struct.Struct(">16sqq")
 _DATA = struct.Struct(">qq")
 MAX_RECORD = 1 << 30      # makedumpfile never writes more than its cache size at once
+MAX_OFFSET = 1 << 42      # 4 TiB: no dump of a machine this lab (or a student's server) makes is larger
 
 
 def is_flattened(head: bytes) -> bool:
@@ -88,7 +89,7 @@ def iter_records(stream: BinaryIO, name: str = "flattened dump") -> Iterator[Tup
         offset, size = _DATA.unpack(dh)
         if offset == END_FLAG and size == END_FLAG:
             return
-        if offset < 0 or size <= 0 or size > MAX_RECORD:
+        if offset < 0 or size <= 0 or size > MAX_RECORD or offset + size > MAX_OFFSET:
             raise DumpError(name, pos, f"corrupted data header: offset {offset}, size {size}")
         data = stream.read(size)
         if len(data) < size:
@@ -101,8 +102,12 @@ def rebuild(flat: BinaryIO, out: BinaryIO, name: str = "flattened dump") -> int:
     """``makedumpfile -R``: write every record at its offset of ``out`` (seekable); returns the size."""
     end = 0
     for offset, data in iter_records(flat, name):
-        out.seek(offset)
-        out.write(data)
+        try:
+            out.seek(offset)
+            out.write(data)
+        except OSError as e:
+            raise DumpError(name, None, f"cannot write {len(data)} bytes at offset 0x{offset:x} of the "
+                            f"rebuilt dump: {e.strerror or e}") from None
         end = max(end, offset + len(data))
     out.truncate(end)
     out.flush()

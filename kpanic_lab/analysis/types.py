@@ -178,10 +178,17 @@ class TypeIndex:
         if not elf.has_dwarf_info():
             raise NotFound(f"{image.path.name} has no DWARF (built without -g?)")
         self.dwarf = elf.get_dwarf_info()
-        self._cus = self.dwarf.iter_CUs()
+        self._cus = list(self.dwarf.iter_CUs())          # headers only: cheap
+        self._scanned: set = set()
+        info = elf.get_section_by_name(".debug_info")
+        strs = elf.get_section_by_name(".debug_str")
+        # names are offsets into .debug_str (DW_FORM_strp) or inline strings: a CU whose bytes
+        # hold neither cannot name the type, so it need not be parsed (str_offsets: no filter)
+        self._info = info.data() if info is not None else b""
+        self._str = strs.data() if strs is not None and elf.get_section_by_name(".debug_str_offsets") is None \
+            else None
         self._names: Dict[Tuple[str, str], int] = {}      # (namespace, name) -> DIE offset
         self._by_offset: Dict[int, Type] = {}
-        self._exhausted = False
 
     @classmethod
     def for_image(cls, image: KernelImage) -> "TypeIndex":
@@ -192,13 +199,10 @@ class TypeIndex:
         return cls._instances[key]
 
     # ---------------------------------------------------------------- names
-    def _scan_next_cu(self) -> bool:
-        try:
-            cu = next(self._cus)
-        except StopIteration:
-            self._exhausted = True
-            return False
-        for die in cu.get_top_DIE().iter_children():
+    def _scan(self, i: int) -> None:
+        """Index the named top-level DIEs of CU number ``i``."""
+        self._scanned.add(i)
+        for die in self._cus[i].get_top_DIE().iter_children():
             kind: Optional[str] = _TAG_KIND.get(str(die.tag))
             if die.tag == "DW_TAG_variable":
                 kind = "var"
@@ -213,16 +217,52 @@ class TypeIndex:
             declaration = "DW_AT_declaration" in die.attributes
             if key not in self._names or (not declaration and self._is_declaration(self._names[key])):
                 self._names[key] = die.offset
-        return True
+
+    def _candidates(self, name: str) -> List[int]:
+        """CUs (not parsed yet) whose bytes could name ``name``, in order."""
+        todo = [i for i in range(len(self._cus)) if i not in self._scanned]
+        if self._str is None:
+            return todo
+        raw = name.encode() + b"\0"
+        needles = [raw]
+        pos = self._str.find(raw)
+        while pos >= 0:          # the linker merges string tails: "pcpu" may end "this_pcpu"
+            needles.append(pos.to_bytes(4, "little"))
+            pos = self._str.find(raw, pos + 1)
+        out = []
+        for i in todo:
+            cu = self._cus[i]
+            chunk = self._info[cu.cu_offset:cu.cu_offset + cu.size]
+            if any(n in chunk for n in needles):
+                out.append(i)
+        return out
 
     def _is_declaration(self, offset: int) -> bool:
         return "DW_AT_declaration" in self.dwarf.get_DIE_from_refaddr(offset).attributes
 
+    def _find_first(self, kinds: Tuple[str, ...], name: str) -> Optional[int]:
+        """The DIE of the first of ``kinds`` named ``name`` (a definition rather than a
+        declaration), parsing only the CUs that can hold it."""
+        def hit() -> Optional[int]:
+            for k in kinds:
+                off = self._names.get((k, name))
+                if off is not None and not self._is_declaration(off):
+                    return off
+            return None
+
+        found = hit()
+        if found is None:
+            for i in self._candidates(name):
+                self._scan(i)
+                found = hit()
+                if found is not None:
+                    break
+        if found is None:       # only declarations (an opaque struct): take one
+            found = next((self._names[(k, name)] for k in kinds if (k, name) in self._names), None)
+        return found
+
     def _find(self, kind: str, name: str) -> Optional[int]:
-        key = (kind, name)
-        while (key not in self._names or self._is_declaration(self._names[key])) and not self._exhausted:
-            self._scan_next_cu()
-        return self._names.get(key)
+        return self._find_first((kind,), name)
 
     def lookup(self, spec: str) -> Type:
         """A type by C name: ``struct task_struct``, ``task_struct`` (struct, union or typedef),
@@ -249,10 +289,9 @@ class TypeIndex:
         if s == "void":
             return VOID
         s = _GDB_NAMES.get(s, s)
-        for kind in ("typedef", "base", "struct", "union", "enum"):
-            off = self._find(kind, s)
-            if off is not None:
-                return self.type_at(off)
+        off = self._find_first(("struct", "typedef", "base", "union", "enum"), s)
+        if off is not None:
+            return self.type_at(off)
         raise NotFound(f"no type {s!r} in the DWARF of {self.image.path.name}")
 
     def variable_type(self, name: str) -> Optional[Type]:
@@ -352,8 +391,9 @@ class TypeIndex:
 
     def all_names(self, kind: str) -> Iterator[str]:
         """Every name of one kind (``struct``, ``typedef``, ``var`` ...): scans all CUs."""
-        while self._scan_next_cu():
-            pass
+        for i in range(len(self._cus)):
+            if i not in self._scanned:
+                self._scan(i)
         return iter(sorted(n for k, n in self._names if k == kind))
 
 

@@ -178,6 +178,10 @@ def _makedumpfile(a: argparse.Namespace) -> int:
 
     if not 0 <= a.message_level <= MAX_MSG_LEVEL:
         raise UsageError(f"--message-level {a.message_level}: it is 0 .. {MAX_MSG_LEVEL}")
+    if a.elf and a.compression:
+        raise UsageError("-E cannot be used with -c, -l, -p or -z: an ELF dump is not compressed")
+    if not 0 <= a.dump_level <= 31:
+        raise UsageError(f"-d {a.dump_level}: the dump level is out of range (0 .. 31)")
     wanted = 1 if a.rebuild else 2
     if len(a.paths) != wanted:
         raise UsageError("-R takes one path: OUT (the flattened dump comes on stdin)" if a.rebuild

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from kpanic_lab.guest.image import KernelImage
 from kpanic_lab.machine.errors import ConfigError
@@ -63,15 +63,19 @@ class BootInfo:
     pgt_range: Tuple[int, int]
 
 
-def load_kernel(mem: PhysicalMemory, image: KernelImage, cmdline: str, nr_cpus: int,
-                load_addr: int | None = None, e820: List[E820Entry] | None = None) -> BootInfo:
-    """Load ``image`` into ``mem`` and prepare its boot; returns where to start."""
+def build_boot_image(image: KernelImage, cmdline: str, nr_cpus: int, ram_size: int,
+                     load_addr: Optional[int] = None, e820: Optional[List[E820Entry]] = None,
+                     boot_params_addr: Optional[int] = None) -> Tuple[BootInfo, List[Tuple[int, bytes]]]:
+    """Everything a boot needs, as (physical address, bytes) pieces: the kernel's segments,
+    the boot page tables and GDT, and struct boot_params.  The first boot writes them into
+    RAM (``load_kernel``); kexec-tools hands the same pieces to kexec_load(2) for a capture
+    kernel loaded at ``load_addr`` inside the crashkernel= range."""
     load_phys = HW.LOAD_PHYSICAL_ADDR
     load_addr = load_phys if load_addr is None else load_addr
     if load_addr % (2 * MiB):
         raise ConfigError("--load-address", hex(load_addr), "must be 2 MiB aligned (the kernel map uses 2 MiB pages)")
     phys_base = load_addr - load_phys
-    e820 = e820 or e820_map(mem.size)
+    e820 = e820 or e820_map(ram_size)
     raw = cmdline.encode()
     if len(raw) >= HW.COMMAND_LINE_SIZE:
         raise ConfigError("--cmdline", cmdline[:40] + "...", f"longer than COMMAND_LINE_SIZE ({HW.COMMAND_LINE_SIZE} bytes)")
@@ -79,54 +83,70 @@ def load_kernel(mem: PhysicalMemory, image: KernelImage, cmdline: str, nr_cpus: 
     lo, hi = image.phys_range
     k_start, k_end = lo + phys_base, hi + phys_base
     pgt_start = (k_end + 0xFFF) & ~0xFFF
-    direct_gib = (mem.size + (1 << 30) - 1) >> 30
+    direct_gib = (ram_size + (1 << 30) - 1) >> 30
     # PML4, direct-map PDPT, one PD per GiB of RAM, kernel PDPT, kernel PD, GDT page
     pgt_end = pgt_start + (4 + direct_gib + 1) * 4096
-    if pgt_end + MiB > mem.size:
-        raise ConfigError("--memory", f"{mem.size >> 20}M",
+    if boot_params_addr is None:
+        boot_params_addr = HW.BOOT_PARAMS_PHYS
+    if pgt_end + MiB > ram_size:
+        raise ConfigError("--memory", f"{ram_size >> 20}M",
                           f"too small for the kernel: the image and its page tables end at {pgt_end >> 20} MiB")
 
+    pieces: List[Tuple[int, bytes]] = []
     for seg in image.segments:
-        pa = seg.paddr + phys_base
-        mem.write(pa, seg.data)
-        if seg.memsz > len(seg.data):
-            mem.write(pa + len(seg.data), bytes(seg.memsz - len(seg.data)))
+        data = seg.data + bytes(seg.memsz - len(seg.data))
+        pieces.append((seg.paddr + phys_base, data))
 
-    # page tables
+    # page tables: the direct map of all RAM, and 1 GiB of kernel map onto phys_base
     pml4 = pgt_start
     pdpt_direct = pml4 + 4096
     pds = [pdpt_direct + 4096 * (1 + i) for i in range(direct_gib)]
     pdpt_kernel = pds[-1] + 4096
     pd_kernel = pdpt_kernel + 4096
     gdt = pd_kernel + 4096
-    mem.write(pgt_start, bytes(pgt_end - pgt_start))
+    tables = bytearray(pgt_end - pgt_start)
+
+    def put(addr: int, value: int) -> None:
+        struct.pack_into("<Q", tables, addr - pgt_start, value)
+
     flags = 0x3  # present, writable (supervisor only)
-    mem.write_u64(pml4 + PML4_DIRECT * 8, pdpt_direct | flags)
-    mem.write_u64(pml4 + PML4_KERNEL * 8, pdpt_kernel | flags)
+    put(pml4 + PML4_DIRECT * 8, pdpt_direct | flags)
+    put(pml4 + PML4_KERNEL * 8, pdpt_kernel | flags)
     for g, pd in enumerate(pds):
-        mem.write_u64(pdpt_direct + g * 8, pd | flags)
-        mem.write(pd, b"".join(struct.pack("<Q", ((g << 30) + (i << 21)) | flags | 0x80) for i in range(512)))
-    # 0xffffffff80000000 is PDPT index 510; map 1 GiB of it onto phys_base
-    mem.write_u64(pdpt_kernel + 510 * 8, pd_kernel | flags)
-    mem.write(pd_kernel, b"".join(struct.pack("<Q", (phys_base + (i << 21)) | flags | 0x80)
-                                  for i in range(512) if True))
-    # a minimal GDT: null, null, kernel CS (64-bit), kernel DS
-    gdt_entries = [0, 0, 0x00AF9A000000FFFF, 0x00CF92000000FFFF]
-    mem.write(gdt, b"".join(struct.pack("<Q", e) for e in gdt_entries))
+        put(pdpt_direct + g * 8, pd | flags)
+        for i in range(512):
+            put(pd + i * 8, ((g << 30) + (i << 21)) | flags | 0x80)
+    put(pdpt_kernel + 510 * 8, pd_kernel | flags)    # 0xffffffff80000000 is PDPT index 510
+    for i in range(512):
+        put(pd_kernel + i * 8, (phys_base + (i << 21)) | flags | 0x80)
+    gdt_entries = [0, 0, 0x00AF9A000000FFFF, 0x00CF92000000FFFF]   # null, null, kernel CS, kernel DS
+    for i, e in enumerate(gdt_entries):
+        put(gdt + 8 * i, e)
+    pieces.append((pgt_start, bytes(tables)))
 
     # struct boot_params
-    bp = HW.BOOT_PARAMS_PHYS
     fields = [HW.BOOT_PARAMS_MAGIC, phys_base, k_start, k_end, pgt_start, pgt_end, nr_cpus, len(e820)]
     blob = struct.pack("<8Q", *fields)
     ents = b"".join(struct.pack("<3Q", e.addr, e.size, e.type) for e in e820)
     ents += bytes(24 * HW.E820_MAX_ENTRIES - len(ents))
     blob += ents + raw + bytes(HW.COMMAND_LINE_SIZE - len(raw))
-    mem.write(bp, blob)
+    pieces.append((boot_params_addr, blob))
 
-    return BootInfo(
-        entry=image.entry, boot_params=bp, gdt_base=HW.PAGE_OFFSET + gdt, gdt_limit=len(gdt_entries) * 8 - 1,
-        cr3=pml4, phys_base=phys_base, kernel_range=(k_start, k_end), pgt_range=(pgt_start, pgt_end),
+    info = BootInfo(
+        entry=image.entry, boot_params=boot_params_addr, gdt_base=HW.PAGE_OFFSET + gdt,
+        gdt_limit=len(gdt_entries) * 8 - 1, cr3=pml4, phys_base=phys_base, kernel_range=(k_start, k_end),
+        pgt_range=(pgt_start, pgt_end),
     )
+    return info, pieces
+
+
+def load_kernel(mem: PhysicalMemory, image: KernelImage, cmdline: str, nr_cpus: int,
+                load_addr: Optional[int] = None, e820: Optional[List[E820Entry]] = None) -> BootInfo:
+    """Load ``image`` into ``mem`` and prepare its boot; returns where to start."""
+    info, pieces = build_boot_image(image, cmdline, nr_cpus, mem.size, load_addr, e820)
+    for addr, data in pieces:
+        mem.write(addr, data)
+    return info
 
 
 BOOT_PARAMS_SIZE = 8 * 8 + 24 * 32 + 2048

@@ -38,6 +38,58 @@ NEVER = 1 << 63                  # an `until` address no CPU can reach (non-cano
 KERNEL_SPACE = 0xFFFF800000000000
 
 
+class ToolFailed(MachineError):
+    """A host tool's failure, reported to the guest program as -errno and this message."""
+
+    def __init__(self, message: str, errno: int = 22) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+@dataclass(frozen=True)
+class ToolRequest:
+    """What a guest program sent a host tool: its command line and the files it attached."""
+
+    name: str
+    args: List[str]
+    files: Dict[str, bytes]
+
+    def text(self, path: str) -> str:
+        try:
+            return self.files[path].decode("utf-8", "replace")
+        except KeyError:
+            raise ToolFailed(f"{self.name}: the guest did not send {path}", 2) from None
+
+
+def parse_tool_request(data: bytes) -> ToolRequest:
+    """A request is its command line, then attached files, each as "--- PATH LENGTH\\n" and
+    the bytes (pure).
+
+    >>> parse_tool_request(b"kexec -p\\n--- /proc/cmdline 4\\nabc\\n").files
+    {'/proc/cmdline': b'abc\\n'}
+    """
+    nl = data.find(b"\n")
+    if nl < 0:
+        raise ValueError("no command line")
+    words = data[:nl].decode("utf-8", "replace").split()
+    if not words:
+        raise ValueError("empty command line")
+    files: Dict[str, bytes] = {}
+    pos = nl + 1
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        head = data[pos:end].decode("utf-8", "replace").split() if end >= 0 else []
+        if len(head) != 3 or head[0] != "---" or not head[2].isdigit():
+            raise ValueError(f"bad section header at byte {pos}")
+        n = int(head[2])
+        files[head[1]] = data[end + 1:end + 1 + n]
+        pos = end + 1 + n
+    args = words[1:]
+    if "argv" in files:   # arguments with spaces in them, NUL-separated
+        args = [a.decode("utf-8", "replace") for a in files.pop("argv").split(b"\0") if a]
+    return ToolRequest(words[0], args, files)
+
+
 @dataclass(frozen=True)
 class LabEvent:
     """Something the guest reported through the lab port (hw.h LAB_EV_*)."""
@@ -126,6 +178,9 @@ class Machine:
         # returns the int the guest reads back from LAB_PORT.
         self.pycall_handler: Optional[Callable[["Machine", int, int, Tuple[int, int, int]], int]] = None
         self._pycall_result: Dict[int, int] = {}
+        # LAB_OP_TOOL: host tools a guest program can run (kexec-tools, the kdump collector);
+        # the kdump layer registers them: name -> fn(machine, cpu, request, reply_address) -> bytes
+        self.host_tools: Dict[str, Callable[["Machine", int, ToolRequest, int], bytes]] = {}
         self.interrupt_log: List[Delivery] = []
         self._hlt_sites = set(self.image.instruction_sites("hlt"))
         self._iret_sites = set(self.image.instruction_sites("iretq"))
@@ -206,9 +261,12 @@ class Machine:
         if port == HW.COM1_BASE:
             self.serial.write(value)
         elif port == HW.COM1_IER:
+            # the CPU that enables the UART's interrupt gets it (as the OS routing it there
+            # through the I/O APIC would): after a kdump jump that is the capture kernel's CPU
             self.serial.ier = value & 0xFF
+            self._flags["serial_cpu"] = i
             if self.serial.ier & 1 and self.serial.input:
-                self.cpus[0].rt.irr.add(HW.SERIAL_VECTOR)
+                cpu.rt.irr.add(HW.SERIAL_VECTOR)
         elif port == HW.APIC_EOI_PORT:
             pass   # no in-service tracking: the interrupt gate's IF=0 is the only mask
         elif port == HW.APIC_TIMER_PORT:
@@ -256,6 +314,8 @@ class Machine:
             args = (uc.reg_read(X.UC_X86_REG_RSI), uc.reg_read(X.UC_X86_REG_RCX), uc.reg_read(X.UC_X86_REG_R8))
             handler = self.pycall_handler
             self._pycall_result[cpu.index] = handler(self, cpu.index, slot, args) if handler else 0
+        elif op == HW.LAB_OP_TOOL:
+            self._pycall_result[cpu.index] = self._host_tool(cpu)
         elif op == HW.LAB_OP_EVENT:
             code = uc.reg_read(X.UC_X86_REG_RDI)
             ev = LabEvent(self.clock_ns, cpu.index, self._event_names.get(code, f"event{code}"),
@@ -264,6 +324,33 @@ class Machine:
             self._emit(ev)
             if self._stop_now:
                 uc.emu_stop()
+
+    def _host_tool(self, cpu: Cpu) -> int:
+        """LAB_OP_TOOL: a guest program asks for a host tool; the reply goes into its buffer."""
+        uc = cpu.uc
+        req_at, req_len = uc.reg_read(X.UC_X86_REG_RDI), uc.reg_read(X.UC_X86_REG_RSI)
+        out_at, out_len = uc.reg_read(X.UC_X86_REG_RCX), uc.reg_read(X.UC_X86_REG_R8)
+        try:
+            request = parse_tool_request(cpu.read_virt(req_at, min(req_len, 1 << 24)))
+        except (MemoryFault, ValueError) as e:
+            return self._tool_reply(cpu, out_at, out_len, f"lab: bad tool request: {e}\n".encode(), -22)
+        tool = self.host_tools.get(request.name)
+        if tool is None:
+            return self._tool_reply(cpu, out_at, out_len, f"lab: no host tool {request.name!r}\n".encode(), -2)
+        try:
+            reply = tool(self, cpu.index, request, out_at)
+        except ToolFailed as e:
+            return self._tool_reply(cpu, out_at, out_len, (str(e) + "\n").encode(), -e.errno)
+        if len(reply) > out_len:
+            return self._tool_reply(cpu, out_at, out_len, b"lab: reply does not fit the buffer\n", -28)
+        return self._tool_reply(cpu, out_at, out_len, reply, len(reply))
+
+    def _tool_reply(self, cpu: Cpu, at: int, size: int, data: bytes, result: int) -> int:
+        try:
+            self.mem.write_virt(cpu.cr3, at, data[:size])
+        except MemoryFault:
+            return -14   # -EFAULT
+        return result
 
     def _emit(self, ev: LabEvent) -> None:
         self.events.append(ev)
@@ -301,7 +388,7 @@ class Machine:
         """Type ``text`` on the serial console."""
         data = text.encode() if isinstance(text, str) else text
         if self.serial.feed(data):
-            self.cpus[0].rt.irr.add(HW.SERIAL_VECTOR)
+            self.cpus[int(self._flags.get("serial_cpu", 0))].rt.irr.add(HW.SERIAL_VECTOR)  # type: ignore[call-overload]
 
     def run_command(self, line: str, max_instructions: int = 2_000_000_000, max_seconds: float = 60.0) -> str:
         """Type one shell line, run until the shell waits again, and return what it printed."""

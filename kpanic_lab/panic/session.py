@@ -156,6 +156,8 @@ class PanicSession:
         if r.reason == "stopped":
             ev = next(e for e in reversed(m.events[before:]) if _is_stop(e))
             rec = self._record(ev)
+            if rec.key == "KEXEC":
+                self.end = "kexec"      # the crashed kernel is gone: the capture kernel's turn (kdump layer)
         else:
             self.end = END_NAMES.get(r.reason) or self._end_at_prompt()
             rec = self._record_end(r.reason)
@@ -247,6 +249,8 @@ class PanicSession:
             name = v.symbol.split("+")[0]
             if v.state == "parked":
                 doing = "offline"
+            elif stopped.get(v.index) == 2 or name == "crash_nmi_callback":
+                doing = "stopped by the crash NMI (registers saved)"
             elif stopped.get(v.index) == 1 or name == "panic_smp_self_stop":
                 doing = "spinning in panic_smp_self_stop"
             elif v.index in stopped or name == "stop_this_cpu":
@@ -284,7 +288,9 @@ class PanicSession:
             args = list(ev.args)
         elif ev.kind == "cpu_stopped":
             key = "CPU_STOPPED"
-            detail = f"CPU {ev.args[0]} " + ("spins in panic_smp_self_stop" if ev.args[1] == 1 else "stopped by NMI")
+            detail = f"CPU {ev.args[0]} " + {1: "spins in panic_smp_self_stop",
+                                              2: "stopped by the crash NMI, registers saved"}.get(
+                ev.args[1], "stopped by NMI")
             args = [ev.args[0], ev.args[1]]
         else:  # task_exit
             key = "TASK_EXIT"
@@ -349,6 +355,8 @@ class PanicSession:
             t = _signed(a)
             return f"panic_timeout = {t}: " + ("wait forever" if t == 0 else "restart now" if t < 0
                                                   else f"restart in {t} s")
+        if key == "KEXEC":
+            return f"purgatory at physical 0x{a:x}"
         if key == "OOPS":
             return f"die counter #{a}"
         if key == "OOPS_END":

@@ -85,6 +85,8 @@ STAGE_INFO: Dict[str, StageInfo] = {s.key: s for s in [
     StageInfo("RESTART", "emergency restart", "emergency_restart(): a hard reset, no shutdown, no sync."),
     StageInfo("LOOP", "final loop", "'---[ end Kernel panic ... ]---', interrupts back on, and the CPU "
               "loops forever."),
+    StageInfo("KEXEC", "jump to the capture kernel", "machine_kexec(): this CPU jumps to purgatory, which checks "
+              "the SHA-256 of the loaded segments and starts the capture kernel in the reserved memory."),
     StageInfo("WARN", "WARN()", "A warning: printed with a Call Trace, then the kernel goes on (unless "
               "panic_on_warn)."),
 ]}

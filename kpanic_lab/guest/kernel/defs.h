@@ -189,7 +189,19 @@ void __crash_kexec(struct pt_regs *regs);
 void crash_kexec(struct pt_regs *regs);
 int kexec_crash_loaded(void);
 int kexec_should_crash(struct task_struct *p);
-void crash_smp_send_stop(void);
+void crash_smp_send_stop(void);                      /* machine_kexec.c: NMI the others, save their registers */
+struct kimage;
+struct kexec_segment;
+long sys_kexec_load(unsigned long entry, unsigned long nr_segments, const struct kexec_segment *segments,
+		    unsigned long flags);                /* kexec_core.c: kexec_load(2) */
+unsigned long kexec_crash_start(void);
+void crash_setup_regs(struct pt_regs *newregs, struct pt_regs *oldregs);
+void machine_crash_shutdown(struct pt_regs *regs);
+void machine_kexec(struct kimage *image) __noreturn;
+void ksysfs_init(void);                              /* ksysfs.c: /sys/kernel, /sys/devices/system/cpu */
+void vmcore_init(void);                              /* vmcore.c: /proc/vmcore in a capture kernel */
+void reserve_elfcorehdr(void);                       /* vmcore.c: keep elfcorehdr= out of the allocator */
+int is_kdump_kernel(void);
 int test_taint(unsigned flag);
 int taint_letters(unsigned long mask, char *buf);   /* "OE" */
 void check_panic_on_warn(const char *origin);

@@ -18,6 +18,7 @@
 #define EACCES          13
 #define EFAULT          14
 #define EBUSY           16
+#define EADDRNOTAVAIL   99      /* Cannot assign requested address (kexec: a segment outside crashkernel=) */
 #define EEXIST          17
 #define ENODEV          19
 #define ENOTDIR         20

@@ -57,6 +57,9 @@
 #define LAB_OP_DELAY_UNTIL 2       /* rdi = virtual ns: sleep until then (like TPAUSE); an interrupt wakes it if IF=1 */
 #define LAB_OP_PYCALL      3       /* rdi = slot, rsi/rcx/r8 = arguments: call the Python function bound to the slot; */
                                    /* its int result is then read with `in` from LAB_PORT (a student's notifier) */
+#define LAB_OP_TOOL        4       /* rdi/rsi = request (user address, length), rcx/r8 = reply buffer (address, size): */
+                                   /* run a host tool (kexec-tools, the kdump collector) for a guest program; */
+                                   /* `in` from LAB_PORT then gives the reply's length or -errno */
 
 /* events: the machine records each with the CPU, RIP and virtual time */
 #define LAB_EV_BOOTED      1       /* start_kernel reached the end of boot */

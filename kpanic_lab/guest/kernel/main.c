@@ -19,6 +19,7 @@
 #include "sched.h"
 #include "errno.h"
 #include "defs.h"
+#include "crash_core.h"
 
 /* what `cat /proc/version` and crash's `sys` show (Linux: init/version.c) */
 const char linux_banner[] =
@@ -74,6 +75,9 @@ static void kernel_init_freeable(void)
 	smp_init();
 	vfs_init();
 	proc_init();
+	ksysfs_init();                  /* /sys/kernel/kexec_crash_*, vmcoreinfo, cpuN/crash_notes */
+	vmcore_init();                  /* /proc/vmcore, in a capture kernel only */
+	crash_save_vmcoreinfo_init();   /* VMCOREINFO for a future dump */
 	modules_init();
 	fd_install_console(current);    /* fds 0, 1, 2 on the console, inherited by everyone */
 }

@@ -31,6 +31,7 @@ enum panic_stage {
 	PANIC_STAGE_RESTART        = 18, /* emergency_restart() about to run */
 	PANIC_STAGE_LOOP           = 19, /* the end marker printed, the final loop begins */
 	PANIC_STAGE_WARN           = 20, /* __warn(): a = bug address, b = panic_on_warn */
+	PANIC_STAGE_KEXEC          = 21, /* machine_kexec(): a = purgatory entry (physical), the jump */
 };
 
 /* what started it (PANIC_STAGE_TRIGGER's a) */

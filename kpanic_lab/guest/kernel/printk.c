@@ -32,6 +32,7 @@
 #include "types.h"
 #include "param.h"
 #include "defs.h"
+#include "crash_core.h"
 #include "x86.h"
 #include "sched.h"
 
@@ -390,4 +391,17 @@ size_t log_buf_copy(char *buf, size_t size)
 	}
 	logbuf_unlock(taken, flags);
 	return pos;
+}
+
+/* VMCOREINFO: where the log is and how a record is laid out, for makedumpfile --dump-dmesg and crash */
+void log_buf_vmcoreinfo_setup(void)
+{
+	VMCOREINFO_SYMBOL(log_buf);
+	VMCOREINFO_SYMBOL(log_buf_len);
+	VMCOREINFO_SYMBOL(log_first_idx);
+	VMCOREINFO_SYMBOL(log_next_idx);
+	VMCOREINFO_STRUCT_SIZE(printk_log);
+	VMCOREINFO_OFFSET(printk_log, ts_nsec);
+	VMCOREINFO_OFFSET(printk_log, len);
+	VMCOREINFO_OFFSET(printk_log, text_len);
 }

@@ -17,6 +17,7 @@
  * "Unknown kernel command line parameters" and left for user space.
  */
 #include "types.h"
+#include "crash_core.h"
 #include "param.h"
 #include "defs.h"
 #include "bootparam.h"
@@ -273,7 +274,9 @@ void setup_arch(struct boot_params *bp)
 	parse_early_param();
 
 	e820_memblock_setup(bp);
+	reserve_elfcorehdr();   /* a capture kernel: keep the old kernel's ELF core header (vmcore.c) */
 	e820_reserve_resources();
+	reserve_crashkernel();  /* crashkernel=: "Reserving 192MB of memory at ..." (crash_reserve.c) */
 
 	nr_cpu_ids = bp->nr_cpus ? bp->nr_cpus : 1;
 	const char *v = cmdline_get("nr_cpus");

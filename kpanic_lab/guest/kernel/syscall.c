@@ -38,6 +38,7 @@
 #define __NR_reboot         169
 #define __NR_init_module    175
 #define __NR_delete_module  176
+#define __NR_kexec_load     246
 #define __NR_getdents64     217
 #define __NR_exit_group     231
 
@@ -193,6 +194,9 @@ long do_syscall_64(struct pt_regs *regs, long nr)
 		break;
 	case __NR_reboot:
 		ret = sys_reboot(a0, a1, a2);
+		break;
+	case __NR_kexec_load:
+		ret = sys_kexec_load(a0, a1, (const void *)a2, a3);
 		break;
 	case __NR_init_module:
 	case __NR_delete_module:

@@ -119,6 +119,15 @@ char *strchr(const char *s, int c)
 	return c ? NULL : (char *)s;
 }
 
+char *strstr(const char *h, const char *n)
+{
+	size_t ln = strlen(n);
+	for (; *h; h++)
+		if (!strncmp(h, n, ln))
+			return (char *)h;
+	return ln ? NULL : (char *)h;
+}
+
 char *strrchr(const char *s, int c)
 {
 	const char *last = NULL;
@@ -182,6 +191,54 @@ const char *strerror(int err)
 	case 28: return "No space left on device";
 	case 36: return "File name too long";
 	case 38: return "Function not implemented";
+	case 99: return "Cannot assign requested address";
 	default: return "Unknown error";
 	}
+}
+
+/* ---- the lab's host tools ----------------------------------------------- */
+
+long lab_tool(const char *request, size_t len, void *reply, size_t size)
+{
+	unsigned int result;
+	register long r8 asm("r8") = (long)size;
+
+	asm volatile("outl %%eax, %%dx" :: "a"(4 /* LAB_OP_TOOL */), "d"(0x500), "D"(request), "S"(len),
+		     "c"(reply), "r"(r8) : "memory");
+	asm volatile("inl %%dx, %%eax" : "=a"(result) : "d"(0x500));
+	return (int)result;
+}
+
+long read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY, 0);
+	long n, total = 0;
+
+	if (fd < 0)
+		return fd;
+	while (total < (long)size && (n = read(fd, buf + total, size - total)) > 0)
+		total += n;
+	close(fd);
+	return total;
+}
+
+long lab_attach(char *buf, size_t size, size_t *used, const char *name, const void *data, size_t len)
+{
+	int h = snprintf(buf + *used, size - *used, "--- %s %lu\n", name, (unsigned long)len);
+	if (h < 0 || *used + h + len > size)
+		return -28;     /* -ENOSPC */
+	*used += h;
+	memcpy(buf + *used, data, len);
+	*used += len;
+	return 0;
+}
+
+long lab_attach_file(char *buf, size_t size, size_t *used, const char *path)
+{
+	static char file[65536];
+	long n = read_file(path, file, sizeof(file));
+
+	if (n < 0)
+		return n;
+	return lab_attach(buf, size, used, path, file, n);
 }

@@ -393,12 +393,22 @@ static void parse(char *line, const char **redir, int *append)
 				*p++ = 0;
 			*redir = p;
 		} else if (argcount < MAXARGS) {
-			char quote = (*p == '"' || *p == '\'') ? *p++ : 0;
+			/* a word; quotes anywhere in it group spaces and are removed,
+			 * as in --append="irqpoll nr_cpus=1 reset_devices" */
+			char *o = p, quote = 0;
 			args[argcount++] = p;
-			while (*p && (quote ? *p != quote : (*p != ' ' && *p != '\t' && *p != '\n' && *p != '>')))
-				p++;
-			if (quote && *p == quote)
-				*p++ = 0;
+			while (*p && (quote || (*p != ' ' && *p != '\t' && *p != '\n' && *p != '>'))) {
+				if (!quote && (*p == '"' || *p == '\'')) {
+					quote = *p++;
+				} else if (quote && *p == quote) {
+					quote = 0;
+					p++;
+				} else {
+					*o++ = *p++;
+				}
+			}
+			if (o != p)
+				*o = 0;         /* quotes were removed: end the word; the separator at p stays */
 			continue;
 		}
 		while (*p && *p != ' ' && *p != '\t' && *p != '\n')
@@ -419,6 +429,28 @@ static void run(const struct builtin *b, const char *redir, int append)
 		}
 	}
 	exit(b->fn(argcount, args));
+}
+
+/* not a built-in: run /bin/NAME (kexec, kdump, ...) as a real shell would */
+static void exec_program(const char *redir, int append)
+{
+	char path[64];
+
+	if (strchr(args[0], '/'))
+		strcpy(path, args[0]);
+	else if (strlen(args[0]) < sizeof(path) - 6)
+		snprintf(path, sizeof(path), "/bin/%s", args[0]);
+	else
+		path[0] = 0;
+	if (redir) {
+		close(1);
+		if (open(redir, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644) != 1)
+			exit(1);
+	}
+	if (path[0])
+		execve(path, args, NULL);
+	dprintf(2, "sh: %s: not found\n", args[0]);
+	exit(127);
 }
 
 static const char *signal_name(int sig)
@@ -458,13 +490,12 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
 			if (!strcmp(builtins[i].name, args[0]))
 				b = &builtins[i];
-		if (!b) {
-			dprintf(2, "sh: %s: not found\n", args[0]);
-			continue;
-		}
 		int pid = fork();
-		if (pid == 0)
-			run(b, redir, append);
+		if (pid == 0) {
+			if (b)
+				run(b, redir, append);
+			exec_program(redir, append);    /* a program in /bin, or "not found" */
+		}
 		if (pid < 0) {
 			dprintf(2, "sh: fork: %s\n", strerror(-pid));
 			continue;

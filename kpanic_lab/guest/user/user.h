@@ -40,6 +40,7 @@ typedef __builtin_va_list va_list;
 #define SYS_delete_module   176
 #define SYS_getdents64      217
 #define SYS_exit_group      231
+#define SYS_kexec_load      246
 
 #define O_RDONLY 00
 #define O_WRONLY 01
@@ -105,6 +106,7 @@ int strncmp(const char *a, const char *b, size_t n);
 char *strcpy(char *d, const char *s);
 char *strchr(const char *s, int c);
 char *strrchr(const char *s, int c);
+char *strstr(const char *h, const char *n);
 void *memset(void *s, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 long atol(const char *s);
@@ -115,6 +117,13 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int dprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* the lab: ask a host tool (kexec-tools, the kdump collector) to do a job (hw.h LAB_OP_TOOL) */
+long lab_tool(const char *request, size_t len, void *reply, size_t size);
+/* append "--- PATH LENGTH\n" and the file's bytes to buf at *used; -errno on failure */
+long lab_attach_file(char *buf, size_t size, size_t *used, const char *path);
+long lab_attach(char *buf, size_t size, size_t *used, const char *name, const void *data, size_t len);
+long read_file(const char *path, char *buf, size_t size);
 int puts(const char *s);
 
 #endif

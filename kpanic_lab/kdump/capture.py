@@ -1,0 +1,276 @@
+"""The capture kernel's collector: what RHEL's kdump.sh does in the kdump initramfs.
+
+The guest's ``kdump`` program (run by init when /proc/vmcore exists) sends
+/proc/cmdline and the start of /proc/vmcore - its ELF header and notes, which
+the capture kernel built from elfcorehdr=.  The collector then reads the old
+memory the PT_LOADs describe directly, as makedumpfile's mmap mode reads
+/proc/vmcore, filters and compresses it, and writes it to the dump target of
+kdump.conf: ``<path>/<host>-<date>/vmcore`` (written as ``vmcore-incomplete``
+and renamed only when whole) and ``vmcore-dmesg.txt``.  What happens next is
+kdump.conf's final_action, or its failure_action when the dump failed.
+
+Targets are folders on the host: the lab's local disk (``crash_dir``), a
+remote host for ``ssh``/``nfs`` (``remote_dir``, which can be made
+unreachable), a disk image for ``raw``; a disk can be given a size, so that
+it fills up mid-dump.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import io
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, List, Optional, Tuple
+
+import numpy as np
+
+from kpanic_lab.errors import LabError
+from kpanic_lab.formats.elfcore import ElfCore
+from kpanic_lab.formats.dump import Dump
+from kpanic_lab.kdump.config import DEFAULT_CORE_COLLECTOR_FLAT, KdumpConf
+from kpanic_lab.kdump.makedumpfile import MakedumpfileError, dump_dmesg, makedumpfile
+from kpanic_lab.machine import Machine, ToolRequest
+
+PAGE = 4096
+LAB_EPOCH = dt.datetime(2026, 11, 26, 8, 0, 0)   # the lab machine's clock at power-on: dates are reproducible
+LOCAL_HOST = "127.0.0.1"
+CAPTURE_IP = "192.168.122.10"                   # the crashed machine, as a remote target names it
+
+
+class TargetError(LabError):
+    """The dump target could not take the dump (unreachable, full, not writable)."""
+
+
+@dataclass
+class Targets:
+    """Where dumps can go, on the host."""
+
+    crash_dir: Path                         # the lab's local disk, mounted at / in the guest
+    remote_dir: Optional[Path] = None       # the ssh/nfs server's export
+    remote_reachable: bool = True
+    raw_image: Optional[Path] = None        # the block device of a `raw` target
+    disk_limit: Optional[int] = None        # bytes the target can still take (None: plenty)
+
+
+@dataclass
+class CaptureOutcome:
+    """What the collector did."""
+
+    status: str                             # "saved" or "failed"
+    action: str                             # what the capture kernel does next
+    directory: Optional[Path] = None
+    vmcore: Optional[Path] = None
+    dmesg: Optional[Path] = None
+    raw: Optional[Path] = None
+    messages: List[str] = field(default_factory=list)
+    error: Optional[str] = None
+    result: object = None                   # makedumpfile's Result
+
+
+class _ProcVmcore(io.RawIOBase):
+    """/proc/vmcore as a file: its head as the capture kernel read it, then old memory."""
+
+    def __init__(self, machine: Machine, head: bytes) -> None:
+        self.m, self.head, self.pos = machine, head, 0
+        self.loads = []
+        e_phoff, e_phnum = struct.unpack_from("<Q", head, 32)[0], struct.unpack_from("<H", head, 56)[0]
+        for i in range(e_phnum):
+            p_type, _, off, _, paddr, filesz = struct.unpack_from("<IIQQQQ", head, e_phoff + 56 * i)
+            if p_type == 1:
+                self.loads.append((off, paddr, filesz))
+        self.size = max([o + s for o, _, s in self.loads] + [len(head)])
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, off: int, whence: int = 0) -> int:
+        self.pos = off if whence == 0 else self.pos + off if whence == 1 else self.size + off
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        n = min(len(b), max(0, self.size - self.pos))
+        out = bytearray(n)
+        done = 0
+        while done < n:
+            p = self.pos + done
+            chunk = n - done
+            data = None
+            if p < len(self.head):
+                chunk = min(chunk, len(self.head) - p)
+                data = self.head[p:p + chunk]
+            else:
+                for off, paddr, size in self.loads:
+                    if off <= p < off + size:
+                        chunk = min(chunk, off + size - p)
+                        data = self.m.mem.read(paddr + p - off, chunk)
+                        break
+            out[done:done + chunk] = data if data is not None else bytes(chunk)
+            done += chunk
+        b[:n] = out
+        self.pos += n
+        return n
+
+
+class ProcVmcoreSource(ElfCore):
+    """The capture kernel's /proc/vmcore for makedumpfile, old memory read in bulk (mmap mode)."""
+
+    def __init__(self, machine: Machine, head: bytes) -> None:
+        super().__init__(_ProcVmcore(machine, head), "/proc/vmcore")  # type: ignore[arg-type]
+        self._machine = machine
+
+    def read_physical(self, paddr: int, size: int) -> bytes:
+        return self._machine.mem.read(paddr, size)
+
+    def read_pages(self, pfns: np.ndarray) -> np.ndarray:
+        pages = self._machine.mem.array.reshape(-1, PAGE)
+        out = np.zeros((len(pfns), PAGE), dtype=np.uint8)
+        ok = np.zeros(len(pfns), dtype=bool)
+        for a, b in self.ranges:
+            ok |= (pfns >= a // PAGE) & (pfns < b // PAGE) & (pfns < len(pages))
+        out[ok] = pages[pfns[ok]]
+        return out
+
+
+class _Limited(io.RawIOBase):
+    """A file on a disk with ``limit`` bytes free: past it, ENOSPC, as a full disk."""
+
+    def __init__(self, f: BinaryIO, limit: Optional[int]) -> None:
+        self.f, self.limit, self.n = f, limit, 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:  # type: ignore[no-untyped-def]
+        if self.limit is not None and self.n + len(b) > self.limit:
+            room = max(0, self.limit - self.n)
+            self.f.write(bytes(b[:room]))
+            self.n += room
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.f.write(b)
+        self.n += len(b)
+        return len(b)
+
+
+def lab_date(machine: Machine) -> str:
+    """The date the capture kernel would put in the folder name (`date +%Y-%m-%d-%T`)."""
+    when = LAB_EPOCH + dt.timedelta(microseconds=machine.clock_ns // 1000)
+    return when.strftime("%Y-%m-%d-%H:%M:%S")
+
+
+def collect(machine: Machine, request: ToolRequest, conf: KdumpConf, targets: Targets) -> CaptureOutcome:
+    """Save the old kernel's memory as kdump.conf says, and decide what happens next."""
+    head = request.files.get("/proc/vmcore", b"")
+    out = CaptureOutcome("failed", conf.failure_action)
+    say = out.messages.append
+    try:
+        dump = Dump(ProcVmcoreSource(machine, head), "elf")
+    except LabError as e:
+        say(f"kdump: /proc/vmcore is not usable: {e}")
+        return _failed(out, conf, str(e))
+    args = conf.makedumpfile
+    if args is None:
+        say(f"kdump: core_collector {conf.core_collector.split()[0]} is not available in the lab; "
+            "use makedumpfile")
+        return _failed(out, conf, "unsupported core_collector")
+    date = lab_date(machine)
+    try:
+        if conf.target_type == "raw":
+            _save_raw(dump, conf, targets, out, say)
+        else:
+            _save_to_dir(dump, conf, targets, out, say, date)
+    except (TargetError, MakedumpfileError, OSError) as e:
+        msg = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        say("kdump: saving vmcore failed")
+        return _failed(out, conf, msg)
+    out.status = "saved"
+    out.action = conf.final_action
+    say(f"kdump: Executing final action {_systemctl(conf.final_action)}")
+    return out
+
+
+def _systemctl(action: str) -> str:
+    return {"reboot": "systemctl reboot -f", "halt": "systemctl halt -f",
+            "poweroff": "systemctl poweroff -f", "shell": "shell"}.get(action, action)
+
+
+def _failed(out: CaptureOutcome, conf: KdumpConf, why: str) -> CaptureOutcome:
+    out.status, out.error = "failed", why
+    action = conf.failure_action
+    out.action = "reboot" if action in ("dump_to_rootfs",) else action
+    out.messages.append(f"kdump: Executing failure action {action}")
+    return out
+
+
+def _target_dir(conf: KdumpConf, targets: Targets, date: str) -> Tuple[Path, str]:
+    rel = conf.path.lstrip("/")
+    if conf.target_type in ("ssh", "nfs"):
+        if targets.remote_dir is None or not targets.remote_reachable:
+            where = conf.target or "the remote host"
+            if conf.target_type == "ssh":
+                raise TargetError(f"ssh: connect to host {where.split('@')[-1]} port 22: No route to host")
+            raise TargetError(f"mount.nfs: mounting {where} failed: Connection timed out")
+        host = CAPTURE_IP
+        base, shown = targets.remote_dir, f"{conf.target}:{conf.path}"
+    else:
+        host = LOCAL_HOST
+        base, shown = targets.crash_dir, f"/sysroot{conf.path}"
+    return base / rel / f"{host}-{date}", f"{shown.rstrip('/')}/{host}-{date}/"
+
+
+def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutcome, say, date: str) -> None:  # type: ignore[no-untyped-def]
+    directory, shown = _target_dir(conf, targets, date)
+    directory.mkdir(parents=True, exist_ok=True)
+    out.directory = directory
+    say(f"kdump: saving to {shown}")
+    say(f"kdump: saving vmcore-dmesg.txt to {shown}")
+    tmp_dmesg = directory / "vmcore-dmesg-incomplete.txt"
+    with open(tmp_dmesg, "wb") as f:
+        dump_dmesg(dump, f)
+    os.replace(tmp_dmesg, directory / "vmcore-dmesg.txt")
+    out.dmesg = directory / "vmcore-dmesg.txt"
+    say("kdump: saving vmcore-dmesg.txt complete")
+    say("kdump: saving vmcore")
+    args = conf.makedumpfile
+    tmp = directory / "vmcore-incomplete"
+    with open(tmp, "wb") as f:
+        res = makedumpfile(dump, _Limited(f, targets.disk_limit), args.dump_level,  # type: ignore[union-attr,arg-type]
+                           args.compression, "elf" if args.elf else "kdump", args.flatten,  # type: ignore[union-attr]
+                           output_name=str(directory / "vmcore-incomplete"))
+    level = args.message_level if args.message_level is not None else 7  # type: ignore[union-attr]
+    stdout, stderr = res.render(level)
+    out.messages.extend(line for line in (stderr + stdout).splitlines() if line.strip())
+    os.replace(tmp, directory / "vmcore")
+    out.vmcore, out.result = directory / "vmcore", res
+    say("kdump: saving vmcore complete")
+
+
+def _save_raw(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutcome, say) -> None:  # type: ignore[no-untyped-def]
+    if targets.raw_image is None:
+        raise TargetError(f"raw: {conf.target}: no such block device in the lab (give raw_image)")
+    args = conf.makedumpfile
+    say(f"kdump: saving vmcore to raw device {conf.target}")
+    with open(targets.raw_image, "wb") as f:
+        res = makedumpfile(dump, _Limited(f, targets.disk_limit), args.dump_level,  # type: ignore[union-attr,arg-type]
+                           args.compression, "kdump", True, output_name="STDOUT")  # type: ignore[union-attr]
+    stdout, stderr = res.render(args.message_level if args.message_level is not None else 7)  # type: ignore[union-attr]
+    out.messages.extend(line for line in (stderr + stdout).splitlines() if line.strip())
+    out.raw, out.result = targets.raw_image, res
+    say("kdump: saving vmcore complete")
+
+
+def reply_text(outcome: CaptureOutcome) -> bytes:
+    """What the guest's kdump program prints, and the action it takes."""
+    return ("\n".join(outcome.messages) + f"\nfinal_action={outcome.action}\n").encode()
+
+
+__all__ = ["Targets", "CaptureOutcome", "collect", "reply_text", "lab_date", "TargetError",
+           "DEFAULT_CORE_COLLECTOR_FLAT"]

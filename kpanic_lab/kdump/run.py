@@ -1,0 +1,102 @@
+"""A whole kdump cycle: boot with crashkernel=, kexec -p, crash, capture, reboot.
+
+>>> r = KdumpRun("sysrq-c", crash_dir="/tmp/crash").run()     # doctest: +SKIP
+>>> r.outcome.vmcore                                           # doctest: +SKIP
+PosixPath('/tmp/crash/var/crash/127.0.0.1-2026-11-26-08:00:00/vmcore')
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+from kpanic_lab.errors import LabError
+from kpanic_lab.kdump import service
+from kpanic_lab.kdump.capture import CaptureOutcome, Targets, collect, reply_text
+from kpanic_lab.kdump.config import KdumpConf, parse_kdump_conf
+from kpanic_lab.machine import Machine, ToolRequest
+from kpanic_lab.panic import PanicSession, Trace
+from kpanic_lab.panic.scenarios import Scenario
+
+DEFAULT_CRASHKERNEL = "64M"
+
+
+class KdumpRunError(LabError):
+    """The cycle could not run as asked (kexec -p failed, the guest did not come back)."""
+
+
+@dataclass
+class KdumpResult:
+    """What a kdump cycle left: consoles, the panic trace, the dump, how it ended."""
+
+    trace: Trace
+    kexec_output: str
+    first_console: str          # the crashed kernel, from boot to its last line
+    capture_console: str        # the capture kernel, from its banner to its reset
+    reboot_console: str         # the machine booting again after final_action
+    outcome: Optional[CaptureOutcome]
+    end: str                    # rebooted, halted, powered off, shell, no-capture
+    machine: Machine = field(repr=False, default=None)  # type: ignore[assignment]
+
+
+class KdumpRun:
+    """Run one scenario with kdump configured (a kdump.conf as text, or RHEL's defaults)."""
+
+    def __init__(self, scenario: Union[str, Scenario], *, cpus: int = 2, memory: Union[str, int] = "256M",
+                 cmdline: Optional[str] = None, crashkernel: str = DEFAULT_CRASHKERNEL,
+                 kdump_conf: Optional[str] = None, crash_dir: Union[str, Path, None] = None,
+                 targets: Optional[Targets] = None, kexec_args: str = "-p",
+                 max_seconds: float = 120.0) -> None:
+        self.conf: KdumpConf = parse_kdump_conf(kdump_conf) if kdump_conf is not None else KdumpConf()
+        if targets is None:
+            base = Path(crash_dir) if crash_dir else Path(tempfile.mkdtemp(prefix="kpanic-crash-"))
+            targets = Targets(crash_dir=base, remote_dir=base / "remote", raw_image=base / "vdb.img")
+        self.targets = targets
+        line = " ".join(x for x in (f"crashkernel={crashkernel}" if crashkernel else "", cmdline or "") if x)
+        self.session = PanicSession(scenario, cpus=cpus, memory=memory, cmdline=line, max_seconds=max_seconds)
+        self.kexec_args = kexec_args
+        self.max_seconds = max_seconds
+        self.outcome: Optional[CaptureOutcome] = None
+        self.kexec_output = ""
+
+    def _kdump_tool(self, machine: Machine, cpu: int, request: ToolRequest, reply_at: int) -> bytes:
+        self.outcome = collect(machine, request, self.conf, self.targets)
+        return reply_text(self.outcome)
+
+    def load(self) -> "KdumpRun":
+        """Boot the first kernel and load the capture kernel (`kexec -p`)."""
+        s = self.session.start()
+        m = s.machine
+        service.install(m)
+        m.host_tools["kdump"] = self._kdump_tool
+        self.kexec_output = m.run_command(f"kexec {self.kexec_args}", max_seconds=self.max_seconds)
+        return self
+
+    @property
+    def loaded(self) -> bool:
+        return self.session.machine.run_command("cat /sys/kernel/kexec_crash_loaded").strip() == "1"
+
+    def run(self) -> KdumpResult:
+        """Trigger, follow the panic to the jump, let the capture kernel dump, reboot."""
+        if not self.session.started:
+            self.load()
+        s, m = self.session, self.session.machine
+        trace = s.run_to_end()
+        first = m.console_text
+        if trace.end != "kexec":
+            return KdumpResult(trace, self.kexec_output, first, "", "", None, "no-capture", m)
+        jump = len(m.serial.output)
+        r = m.run("prompt", max_seconds=self.max_seconds)
+        capture = m.serial.output[jump:].decode("utf-8", "replace").replace("\r", "")
+        end = {"reset": "rebooted", "poweroff": "powered off", "halted": "halted", "prompt": "shell"}.get(
+            r.reason, r.reason)
+        reboot = ""
+        if r.reason == "reset":
+            start = len(m.serial.output)
+            m.power_on()
+            r2 = m.run("prompt", max_seconds=self.max_seconds)
+            reboot = m.serial.output[start:].decode("utf-8", "replace").replace("\r", "")
+            if r2.reason != "prompt":
+                end = f"rebooted, then {r2.reason}"
+        return KdumpResult(trace, self.kexec_output, first, capture, reboot, self.outcome, end, m)

@@ -1,0 +1,52 @@
+"""The lab's kdump service: the host side of the guest's `kexec` and `kdump` programs.
+
+A real system runs kexec-tools and the kdump collector as user programs.  In the
+lab the guest runs small programs with the same names, which hand the work to
+Python through the machine's tool port (hw.h LAB_OP_TOOL): ``install(machine)``
+registers the tools on a machine.
+"""
+from __future__ import annotations
+
+from typing import List, Tuple
+
+from kpanic_lab.kdump.kexec import DEFAULT_APPEND, KexecError, plan_crash_load
+from kpanic_lab.machine import Machine, ToolFailed, ToolRequest
+
+
+def _crash_notes(request: ToolRequest) -> List[Tuple[int, int]]:
+    notes = []
+    for cpu in range(8):
+        path = f"/sys/devices/system/cpu/cpu{cpu}/crash_notes"
+        if path not in request.files:
+            break
+        size = request.files.get(path + "_size", b"368").decode().strip() or "368"
+        notes.append((int(request.text(path).strip(), 16), int(size)))
+    return notes
+
+
+def kexec_tool(machine: Machine, cpu: int, request: ToolRequest, reply_at: int) -> bytes:
+    """`kexec -p [--append=...]` / `kexec -p -u`: build the segments for kexec_load(2)."""
+    args = request.args
+    if "-p" not in args and "--load-panic" not in args:
+        raise ToolFailed("kexec: the lab's kexec loads crash kernels only: use kexec -p", 22)
+    if "-u" in args or "--unload" in args:
+        return b"\0" * 16
+    append = DEFAULT_APPEND
+    for a in args:
+        if a.startswith("--append="):
+            append = a.split("=", 1)[1]
+        elif a.startswith("--command-line="):
+            append = a.split("=", 1)[1]
+    try:
+        plan = plan_crash_load(machine.image, request.text("/proc/iomem"), request.text("/proc/cmdline"),
+                               request.text("/sys/kernel/vmcoreinfo"), _crash_notes(request),
+                               len(machine.cpus), append)
+    except KexecError as e:
+        raise ToolFailed(str(e), 99) from None
+    machine.last_kexec_plan = plan  # type: ignore[attr-defined]
+    return plan.reply(reply_at)
+
+
+def install(machine: Machine) -> None:
+    """Give the machine's guest its host tools: kexec (and, with a config, the kdump collector)."""
+    machine.host_tools["kexec"] = kexec_tool

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Union
 
 from kpanic_lab.errors import LabError
 
@@ -113,8 +113,8 @@ class _Zstd(_Impl):
     def compress_many(self, pages: List[bytes]) -> List[bytes]:
         if len(pages) < 64:
             return [self._c.compress(p) for p in pages]
-        out = self._c.multi_compress_to_buffer(pages, threads=-1)
-        return [bytes(seg) for seg in out]
+        out = self._c.multi_compress_to_buffer(list[Union[bytes, bytearray, memoryview]](pages), threads=-1)
+        return [out[i].tobytes() for i in range(len(out))]
 
     def decompress(self, data: bytes, size: int) -> bytes:
         return self._d.decompress(data, max_output_size=size)

@@ -83,7 +83,9 @@ class DiskDumpHeader:
     def unpack(cls, data: bytes) -> "DiskDumpHeader":
         f = DISK_DUMP_HEADER.unpack_from(data)
         uts = Utsname(*(b.split(b"\0", 1)[0].decode("latin-1") for b in f[2:8]))
-        return cls(uts, f[1], (f[8], f[9]), *f[10:20], signature=f[0])
+        return cls(uts, header_version=f[1], timestamp=(f[8], f[9]), status=f[10], block_size=f[11],
+                   sub_hdr_size=f[12], bitmap_blocks=f[13], max_mapnr=f[14], total_ram_blocks=f[15],
+                   device_blocks=f[16], written_blocks=f[17], current_cpu=f[18], nr_cpus=f[19], signature=f[0])
 
 
 @dataclass

@@ -125,6 +125,7 @@ class Dump:
         return self._walk(va)
 
     def _walk(self, va: int) -> int:
+        assert self.pgd is not None
         table = self.vtop(self.pgd)
         for level, shift in ((4, 39), (3, 30), (2, 21), (1, 12)):
             entry = int.from_bytes(self.source.read_physical(table + ((va >> shift) & 0x1FF) * 8, 8), "little")
@@ -175,10 +176,11 @@ def detect_format(head: bytes) -> str:
 def open_dump(src: Source, name: Optional[str] = None) -> Dump:
     """Open a vmcore from a path, bytes, or a binary stream, whatever its format."""
     owned: Optional[BinaryIO] = None
+    stream: BinaryIO
     if isinstance(src, (str, os.PathLike)):
         name = name or os.fspath(src)
         try:
-            owned = stream = open(src, "rb")
+            owned = stream = open(src, "rb")  # noqa: SIM115 (the Dump closes it)
         except OSError as e:
             raise DumpError(name, None, f"cannot open: {e.strerror}") from None
     elif isinstance(src, (bytes, bytearray)):
@@ -203,7 +205,7 @@ def open_dump(src: Source, name: Optional[str] = None) -> Dump:
             return Dump(ElfCore(stream, name), "elf", owned)
         if fmt == "kdump":
             return Dump(KdumpFile(stream, name), "kdump", owned)
-        flat = tempfile.TemporaryFile()
+        flat: BinaryIO = tempfile.TemporaryFile()  # type: ignore[assignment]
         rebuild(stream, flat, name)
         flat.seek(0)
         inner = flat.read(16)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from kpanic_lab.errors import LabError
 
@@ -134,7 +134,7 @@ def read_conf_lines(text: str) -> List[tuple]:
 
 def parse_kdump_conf(text: str, name: str = "/etc/kdump.conf") -> KdumpConf:
     """Parse and check a kdump.conf as kdumpctl does; KdumpConfError names the line."""
-    conf, seen = KdumpConf(), {}
+    conf, seen = KdumpConf(), {}  # type: Tuple[KdumpConf, Dict[str, int]]
     short = name.rsplit("/", 1)[-1]
 
     def err(line: Optional[int], msg: str) -> KdumpConfError:

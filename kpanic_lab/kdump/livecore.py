@@ -28,7 +28,7 @@ from kpanic_lab.errors import LabError
 from kpanic_lab.formats.elfcore import (PAGE_OFFSET, START_KERNEL_MAP, ElfLoad, build_vmcore_notes,
                                         direct_map_load, write_elf_core)
 from kpanic_lab.formats.prstatus import PrStatus
-from kpanic_lab.formats.sink import StreamSink
+from kpanic_lab.formats.sink import Bytes, StreamSink
 from kpanic_lab.formats.vmcoreinfo import VmcoreInfoWriter
 from kpanic_lab.guest import KERNEL_SRC
 from kpanic_lab.guest.dwarf import TypeNotFound, struct_layout
@@ -220,7 +220,7 @@ def write_vmcore_from_machine(machine, out: BinaryIO, *, vmcoreinfo: Optional[st
     return loads
 
 
-def _memory_chunks(machine, paddr: int, size: int) -> Iterable[bytes]:  # type: ignore[no-untyped-def]
+def _memory_chunks(machine, paddr: int, size: int) -> Iterable[Bytes]:  # type: ignore[no-untyped-def]
     mem = getattr(machine, "mem", None)
     for off in range(0, size, _CHUNK):
         n = min(_CHUNK, size - off)

@@ -111,7 +111,8 @@ class Result:
 
     def render(self, message_level: int = DEFAULT_MSG_LEVEL) -> Tuple[str, str]:
         """(stdout, stderr) text as makedumpfile would print it at ``message_level``."""
-        out, err = [], []
+        out: List[str] = []
+        err: List[str] = []
         for m in self.messages:
             if m.level & message_level:
                 (out if m.stream == "stdout" else err).append(m.text)
@@ -282,10 +283,9 @@ def _uts_version(dump: Dump) -> str:
 def _notes_of(dump: Dump) -> Tuple[bytes, Optional[Tuple[int, int]]]:
     """The ELF notes to copy into the dump, and where VMCOREINFO's text sits in them."""
     vmi = dump.source.vmcoreinfo_raw
-    text = vmi.decode("latin-1") if vmi is not None else None
-    notes = build_vmcore_notes(dump.prstatus, text)
-    if text is None:
-        return notes, None
+    if vmi is None:
+        return build_vmcore_notes(dump.prstatus, None), None
+    notes = build_vmcore_notes(dump.prstatus, vmi.decode("latin-1"))
     desc_at = len(notes) - (-(-len(vmi) // 4) * 4)
     return notes, (desc_at, len(vmi))
 

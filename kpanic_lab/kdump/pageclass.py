@@ -153,4 +153,4 @@ def _take(kind: np.ndarray, counts: Dict[str, int], taken: np.ndarray, mask: np.
 
 def zero_pages(pages: np.ndarray) -> np.ndarray:
     """Which of a (k, 4096) uint8 block of pages are all zeros."""
-    return ~pages.view(np.uint64).any(axis=1)
+    return np.asarray(~pages.view(np.uint64).any(axis=1), dtype=bool)

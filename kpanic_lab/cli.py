@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence, TextIO
+from typing import Any, BinaryIO, Callable, Dict, Optional, Sequence, TextIO
 
 import kpanic_lab
 from kpanic_lab.guest import vmlinux_path
@@ -193,7 +193,7 @@ def _makedumpfile(a: argparse.Namespace) -> int:
     if not to_stdout and os.path.exists(out_path) and not a.force:
         raise UsageError(f"{out_path} exists (makedumpfile: \"File exists.\"); -f overwrites it")
     msg_out = sys.stderr if to_stdout else sys.stdout
-    state = {"step": "", "lapse": 0, "t0": 0.0, "open": False}
+    state: Dict[str, Any] = {"step": "", "lapse": 0, "t0": 0.0, "open": False}
 
     def progress(step: str, done: int, total: int) -> None:
         import time
@@ -220,7 +220,7 @@ def _makedumpfile(a: argparse.Namespace) -> int:
 
     name = "STDOUT" if to_stdout else out_path
     tmp = out_path + ".incomplete" if not to_stdout else None
-    out = sys.stdout.buffer if to_stdout else open(tmp, "wb")  # type: ignore[arg-type]
+    out: BinaryIO = sys.stdout.buffer if to_stdout else open(tmp, "wb")  # type: ignore[arg-type,assignment]
     try:
         if a.rebuild:
             rebuild_flattened(sys.stdin.buffer, out, name, say)

@@ -125,17 +125,25 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", metavar="SCENARIO", help="a name from `kpanic-lab scenarios`")
     machine_options(p)
     p.add_argument("--trace", metavar="FILE", help="write the stage trace as JSON to FILE")
+    p.add_argument("--kdump", action="store_true",
+                   help="boot with crashkernel=, load a capture kernel (kexec -p), dump, reboot")
+    p.add_argument("--kdump-conf", metavar="FILE", help="a RHEL kdump.conf for the capture kernel (implies --kdump)")
+    p.add_argument("--crash-dir", metavar="DIR", help="the lab disk's folder where dumps land (implies --kdump)")
+    p.add_argument("--crashkernel", metavar="SIZE", default="64M", help="crashkernel= value with --kdump (64M)")
 
 
 @command("run", "boot, trigger a scenario, run to the end, print the console and the stages",
          arguments=_run_options,
-         example="$ kpanic-lab run sysrq-c --cpus 2 --trace sysrq.json")
+         example="$ kpanic-lab run sysrq-c --cpus 2 --trace sysrq.json\n"
+                 "  $ kpanic-lab run sysrq-c --kdump --crash-dir /tmp/crash")
 def _run(a: argparse.Namespace) -> int:
     from kpanic_lab.panic import PanicSession, UnknownScenario
 
+    cpus = int(a.cpus) if str(a.cpus).isdigit() else a.cpus
+    if a.kdump or a.kdump_conf or a.crash_dir:
+        return _run_kdump(a, cpus)
     try:
-        session = PanicSession(a.scenario, cpus=int(a.cpus) if str(a.cpus).isdigit() else a.cpus,
-                               memory=a.memory, cmdline=a.cmdline)
+        session = PanicSession(a.scenario, cpus=cpus, memory=a.memory, cmdline=a.cmdline)
     except UnknownScenario as e:
         raise UsageError(str(e)) from None
     session.start()
@@ -149,6 +157,48 @@ def _run(a: argparse.Namespace) -> int:
         with open(a.trace, "w") as f:
             f.write(trace.to_json())
     return EXIT_OK
+
+
+def _print_stages(trace) -> None:  # type: ignore[no-untyped-def]
+    print(f"\n--- {trace.scenario}: {len(trace.stages)} stages, end: {trace.end}", file=sys.stderr)
+    for st in trace.stages:
+        ifs = " ".join(f"cpu{c.cpu}:IF={int(c.interrupts_enabled)}" for c in st.cpus)
+        print(f"  {st.index:>3} {st.key:<15} cpu{st.cpu} {st.detail:<55} {ifs}", file=sys.stderr)
+
+
+def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-def]
+    from kpanic_lab.kdump.run import KdumpRun
+    from kpanic_lab.panic import UnknownScenario
+
+    conf = None
+    if a.kdump_conf:
+        try:
+            conf = open(a.kdump_conf).read()
+        except OSError as e:
+            raise UsageError(f"--kdump-conf {a.kdump_conf}: {e.strerror}") from None
+    try:
+        run = KdumpRun(a.scenario, cpus=cpus, memory=a.memory, cmdline=a.cmdline, crashkernel=a.crashkernel,
+                       kdump_conf=conf, crash_dir=a.crash_dir)
+    except UnknownScenario as e:
+        raise UsageError(str(e)) from None
+    r = run.run()
+    _write(sys.stdout, r.first_console)
+    if r.capture_console:
+        _write(sys.stdout, r.capture_console)
+    if r.reboot_console:
+        _write(sys.stdout, r.reboot_console)
+    _print_stages(r.trace)
+    if r.outcome is not None:
+        where = r.outcome.vmcore or r.outcome.raw or r.outcome.directory
+        print(f"--- capture: {r.outcome.status}" + (f": {where}" if where else "")
+              + (f" ({r.outcome.error})" if r.outcome.error else "") + f"; then {r.end}", file=sys.stderr)
+    else:
+        print(f"--- no capture kernel ran (end: {r.end}); kexec said: {r.kexec_output.strip() or 'nothing'}",
+              file=sys.stderr)
+    if a.trace:
+        with open(a.trace, "w") as f:
+            f.write(r.trace.to_json())
+    return EXIT_OK if r.outcome is not None and r.outcome.status == "saved" else EXIT_FAILED
 
 
 def _makedumpfile_options(p: argparse.ArgumentParser) -> None:

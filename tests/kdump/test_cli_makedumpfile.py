@@ -36,7 +36,7 @@ def test_default_message_level_hides_the_report(vmcore, tmp_path, capsys):
 
 
 def test_flattened_to_stdout_and_rebuild(vmcore, tmp_path, capsysbinary, monkeypatch):
-    assert main(["makedumpfile", "-F", "-l", "-d", "31", "--message-level", "0", str(vmcore), "-"]) == 0
+    assert main(["makedumpfile", "-F", "-c", "-d", "31", "--message-level", "0", str(vmcore), "-"]) == 0
     flat, _ = capsysbinary.readouterr()
     assert flat[:12] == b"makedumpfile"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(flat)))

@@ -198,6 +198,5 @@ def disassemble_function(prog: "Program", addr: int) -> List[Instruction]:
 def disassemble_reverse(prog: "Program", addr: int) -> List[Instruction]:
     """From the start of the function that holds ``addr`` up to the instruction at
     ``addr`` (crash's ``dis -r``: what ran before it)."""
-    lo, hi = function_bounds(prog, addr)
-    out = [i for i in disassemble(prog, lo, end=hi) if i.address <= addr]
-    return out
+    lo, _ = function_bounds(prog, addr)
+    return [i for i in disassemble(prog, lo, end=addr + 16) if i.address <= addr]

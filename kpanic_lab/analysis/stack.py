@@ -128,11 +128,11 @@ def _prologue(prog: "Program", func_start: int, pc: int) -> Tuple[bool, int, int
         if ins.address >= pc:
             break
         m, ops = ins.mnemonic, ins.operands
-        if m == "push":
+        if m in ("push", "pushf"):
             if ops == "%rbp" and rbp_at < 0:
                 rbp_at = pushed
             pushed += 8
-        elif m == "pop":
+        elif m in ("pop", "popf"):
             pushed -= 8
         elif m == "mov" and ops == "%rsp,%rbp":
             result = (True, 0, 0)

@@ -81,7 +81,9 @@ def system_info(prog: "Program") -> SystemInfo:
     banner = prog.read_cstring(prog.address_of("linux_banner"), 512).decode(errors="replace")
     release, version = parse_banner(banner)
     release = t.vmcoreinfo.get("OSRELEASE", release)
-    memory = t.memory_size or prog.read_u64(prog.address_of("max_pfn")) * 4096
+    # the kernel's own view (max_pfn), to the MiB: a 1 GiB machine shows "1 GB" whatever
+    # the firmware reserved at the top or crashkernel= took
+    memory = -(-prog.read_u64(prog.address_of("max_pfn")) * 4096 // (1 << 20)) << 20
     return SystemInfo(
         kernel=str(prog.image.path), dumpfile=t.description, partial=t.partial, cpus=t.cpu_count,
         date=t.date, uptime_seconds=_uptime(prog), tasks=len(all_tasks(prog)), nodename=_nodename(prog),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from kpanic_lab.analysis.errors import NotFound, ReadError
+from kpanic_lab.analysis.mm import user_pages
 
 if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program
@@ -199,33 +200,6 @@ class PsRow:
     mem_percent: float
     vsz_kb: int
     rss_kb: int
-
-
-def user_pages(prog: "Program", pgd: int) -> int:
-    """How many 4 KiB user pages the page tables at physical ``pgd`` map (PML4 slots 0-255)."""
-    read = prog.target.read_physical
-    count = 0
-
-    def table(pa: int) -> Tuple[int, ...]:
-        return struct.unpack("<512Q", read(pa & 0x000FFFFFFFFFF000, 4096))
-
-    for e4 in table(pgd)[:256]:
-        if not e4 & 1:
-            continue
-        for e3 in table(e4):
-            if not e3 & 1:
-                continue
-            if e3 & 0x80:
-                count += 512 * 512
-                continue
-            for e2 in table(e3):
-                if not e2 & 1:
-                    continue
-                if e2 & 0x80:
-                    count += 512
-                    continue
-                count += sum(1 for e1 in table(e2) if e1 & 1)
-    return count
 
 
 def ps(prog: "Program") -> List[PsRow]:

@@ -1,0 +1,112 @@
+"""User address spaces, read from their page tables (``ps`` RSS, crash's ``vm``).
+
+The lab kernel maps every user page when it is mapped (no demand paging) and keeps no
+``vm_area_struct``: the page tables are the whole truth, so regions are found as runs of
+mapped pages with the same permissions.
+
+>>> merge_runs([(0x400000, "r-x"), (0x401000, "r-x"), (0x403000, "rw-")])
+[(4194304, 4202496, 'r-x'), (4206592, 4210688, 'rw-')]
+"""
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Iterator, List, Tuple
+
+if TYPE_CHECKING:
+    from kpanic_lab.analysis.program import Program
+
+_ADDR = 0x000FFFFFFFFFF000
+_P, _RW, _PS, _NX = 0x1, 0x2, 0x80, 1 << 63
+
+
+def _table(prog: "Program", pa: int) -> Tuple[int, ...]:
+    return struct.unpack("<512Q", prog.target.read_physical(pa & _ADDR, 4096))
+
+
+def user_mappings(prog: "Program", pgd: int) -> Iterator[Tuple[int, int, str]]:
+    """(virtual address, size, "rwx" permissions) of every mapped user page or huge page
+    under the PML4 at physical ``pgd`` (slots 0-255: the user half)."""
+    for i4, e4 in enumerate(_table(prog, pgd)[:256]):
+        if not e4 & _P:
+            continue
+        for i3, e3 in enumerate(_table(prog, e4)):
+            if not e3 & _P:
+                continue
+            base3 = (i4 << 39) | (i3 << 30)
+            if e3 & _PS:
+                yield base3, 1 << 30, _perms(e4, e3)
+                continue
+            for i2, e2 in enumerate(_table(prog, e3)):
+                if not e2 & _P:
+                    continue
+                base2 = base3 | (i2 << 21)
+                if e2 & _PS:
+                    yield base2, 1 << 21, _perms(e4, e3, e2)
+                    continue
+                for i1, e1 in enumerate(_table(prog, e2)):
+                    if e1 & _P:
+                        yield base2 | (i1 << 12), 4096, _perms(e4, e3, e2, e1)
+
+
+def _perms(*levels: int) -> str:
+    """Writable only if every level allows it; not executable if any level says NX."""
+    rw = all(e & _RW for e in levels)
+    nx = any(e & _NX for e in levels)
+    return "r" + ("w" if rw else "-") + ("-" if nx else "x")
+
+
+def user_pages(prog: "Program", pgd: int) -> int:
+    """How many 4 KiB user pages the page tables at physical ``pgd`` map."""
+    return sum(size // 4096 for _, size, _ in user_mappings(prog, pgd))
+
+
+def merge_runs(pages: List[Tuple[int, str]], page: int = 4096) -> List[Tuple[int, int, str]]:
+    """Contiguous pages with the same permissions as [start, end) runs (pure)."""
+    out: List[Tuple[int, int, str]] = []
+    for va, perms in sorted(pages):
+        if out and out[-1][1] == va and out[-1][2] == perms:
+            out[-1] = (out[-1][0], va + page, perms)
+        else:
+            out.append((va, va + page, perms))
+    return out
+
+
+def user_regions(prog: "Program", pgd: int) -> List[Tuple[int, int, str]]:
+    """The mapped runs of an address space: [(start, end, perms)]."""
+    pages: List[Tuple[int, str]] = []
+    for va, size, perms in user_mappings(prog, pgd):
+        pages += [(va + off, perms) for off in range(0, size, 4096)]
+    return merge_runs(pages)
+
+
+def region_names(regions: List[Tuple[int, int, str]], start_code: int, end_code: int, start_brk: int,
+                 brk: int, start_stack: int) -> List[Tuple[int, int, str, str]]:
+    """Name each run after the mm_struct field it covers: [code], [heap], [stack], else [anon] (pure)."""
+    out = []
+    for lo, hi, perms in regions:
+        if lo <= start_stack < hi or (start_stack and hi == start_stack):
+            name = "[stack]"
+        elif start_code < end_code and lo < end_code and hi > start_code:
+            name = "[code]"
+        elif start_brk <= lo < max(brk, start_brk + 1):
+            name = "[heap]"
+        else:
+            name = "[anon]"
+        out.append((lo, hi, perms, name))
+    return out
+
+
+def task_address_space(prog: "Program", mm: int) -> Tuple[int, int, List[Tuple[int, int, str, str]]]:
+    """(pgd, resident KiB, named regions) of the address space ``mm`` (0: a kernel thread)."""
+    if not mm:
+        return 0, 0, []
+    mt = prog.type("struct mm_struct")
+
+    def field(name: str) -> int:
+        return prog.read_u64(mm + mt.member(name).offset)
+
+    pgd = field("pgd")
+    runs = user_regions(prog, pgd)
+    kb = sum(hi - lo for lo, hi, _ in runs) // 1024
+    return pgd, kb, region_names(runs, field("start_code"), field("end_code"), field("start_brk"),
+                                 field("brk"), field("start_stack"))

@@ -41,7 +41,7 @@ PURGATORY_IMAGE = GUEST_DIR / "images" / "purgatory"
 PURGATORY_MAGIC = 0x59524F5441475250
 PAGE = 4096
 MiB = 1 << 20
-DEFAULT_APPEND = "irqpoll nr_cpus=1 reset_devices"   # what kdumpctl appends (KDUMP_COMMANDLINE_APPEND)
+DEFAULT_APPEND = "irqpoll nr_cpus=1 reset_devices panic=10"   # from RHEL's KDUMP_COMMANDLINE_APPEND
 ELFCOREHDR_SPACE = 64 * 1024
 PT_LOAD, PT_NOTE = 1, 4
 
@@ -120,9 +120,10 @@ def capture_cmdline(first: str, append: str, elfcorehdr: int) -> str:
     >>> capture_cmdline("console=ttyS0 crashkernel=64M panic=0", "irqpoll nr_cpus=1", 0x2b001000)
     'console=ttyS0 panic=0 irqpoll nr_cpus=1 elfcorehdr=704516K'
     """
-    drop = ("crashkernel", "elfcorehdr", "lab_notifiers", "nr_cpus", "maxcpus")
+    drop = {"crashkernel", "elfcorehdr", "lab_notifiers", "nr_cpus", "maxcpus"}
+    drop |= {w.split("=", 1)[0] for w in append.split()}      # the append list's values win
     kept = [w for w in first.split() if w.split("=", 1)[0] not in drop]
-    words = kept + [w for w in append.split() if w not in kept]
+    words = kept + append.split()
     return " ".join(words + [f"elfcorehdr={elfcorehdr >> 10}K"])
 
 

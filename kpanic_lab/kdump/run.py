@@ -91,6 +91,8 @@ class KdumpRun:
         capture = m.serial.output[jump:].decode("utf-8", "replace").replace("\r", "")
         end = {"reset": "rebooted", "poweroff": "powered off", "halted": "halted", "prompt": "shell"}.get(
             r.reason, r.reason)
+        if self.outcome is None and r.reason == "reset":
+            end = "capture kernel failed, rebooted"   # it panicked before its kdump service ran
         reboot = ""
         if r.reason == "reset":
             start = len(m.serial.output)

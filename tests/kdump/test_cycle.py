@@ -43,7 +43,7 @@ def test_sysrq_c_cycle_dumps_and_reboots(cycles, cpus):
     assert r.first_console.rstrip().endswith("</TASK>")
     # the capture kernel: booted in the reservation with elfcorehdr=, dumped, rebooted
     cap = r.capture_console
-    assert re.search(r"Command line: .*irqpoll nr_cpus=1 reset_devices elfcorehdr=\d+K", cap)
+    assert re.search(r"Command line: .*irqpoll nr_cpus=1 reset_devices panic=10 elfcorehdr=\d+K", cap)
     assert "smp: Brought up 1 node, 1 CPU" in cap
     assert "kdump: saving vmcore complete" in cap and "reboot: Restarting system" in cap
     assert r.outcome.status == "saved" and r.end == "rebooted"
@@ -130,3 +130,13 @@ def test_a_broken_kdump_conf_is_an_error_with_its_line():
 
     with pytest.raises(KdumpConfError, match="kdump.conf:2: Invalid kdump config option frobnicate"):
         KdumpRun("sysrq-c", kdump_conf="path /var/crash\nfrobnicate yes\n")
+
+
+def test_a_reservation_too_small_for_the_capture_kernel_fails_visibly(tmp_path):
+    if not vmlinux_path().is_file():
+        pytest.skip("no guest image")
+    r = KdumpRun("sysrq-c", crash_dir=tmp_path, crashkernel="4M").run()
+    assert r.trace.end == "kexec"                               # the capture kernel did load and start
+    assert "Kernel panic - not syncing: memblock_alloc: Failed to allocate" in r.capture_console
+    assert r.outcome is None and r.end == "capture kernel failed, rebooted"   # its panic=10 rebooted it
+    assert not (tmp_path / "var").exists()

@@ -166,8 +166,7 @@ def _purgatory_args(segments: Sequence[Segment], boot: BootInfo) -> bytes:
     for i in range(8):
         if i < len(segments):
             s = segments[i]
-            data = s.data + bytes(s.memsz - len(s.data))
-            out += struct.pack("<QQ", s.mem, s.memsz) + hashlib.sha256(data).digest()
+            out += struct.pack("<QQ", s.mem, len(s.data)) + hashlib.sha256(s.data).digest()
         else:
             out += bytes(48)
     out += struct.pack("<QQQQ", boot.entry, boot.cr3, boot.boot_params, HW.PAGE_OFFSET)
@@ -232,17 +231,17 @@ def plan_crash_load(image: KernelImage, iomem: str, cmdline: str, vmcoreinfo: st
         raise KexecError(f"Could not find a free area of memory of 0x{boot.pgt_range[1] - load_addr:x} bytes...\n"
                          f"kexec: the capture kernel needs {need} MiB, crashkernel= reserved {crash.size >> 20} MiB")
 
-    # segments: the kernel and its page tables as one, the boot params, the ELF header
-    kernel_blob = bytearray(_page_up(boot.pgt_range[1]) - load_addr)
-    bp_blob = b""
-    for addr, data in pieces:
-        if addr == bp_at:
-            bp_blob = data
-        else:
-            kernel_blob[addr - load_addr:addr - load_addr + len(data)] = data
-    segs = [Segment(load_addr, bytes(kernel_blob), len(kernel_blob), "capture kernel and its page tables"),
-            Segment(bp_at, bp_blob, _page_up(len(bp_blob)), "boot parameters"),
-            Segment(hdr_at, elfcorehdr, _page_up(len(elfcorehdr)), "ELF core header (elfcorehdr=)")]
+    # segments: each of the kernel's PT_LOADs (file bytes only: the kernel zero-fills the rest, and
+    # purgatory hashes only what was copied), the page tables, the boot params, the ELF header
+    segs: List[Segment] = []
+    for seg in image.segments:
+        mem = seg.paddr + boot.phys_base
+        segs.append(Segment(mem, seg.data, _page_up(mem + seg.memsz) - mem, f"kernel {seg.vaddr:#x}"))
+    tables = next(data for addr, data in pieces if addr == boot.pgt_range[0])
+    bp_blob = next(data for addr, data in pieces if addr == bp_at)
+    segs += [Segment(boot.pgt_range[0], tables, _page_up(len(tables)), "boot page tables and GDT"),
+             Segment(bp_at, bp_blob, _page_up(len(bp_blob)), "boot parameters"),
+             Segment(hdr_at, elfcorehdr, _page_up(len(elfcorehdr)), "ELF core header (elfcorehdr=)")]
     args = _purgatory_args(segs, boot)
     purg = purg[:purg_args_off] + args + purg[purg_args_off + len(args):]
     segs.insert(0, Segment(purg_at, purg, _page_up(len(purg)), "purgatory"))

@@ -294,6 +294,31 @@ def _makedumpfile(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _crash_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="*", metavar="VMLINUX VMCORE",
+                   help="the dump and its kernel, in either order (the kernel defaults to the shipped one)")
+    p.add_argument("-i", dest="script", metavar="FILE", help="run the commands in FILE, then exit (as crash -i)")
+    p.add_argument("--live", metavar="SCENARIO",
+                   help="no dump: run SCENARIO on a lab machine and analyse the machine as it stands")
+    p.add_argument("--echo", action="store_true", help="batch mode: print each command line before its output")
+    machine_options(p)
+
+
+@command("crash", "the crash-like shell on a vmcore (or on a live panicked machine)",
+         arguments=_crash_options,
+         example="$ kpanic-lab crash $(kpanic-lab vmlinux) vmcore\n"
+                 "  $ echo 'bt -a' | kpanic-lab crash --live sysrq-c")
+def _crash(a: argparse.Namespace) -> int:
+    from kpanic_lab.crash.repl import CrashUsageError, main as crash_main
+
+    machine = {"cpus": int(a.cpus) if str(a.cpus).isdigit() else a.cpus, "memory": a.memory,
+               "cmdline": a.cmdline} if a.live else {}
+    try:
+        return crash_main(a.files, script=a.script, live=a.live, echo=a.echo, **machine)
+    except CrashUsageError as e:
+        raise UsageError(str(e)) from None
+
+
 # ---------------------------------------------------------------------------- front-end
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser, one subparser per registered command."""

@@ -59,9 +59,9 @@ def walk(read_u64: Callable[[int], int], start: int, offset: int = 0, mode: str 
                     break
             return out
         head = start + offset if mode == "h" else start
+        node = read_u64(head)
         if mode == "h":
             out.entries.append(start)
-        node = read_u64(head)
         while node != head and len(out.entries) < limit:
             if node == 0:
                 out.error = "list ends in a NULL next pointer"

@@ -1,0 +1,235 @@
+"""Task commands: ``bt``, ``ps``, ``set``, ``vm``."""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from kpanic_lab.analysis.mm import task_address_space
+from kpanic_lab.analysis.stack import backtrace
+from kpanic_lab.analysis.target import PAGE_OFFSET
+from kpanic_lab.analysis.tasks import Task, panic_cpu, ps, task_on_cpu
+from kpanic_lab.crash.registry import CommandError, Output, command, parse_options, py_lines
+from kpanic_lab.crash.render import bt_header, render_backtrace, render_context, render_ps, render_text_symbols
+from kpanic_lab.crash.render_mem import render_vm
+from kpanic_lab.crash.session import CrashSession
+
+
+def _cpus(s: CrashSession, spec: str) -> List[int]:
+    n = s.target.cpu_count
+    out: List[int] = []
+    for part in spec.split(","):
+        try:
+            if part == "a" or part == "all":
+                out += list(range(n))
+            elif "-" in part:
+                lo, hi = part.split("-", 1)
+                out += list(range(int(lo), int(hi) + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise CommandError(f"invalid cpu specification: {spec}") from None
+    bad = [c for c in out if not 0 <= c < n]
+    if bad:
+        raise CommandError(f"invalid cpu number: {bad[0]} (the machine had {n} CPUs)")
+    return out
+
+
+@command("bt", "backtrace: a task's kernel stack, frame by frame",
+         "bt [-a | -c cpu(s)] [-f] [-l] [-t] [pid | task]...",
+         options=(("-a", "the stack of the task each CPU was running, CPU by CPU"),
+                  ("-c cpu", "the stack of the task CPU cpu was running (0, 0-1, 0,1)"),
+                  ("-f", "every word of stack data in each frame (find the arguments a function saved)"),
+                  ("-l", "the source file and line of each frame"),
+                  ("-t", "every text address found on the stack, from where the walk starts"),
+                  ("pid | task", "a task by PID (decimal) or task_struct address (hex); default: the context")),
+         description="""
+Walks the stack by frame pointers from the registers saved for the task: those of
+the CPU that ran it (the panicking CPU's, the NMI-stopped ones'), or for a task that
+was switched out, the frame __switch_to_asm left.  An entry from user space or an
+exception shows the registers it saved (the exception frame); an entry that ran on its
+own stack (NMI) goes on where it interrupted: --- <NMI exception stack> ---.""",
+         example="""
+crash> bt
+PID: 3        TASK: ffffffff81065fb0  CPU: 1    COMMAND: "sh"
+ #0 [ffff888000393c90] mdelay at ffffffff8100d2ee
+ #1 [ffff888000393ca0] panic at ffffffff810079ed
+ #2 [ffff888000393d28] sysrq_handle_crash at ffffffff8100d04d
+ #3 [ffff888000393d38] __handle_sysrq at ffffffff8100d11f
+ #4 [ffff888000393d58] write_sysrq_trigger at ffffffff8100d1be
+ #5 [ffff888000393d78] proc_reg_write at ffffffff8100913b
+ #6 [ffff888000393d88] vfs_write at ffffffff81002e01
+ #7 [ffff888000393da8] ksys_write at ffffffff81002ecb
+ #8 [ffff888000393dd8] do_syscall_64 at ffffffff8100cc72
+ #9 [ffff888000393f50] entry_SYSCALL_64_after_hwframe at ffffffff8101202f
+    RIP: 0000000000401343  RSP: 00007fffffffec28  RFLAGS: 00000246
+    RAX: ffffffffffffffda  RBX: 0000000000000002  RCX: 0000000000401343
+    RDX: 0000000000000002  RSI: 00007fffffffec30  RDI: 0000000000000001
+    RBP: 00007fffffffee60   R8: 0000000000000000   R9: 0000000000000000
+    R10: 0000000000000000  R11: 0000000000000246  R12: 00007fffffffec30
+    R13: 0000000000403010  R14: 0000000000000001  R15: 0000000000000002
+    ORIG_RAX: 0000000000000001  CS: 0033  SS: 002b""")
+def _bt(s: CrashSession, args: List[str]) -> Output:
+    opts, rest = parse_options("bt", args, "ac:flt")
+    full, lines, text = "f" in opts, "l" in opts, "t" in opts
+    prog = s.prog
+    targets: List[Tuple[Task, Optional[int]]] = []
+    if "a" in opts:
+        cpus = list(range(s.target.cpu_count))
+    elif "c" in opts:
+        cpus = [c for spec in opts["c"] for c in _cpus(s, spec)]
+    else:
+        cpus = []
+    if cpus:
+        if rest:
+            raise CommandError("give either -a/-c or tasks, not both")
+        targets = [(task_on_cpu(prog, c), c) for c in cpus]
+    elif rest:
+        targets = [(s.resolve_task(a), None) for a in rest]
+    else:
+        targets = [(s.context, None)]
+    traces = [backtrace(prog, t, cpu=c) for t, c in targets]
+    if text:
+        out = "\n\n".join(render_text_symbols(prog, tr) for tr in traces)
+        render = "render_text_symbols(prog, trace)"
+    else:
+        out = "\n\n".join(render_backtrace(prog, tr, full, lines) for tr in traces)
+        render = f"render_backtrace(prog, trace, full={full}, lines={lines})"
+    func = "render_text_symbols" if text else "render_backtrace"
+    if cpus:
+        code = py_lines("from kpanic_lab.analysis.stack import backtrace",
+                        "from kpanic_lab.analysis.tasks import task_on_cpu",
+                        f"from kpanic_lab.crash.render import {func}",
+                        "out = []",
+                        f"for cpu in {cpus}:",
+                        "    trace = backtrace(prog, task_on_cpu(prog, cpu), cpu=cpu)",
+                        f"    out.append({render})",
+                        'print("\\n\\n".join(out))')
+    else:
+        code = py_lines("from kpanic_lab.analysis.stack import backtrace",
+                        "from kpanic_lab.analysis.tasks import read_task",
+                        f"from kpanic_lab.crash.render import {func}",
+                        "out = []",
+                        f"for task in {[hex(t.address) for t, _ in targets]}:".replace("'", ""),
+                        "    trace = backtrace(prog, read_task(prog, task))",
+                        f"    out.append({render})",
+                        'print("\\n\\n".join(out))')
+    return Output(out, code)
+
+
+@command("ps", "process status: every task, its state and memory use",
+         "ps [-k | -u] [pid | task | command]...",
+         options=(("-k", "kernel threads only"), ("-u", "user tasks only"),
+                  ("pid | task | command", "only these tasks (by PID, task address or name)")),
+         description="""
+Lists the idle task of each CPU (swapper/N) and every task on init_task's list, by PID.
+'>' marks a task some CPU was running.  ST is the state (RU running, IN interruptible,
+UN uninterruptible, ZO zombie); VSZ and RSS (KiB) come from the task's page tables: the
+lab kernel maps each user page when it is mapped, so the two are equal here.""",
+         example="""
+crash> ps
+      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM
+>       0       0   0  ffffffff8103d8a0  RU   0.0        0        0  [swapper/0]
+        0       0   1  ffffffff81065cd0  RU   0.0        0        0  [swapper/1]
+        1       0   0  ffffffff81065b60  IN   0.8     2120     2120  init
+        2       1   0  ffffffff81065e40  IN   0.0       48       48  sh
+>       3       2   1  ffffffff81065fb0  RU   0.0       48       48  sh""")
+def _ps(s: CrashSession, args: List[str]) -> Output:
+    opts, rest = parse_options("ps", args, "ku")
+    rows = ps(s.prog)
+    cond = []
+    if "k" in opts:
+        rows = [r for r in rows if r.task.is_kernel_thread]
+        cond.append("r.task.is_kernel_thread")
+    if "u" in opts:
+        rows = [r for r in rows if not r.task.is_kernel_thread]
+        cond.append("not r.task.is_kernel_thread")
+    if rest:
+        pids, addrs, names = set(), set(), set()
+        for a in rest:
+            if a.isdigit() and len(a) < 9:
+                pids.add(int(a))
+            else:
+                try:
+                    addrs.add(int(a, 16))
+                except ValueError:
+                    names.add(a)
+        rows = [r for r in rows if r.task.pid in pids or r.task.address in addrs or r.task.comm in names]
+        if not rows:
+            raise CommandError(f"no such task: {' '.join(rest)}")
+        cond.append(f"(r.task.pid in {sorted(pids)} or r.task.address in {sorted(addrs)} "
+                    f"or r.task.comm in {sorted(names)})")
+    code = py_lines("from kpanic_lab.analysis.tasks import ps",
+                    "from kpanic_lab.crash.render import render_ps",
+                    "rows = ps(prog)" if not cond else f"rows = [r for r in ps(prog) if {' and '.join(cond)}]",
+                    "print(render_ps(rows))")
+    return Output(render_ps(rows), code)
+
+
+@command("set", "the current context: the task bt, vm and rd -u use by default",
+         "set [pid | task | -c cpu]",
+         options=(("pid | task", "make this task the context"),
+                  ("-c cpu", "make the task CPU cpu was running the context")),
+         description="""
+The session starts in the context of the panicking task (the one panic_cpu ran).
+With no argument, set shows the context.""",
+         example="""
+crash> set 1
+    PID: 1
+COMMAND: "init"
+   TASK: ffffffff81065b60  [THREAD_INFO: ffffffff81065b60]
+    CPU: 0
+  STATE: TASK_INTERRUPTIBLE""")
+def _set(s: CrashSession, args: List[str]) -> Output:
+    opts, rest = parse_options("set", args, "c:")
+    if "c" in opts:
+        cpus = _cpus(s, opts["c"][-1])
+        s.set_context(task_on_cpu(s.prog, cpus[0]))
+    elif len(rest) == 1:
+        s.set_context(s.resolve_task(rest[0]))
+    elif rest:
+        raise CommandError("only a task context can be set here (set pid | task | -c cpu); "
+                           "crash's other settings (radix, scroll, ...) are not kept")
+    t = s.context
+    cpu = s.cpu_of(t)
+    pc = panic_cpu(s.prog)
+    is_panic = pc is not None and cpu == pc
+    code = py_lines("from kpanic_lab.analysis.tasks import read_task",
+                    "from kpanic_lab.crash.render import render_context",
+                    f"print(render_context(read_task(prog, {t.address:#x}), cpu={cpu}, panic={is_panic}))")
+    return Output(render_context(t, cpu, is_panic), code)
+
+
+@command("vm", "a task's address space: its mm, page tables and mapped regions",
+         "vm [pid | task]",
+         options=(("pid | task", "default: the context"),),
+         description="""
+Shows the task's mm_struct, its page table root (PGD) and size, and its mapped regions.
+The lab kernel keeps no vm_area_struct: the regions are runs of mapped pages found in
+the page tables, named after the mm_struct fields they cover (code, heap, stack).""",
+         example="""
+crash> vm 1
+PID: 1        TASK: ffffffff81065b60  CPU: 0    COMMAND: "init"
+       MM               PGD          RSS    TOTAL_VM
+ffff88800f8a1000  ffff88800f8a5000    2120k      2120k
+      VMA           START       END     FLAGS FILE
+               -      400000     402000      r-x [code]
+               -      402000     403000      rw- [code]
+               -      403000     60b000      rw- [heap]
+               -  7fffffff7000 7ffffffff000      rw- [stack]""")
+def _vm(s: CrashSession, args: List[str]) -> Output:
+    _, rest = parse_options("vm", args, "")
+    if len(rest) > 1:
+        raise CommandError("one task at a time")
+    t = s.resolve_task(rest[0]) if rest else s.context
+    pgd, kb, regions = task_address_space(s.prog, t.mm)
+    header = bt_header(t, s.cpu_of(t))
+    cpu = s.cpu_of(t)
+    text = render_vm(header, t.mm, PAGE_OFFSET + pgd if pgd else 0, kb, regions)
+    code = py_lines("from kpanic_lab.analysis.mm import task_address_space",
+                    "from kpanic_lab.analysis.target import PAGE_OFFSET",
+                    "from kpanic_lab.analysis.tasks import read_task",
+                    "from kpanic_lab.crash.render import bt_header",
+                    "from kpanic_lab.crash.render_mem import render_vm",
+                    f"task = read_task(prog, {t.address:#x})",
+                    "pgd, kb, regions = task_address_space(prog, task.mm)",
+                    f"print(render_vm(bt_header(task, {cpu}), task.mm, PAGE_OFFSET + pgd if pgd else 0, kb, regions))")
+    return Output(text, code)

@@ -1,0 +1,141 @@
+"""``kpanic-lab crash``: the shell interactive (readline, history) or batch (``-i FILE``, stdin).
+
+    $ kpanic-lab crash $(kpanic-lab vmlinux) vmcore          interactive
+    $ kpanic-lab crash vmcore -i cmds.txt                    batch, as crash -i
+    $ echo bt | kpanic-lab crash --live sysrq-c              a live panicked machine, no dump
+
+Like crash, the two files may come in either order, and the vmlinux may be left out
+(the shipped guest kernel is then used).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import IO, Iterable, List, Optional, Tuple
+
+from kpanic_lab.crash.session import PROMPT, CrashSession
+from kpanic_lab.errors import LabError
+
+HISTORY = Path(os.environ.get("KPANIC_CRASH_HISTORY", Path.home() / ".kpanic_lab_crash_history"))
+
+
+class CrashUsageError(LabError):
+    """Bad files or options for the shell (one line)."""
+
+
+def classify_files(paths: List[str]) -> Tuple[Optional[str], Optional[str]]:
+    """(vmlinux, vmcore) from up to two paths in any order, by what the files are:
+    an ELF executable is a vmlinux; an ELF core, a kdump-compressed or a flattened
+    dump is a vmcore (crash accepts them either way round too)."""
+    vmlinux = vmcore = None
+    for p in paths:
+        try:
+            with open(p, "rb") as f:
+                head = f.read(64)
+        except OSError as e:
+            raise CrashUsageError(f"{p}: {e.strerror}") from None
+        if head[:4] == b"\x7fELF" and len(head) >= 18 and int.from_bytes(head[16:18], "little") == 2:
+            kind = "vmlinux"          # ET_EXEC
+        else:
+            kind = "vmcore"           # the dump reader says what is wrong with it, if anything
+        if kind == "vmlinux":
+            if vmlinux:
+                raise CrashUsageError(f"two kernels given: {vmlinux} and {p}")
+            vmlinux = p
+        else:
+            if vmcore:
+                raise CrashUsageError(f"two dumps given: {vmcore} and {p}")
+            vmcore = p
+    return vmlinux, vmcore
+
+
+def run_batch(session: CrashSession, lines: Iterable[str], out: IO[str], echo: bool = False) -> int:
+    """Run ``lines`` one by one (until q/exit), writing each output; returns 0."""
+    for line in lines:
+        line = line.rstrip("\n")
+        if echo and line.strip():
+            out.write(PROMPT + line.strip() + "\n")
+        text = session.run(line)
+        if text:
+            out.write(text + "\n")
+        out.flush()
+        if session.done:
+            break
+    return 0
+
+
+def run_interactive(session: CrashSession, out: Optional[IO[str]] = None) -> int:
+    """Read-eval-print with readline editing and a history file, until q or end of input."""
+    out = out or sys.stdout
+    try:
+        import readline
+    except ImportError:          # no readline on this Python: plain input() still works
+        readline = None  # type: ignore[assignment]
+    if readline is not None:
+        try:
+            readline.read_history_file(HISTORY)
+        except OSError:
+            pass
+        readline.set_history_length(1000)
+    out.write(session.run("sys") + "\n\n" + session.run("set") + "\n\n")
+    try:
+        while not session.done:
+            try:
+                line = input(PROMPT)
+            except EOFError:
+                out.write("\n")
+                break
+            except KeyboardInterrupt:
+                out.write("\n")
+                continue
+            try:
+                text = session.run(line)
+            except KeyboardInterrupt:
+                text = "(interrupted)"
+            if text:
+                out.write(text + "\n")
+            out.flush()
+    finally:
+        if readline is not None:
+            try:
+                readline.write_history_file(HISTORY)
+            except OSError:
+                pass
+    return 0
+
+
+def open_session(files: List[str], live: Optional[str] = None, **machine: object) -> CrashSession:
+    """The session the command line asks for: a vmcore (with its vmlinux) or a live scenario."""
+    if live:
+        if files:
+            vmlinux, vmcore = classify_files(files)
+            if vmcore:
+                raise CrashUsageError("--live analyses a machine, not a dump: give no VMCORE with it")
+        return CrashSession.live(live, **machine)
+    if not files:
+        raise CrashUsageError("give a VMCORE (and its VMLINUX), or --live SCENARIO")
+    vmlinux, vmcore = classify_files(files)
+    if vmcore is None:
+        raise CrashUsageError(f"no dump among {', '.join(files)} (a vmlinux alone is not enough: "
+                              "give the vmcore, or --live SCENARIO)")
+    return CrashSession.open(vmcore, vmlinux)
+
+
+def main(files: List[str], script: Optional[str] = None, live: Optional[str] = None, echo: bool = False,
+         stdin: Optional[IO[str]] = None, out: Optional[IO[str]] = None, **machine: object) -> int:
+    """The ``kpanic-lab crash`` front-end: batch from ``script`` or a non-terminal stdin,
+    interactive otherwise."""
+    stdin = stdin or sys.stdin
+    out = out or sys.stdout
+    session = open_session(files, live, **machine)
+    if script is not None:
+        try:
+            with open(script) as f:
+                lines = f.read().splitlines()
+        except OSError as e:
+            raise CrashUsageError(f"-i {script}: {e.strerror}") from None
+        return run_batch(session, lines, out, echo)
+    if not stdin.isatty():
+        return run_batch(session, stdin, out, echo)
+    return run_interactive(session, out)

@@ -95,6 +95,7 @@ class KexecPlan:
     crash: Tuple[int, int]      # the crashkernel= range [start, end]
     boot: BootInfo
     notes: List[Tuple[int, int]] = field(default_factory=list)
+    hlt_sites: List[int] = field(default_factory=list)   # purgatory's hlt instructions (direct-map addresses)
 
     def reply(self, reply_address: int) -> bytes:
         """The bytes the guest's kexec program gets: entry, count, struct kexec_segment[], data."""
@@ -174,6 +175,14 @@ def _purgatory_args(segments: Sequence[Segment], boot: BootInfo) -> bytes:
     return out
 
 
+def _hlt_sites(code: bytes, base: int) -> List[int]:
+    """Where purgatory halts (it stops there when a digest does not match)."""
+    from capstone import CS_ARCH_X86, CS_MODE_64, Cs
+
+    md = Cs(CS_ARCH_X86, CS_MODE_64)
+    return [base + a for a, _, mnem, _ in md.disasm_lite(code[:0x1000], 0) if mnem == "hlt"]
+
+
 def plan_crash_load(image: KernelImage, iomem: str, cmdline: str, vmcoreinfo: str,
                     crash_notes: Sequence[Tuple[int, int]], nr_cpus: int,
                     append: str = DEFAULT_APPEND) -> KexecPlan:
@@ -246,5 +255,5 @@ def plan_crash_load(image: KernelImage, iomem: str, cmdline: str, vmcoreinfo: st
     purg = purg[:purg_args_off] + args + purg[purg_args_off + len(args):]
     segs.insert(0, Segment(purg_at, purg, _page_up(len(purg)), "purgatory"))
     return KexecPlan(purg_at + purg_entry, segs, line, hdr_at, load_addr, (crash.start, crash.end), boot,
-                     list(crash_notes))
+                     list(crash_notes), _hlt_sites(purg, HW.PAGE_OFFSET + purg_at))
 

@@ -44,6 +44,7 @@ def kexec_tool(machine: Machine, cpu: int, request: ToolRequest, reply_at: int) 
     except KexecError as e:
         raise ToolFailed(str(e), 99) from None
     machine.last_kexec_plan = plan  # type: ignore[attr-defined]
+    machine.watch_hlt(plan.hlt_sites)    # code outside the kernel image that may halt
     return plan.reply(reply_at)
 
 

@@ -215,6 +215,10 @@ class Machine:
         self.cpus[i].pending = PendingEvent("syscall")
         uc.emu_stop()
 
+    def watch_hlt(self, addresses) -> None:  # type: ignore[no-untyped-def]
+        """Also recognise these ``hlt`` instructions (code loaded outside the kernel image)."""
+        self._hlt_sites.update(addresses)
+
     def _on_iret(self, uc, address: int, size: int, i: int) -> None:
         """The first iretq after an NMI: NMIs are accepted again (as the hardware does)."""
         self.cpus[i].rt.nmi_blocked = False

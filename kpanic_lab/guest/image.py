@@ -68,7 +68,7 @@ class KernelImage:
             self.build_id: Optional[str] = None
             for sec in elf.iter_sections():
                 if sec["sh_type"] == "SHT_NOTE":
-                    for note in sec.iter_notes():
+                    for note in sec.iter_notes():  # type: ignore[attr-defined]
                         if note["n_type"] == "NT_GNU_BUILD_ID":
                             self.build_id = note["n_desc"]
             symtab = elf.get_section_by_name(".symtab")
@@ -78,7 +78,7 @@ class KernelImage:
             nm_lines: List[str] = []
             text_idx = {i for i, sec in enumerate(elf.iter_sections())
                         if sec["sh_flags"] & 0x4}   # SHF_EXECINSTR
-            for s in symtab.iter_symbols():
+            for s in symtab.iter_symbols():  # type: ignore[attr-defined]
                 if s.name and isinstance(s["st_shndx"], int) and s["st_shndx"] in text_idx and \
                         s["st_info"]["type"] in ("STT_FUNC", "STT_NOTYPE"):
                     bind = s["st_info"]["bind"]
@@ -180,7 +180,7 @@ def _kallsyms_table(nm_lines: List[str]):
     nm_lines.sort()
     syms, mods, ends = mod.parse(nm_lines)
     rows = mod.build(syms, mods, ends)
-    first = {}
+    first: Dict[int, Tuple[int, int, str]] = {}
     for a, size, name in rows:   # aliases: the first one (Linux's choice) names the address
         first.setdefault(a, (a, size, name))
     table = sorted(first.values())

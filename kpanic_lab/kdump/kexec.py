@@ -158,7 +158,10 @@ def _purgatory() -> Tuple[bytes, int, int]:
         elf = ELFFile(f)
         seg = next(s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD")
         blob = seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"])
-        syms = {s.name: s["st_value"] for s in elf.get_section_by_name(".symtab").iter_symbols()}
+        symtab = elf.get_section_by_name(".symtab")
+        if symtab is None:
+            raise KexecError(f"{PURGATORY_IMAGE}: no symbol table")
+        syms = {s.name: s["st_value"] for s in symtab.iter_symbols()}  # type: ignore[attr-defined]
     return blob, syms["purgatory_start"], syms["purgatory_args"]
 
 

@@ -29,9 +29,9 @@ def main(argv=None) -> int:
                 break
             m.send(line.encode().decode("unicode_escape").rstrip("\n") + "\n")
             r = m.run("prompt", max_seconds=a.max_seconds)
-    except MachineError as e:
+    except MachineError as err:
         sys.stdout.write(m.console_text if "m" in locals() else "")
-        print(f"\nkpanic-lab: {e}", file=sys.stderr)
+        print(f"\nkpanic-lab: {err}", file=sys.stderr)
         return 1
     sys.stdout.write(m.console_text)
     print(f"\n[machine: stopped: {r.reason}; virtual time {m.clock_ns / 1e9:.6f} s; "

@@ -110,7 +110,7 @@ class Cpu:
         self.mem = mem
         self.uc = Uc(UC_ARCH_X86, UC_MODE_64)
         try:
-            self.uc.ctl_set_tcg_buffer_size(tcg_buffer)
+            self.uc.ctl_set_tcg_buffer_size(tcg_buffer)  # type: ignore[attr-defined]
         except Exception:  # older builds: keep the default
             pass
         self.uc.mem_map_ptr(0, mem.size, UC_PROT_ALL, mem.address)
@@ -288,4 +288,4 @@ class Cpu:
         self.uc.context_restore(ctx)  # type: ignore[arg-type]
         self.rt = rt.copy()
         self.pending = pending
-        self.uc.ctl_flush_tb()
+        self.uc.ctl_flush_tb()  # type: ignore[attr-defined]

@@ -257,7 +257,7 @@ class Machine:
             self._flags[f"clock_hi{i}"] = self.clock_ns >> 32
             return self.clock_ns & 0xFFFFFFFF
         if port == HW.APIC_CLOCK_HI:
-            return int(self._flags.get(f"clock_hi{i}", self.clock_ns >> 32))  # type: ignore[arg-type]
+            return int(self._flags.get(f"clock_hi{i}", self.clock_ns >> 32))  # type: ignore[call-overload]
         return 0xFFFFFFFF >> (32 - 8 * size)   # an empty ISA bus reads all ones
 
     def _on_out(self, uc, port: int, size: int, value: int, i: int) -> None:
@@ -372,7 +372,7 @@ class Machine:
         for cpu in self.cpus:
             cpu.rt.state = CpuState.PARKED
             cpu.pending = None
-            cpu.uc.ctl_flush_tb()
+            cpu.uc.ctl_flush_tb()  # type: ignore[attr-defined]
         self.serial.input.clear()
         self.serial.ier = 0
         self._flags.clear()

@@ -61,7 +61,7 @@ class PhysicalMemory:
         Returns (physical address or None, the accumulated permission bits
         P|RW|US of the walk, and the entries read per level, as crash's vtop).
         """
-        entries = []
+        entries: list = []
         table = cr3 & _ADDR
         perms = _P | _RW | _US
         for level, shift in ((4, 39), (3, 30), (2, 21), (1, 12)):

@@ -123,7 +123,7 @@ class PythonNotifiers:
             raise NotifierError(f"a notifier must be a function taking a NotifierContext, not {fn!r}")
         if not -(2 ** 31) <= int(priority) < 2 ** 31:
             raise NotifierError(f"priority {priority} does not fit the kernel's int")
-        self.slots.append(PythonNotifier(fn, int(priority), name or getattr(fn, "__name__", "notifier")))
+        self.slots.append(PythonNotifier(fn, int(priority), str(name or getattr(fn, "__name__", "notifier"))))
         return len(self.slots) - 1
 
     def cmdline(self) -> str:

@@ -18,10 +18,10 @@ registers and the same memory.
 """
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 from kpanic_lab.errors import LabError
-from kpanic_lab.guest.dwarf import TypeNotFound, struct_layout
+from kpanic_lab.guest.dwarf import StructLayout, TypeNotFound, struct_layout
 from kpanic_lab.machine import LabEvent, Machine, MachineConfig, Snapshot
 from kpanic_lab.machine.config import DEFAULT_CMDLINE
 from kpanic_lab.panic.notifiers import NotifierContext, NotifierError, PythonNotifiers
@@ -61,7 +61,7 @@ class PanicSession:
         self.position = -1              # -1: at the prompt, before the trigger
         self.end: Optional[str] = None  # set when the last stage is reached
         self._base: Optional[Snapshot] = None
-        self._pcpu = None
+        self._pcpu: Optional[Tuple[int, StructLayout]] = None
         self._stepping = False
         self.machine.event_listeners.append(self._on_event)
 

@@ -146,6 +146,8 @@ def _run(a: argparse.Namespace) -> int:
         session = PanicSession(a.scenario, cpus=cpus, memory=a.memory, cmdline=a.cmdline)
     except UnknownScenario as e:
         raise UsageError(str(e)) from None
+    for w in session.warnings:
+        _error(f"warning: {w}")
     session.start()
     trace = session.run_to_end()
     _write(sys.stdout, trace.console)

@@ -5,12 +5,12 @@ up, and the one line that triggers it.  Nothing here says what happens next:
 that is observed from the guest's execution (``session.py``).
 
 >>> sorted(SCENARIOS)[:3]
-['bug-on', 'init-exit', 'my-panic']
+['bug-on', 'double-panic', 'init-exit']
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 from kpanic_lab.errors import LabError
 
@@ -74,3 +74,38 @@ def get_scenario(name_or_scenario) -> Scenario:
     except KeyError:
         raise UnknownScenario(f"unknown scenario {name_or_scenario!r}; choose one of: "
                               + ", ".join(sorted(SCENARIOS))) from None
+
+
+# the kernel command line options that set the panic sysctls, and the sysctl each sets
+_PANIC_PARAMS = {"panic": "kernel.panic", "panic_on_oops": "kernel.panic_on_oops", "oops": "kernel.panic_on_oops",
+                 "panic_on_warn": "kernel.panic_on_warn", "sysctl.kernel.panic": "kernel.panic",
+                 "sysctl.kernel.panic_on_oops": "kernel.panic_on_oops",
+                 "sysctl.kernel.panic_on_warn": "kernel.panic_on_warn"}
+
+
+def panic_settings(cmdline: str) -> Tuple[Dict[str, str], List[str]]:
+    """The panic sysctls a command line sets, and a warning for each contradiction (pure).
+
+    Linux parses early parameters (``oops=``) first, then the others left to right, so a
+    later value wins except that ``oops=panic`` always loses to ``panic_on_oops=``.
+
+    >>> panic_settings("panic_on_oops=0 oops=panic")[1]
+    ['kernel.panic_on_oops is set twice (oops=panic, panic_on_oops=0): panic_on_oops=0 wins (oops= is an early parameter, parsed first)']
+    """
+    values: Dict[str, str] = {}
+    origin: Dict[str, str] = {}
+    warnings: List[str] = []
+    words = cmdline.split()
+    early = [w for w in words if w.partition("=")[0] == "oops"]
+    for word in early + [w for w in words if w not in early]:
+        key, _, val = word.partition("=")
+        if key not in _PANIC_PARAMS:
+            continue
+        sysctl = _PANIC_PARAMS[key]
+        val = "1" if key == "oops" and val == "panic" else val
+        if sysctl in values and values[sysctl] != val:
+            why = " (oops= is an early parameter, parsed first)" if origin[sysctl].startswith("oops=") else \
+                " (the last one on the command line)"
+            warnings.append(f"{sysctl} is set twice ({origin[sysctl]}, {word}): {word} wins{why}")
+        values[sysctl], origin[sysctl] = val, word
+    return values, warnings

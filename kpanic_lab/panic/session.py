@@ -25,7 +25,7 @@ from kpanic_lab.guest.dwarf import StructLayout, TypeNotFound, struct_layout
 from kpanic_lab.machine import LabEvent, Machine, MachineConfig, Snapshot
 from kpanic_lab.machine.config import DEFAULT_CMDLINE
 from kpanic_lab.panic.notifiers import NotifierContext, NotifierError, PythonNotifiers
-from kpanic_lab.panic.scenarios import Scenario, get_scenario
+from kpanic_lab.panic.scenarios import Scenario, get_scenario, panic_settings
 from kpanic_lab.panic.stages import STAGE_INFO, stage_name, trigger_names
 from kpanic_lab.panic.trace import CpuState, NotifierCall, StageRecord, Trace, notify_name
 
@@ -52,6 +52,8 @@ class PanicSession:
         self.config = MachineConfig.create(cpus=cpus, memory=memory, cmdline=self._cmdline, vmlinux=vmlinux)
         self.machine = Machine(self.config)
         self.notifiers = PythonNotifiers()
+        # contradictory panic settings are legal (the last wins, as Linux reads left to right): say so
+        self.warnings: List[str] = panic_settings(self._cmdline)[1]
         self.max_seconds = max_seconds
         self.max_instructions = max_instructions
         self.settle_ns = 500_000_000      # 0.5 s of virtual time at the prompt with nothing happening = the end

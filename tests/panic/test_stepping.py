@@ -54,3 +54,11 @@ def test_same_run_twice_gives_the_same_trace():
 def test_unknown_scenario_is_a_clear_error():
     with pytest.raises(UnknownScenario, match="unknown scenario 'nope'; choose one of: .*sysrq-c"):
         PanicSession("nope")
+
+
+def test_contradictory_panic_settings_are_reported_and_resolved_as_linux_does():
+    if not vmlinux_path().is_file():
+        pytest.skip("no guest image")
+    s = PanicSession("oops", cmdline="panic_on_oops=0 oops=panic")
+    assert s.warnings and "panic_on_oops=0 wins" in s.warnings[0]
+    assert s.start().run_to_end().end == "task-killed"     # the guest agrees: panic_on_oops=0

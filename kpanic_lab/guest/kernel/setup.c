@@ -121,10 +121,12 @@ static void parse_early_param(void)
 
 	if ((v = cmdline_get("panic")))
 		panic_timeout = param_int(v);
-	if ((v = cmdline_get("panic_on_oops")))
-		panic_on_oops = *v ? param_int(v) : 1;
+	/* oops=panic is an early_param, panic_on_oops= a core_param parsed after all early ones:
+	 * so panic_on_oops= wins, wherever each stands on the command line (as Linux) */
 	if ((v = cmdline_get("oops")) && !strcmp(v, "panic"))
 		panic_on_oops = 1;
+	if ((v = cmdline_get("panic_on_oops")))
+		panic_on_oops = *v ? param_int(v) : 1;
 	if ((v = cmdline_get("panic_on_warn")))
 		panic_on_warn = *v ? param_int(v) : 1;
 	if (cmdline_get("crash_kexec_post_notifiers"))

@@ -1,0 +1,358 @@
+"""The panic stepper: a thin view over a ``PanicSession``.
+
+Buttons call the session (``step``, ``back``, ``run_to_end``, ``goto(-1)``); after each
+move the view reads the session's record of the stage and shows it:
+
+- the stage label (``kpanic-stage``) and a timeline slider over every recorded stage;
+- one panel per CPU: an IF lamp (``kpanic-if-on`` lit / ``kpanic-if-off`` dark), what the CPU
+  is doing, its symbolised RIP and its preempt count;
+- the stage's explanation, the notifier chain with the notifier being called highlighted,
+  the console as it grows (the lines the stage printed highlighted), and the stage graph.
+
+Everything a test needs is state on the widget (``position``, ``stage_key``, ``if_flags``,
+``graph_source``, ``current_node``, ``error`` ...), and every button is a method:
+
+>>> st = stepper_for("sysrq-c", cmdline="panic=0")        # doctest: +SKIP
+>>> st.step(); st.stage_key, st.if_flags                  # doctest: +SKIP
+('TRIGGER', [True, True])
+"""
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple
+
+import ipywidgets as w
+import traitlets as t
+
+from kpanic_lab.panic import PanicSession
+from kpanic_lab.panic import report
+from kpanic_lab.panic.stages import STAGE_INFO
+from kpanic_lab.panic.trace import StageRecord, notify_name
+from kpanic_lab.viz._common import (IF_OFF, IF_ON, LAB_CSS, describe_exception, error_html, error_widget,
+                                    esc, guarded, pre)
+from kpanic_lab.viz.stagegraph import current_node, render_svg, stage_digraph
+
+CONSOLE_LINES = 40          # the console panel shows this many last lines
+
+
+# ---------------------------------------------------------------------------- pure helpers
+def notifier_rows(records: Sequence[StageRecord], position: int) -> List[Tuple[str, int, str, bool]]:
+    """The notifier chain at ``position``: (name, priority, status, being_called) per call.
+
+    A call is "being called" from its NOTIFIER_CALL stage up to and including its NOTIFIER_RET.
+    """
+    rows = []
+    for j, rec in enumerate(records):
+        if rec.key != "NOTIFIER_CALL" or rec.notifier is None:
+            continue
+        ret = next((r for r in records[j + 1:] if r.key == "NOTIFIER_RET"), None)
+        k = ret.index if ret is not None else None
+        if position < j:
+            status = "not called yet"
+        elif k is None or position < k:
+            status = "running"
+        else:
+            status = f"returned {notify_name(ret.notifier.ret if ret and ret.notifier else None)}"
+        rows.append((rec.notifier.name, rec.notifier.priority, status, j <= position and (k is None or position <= k)))
+    return rows
+
+
+def new_text(before: str, now: str) -> Tuple[str, str]:
+    """(old, new): what ``now`` adds to ``before`` (all new when it does not extend it)."""
+    return (before, now[len(before):]) if now.startswith(before) else ("", now)
+
+
+def explanation(rec: Optional[StageRecord]) -> str:
+    """Why Linux does what this stage shows (the library's words)."""
+    if rec is None:
+        return "The shell waits at its prompt. Step to type the trigger."
+    info = STAGE_INFO.get(rec.key)
+    if info is not None:
+        return info.explain
+    why = [ln.split("why:", 1)[1].strip() for ln in report.stage_card(rec).splitlines() if "  why:" in ln]
+    return why[0] if why else ""
+
+
+def _lamp(on: bool) -> str:
+    colour = IF_ON if on else IF_OFF
+    return (f'<span class="kpanic-lamp" style="color:{colour}; font-size:18px" '
+            f'title="RFLAGS.IF = {int(on)}">&#9679;</span> <b>IF={int(on)}</b>')
+
+
+# ---------------------------------------------------------------------------- the widget
+class PanicStepper(w.VBox):
+    """Step a panic forward and back, and see every CPU, the console and the chain."""
+
+    position = t.Int(-1, help="the session's position: -1 before the trigger")
+    stage_key = t.Unicode("", help="the current stage's key ('' before the trigger)")
+    if_flags = t.List(t.Bool(), help="each CPU's RFLAGS.IF at the current stage")
+    doing = t.List(t.Unicode(), help="what each CPU is doing")
+    symbols = t.List(t.Unicode(), help="each CPU's symbolised RIP")
+    recorded = t.Int(0, help="how many stages the session has recorded")
+    ended = t.Unicode("", help="how the run ended, once it has ('' before)")
+    graph_source = t.Unicode("", help="the stage graph's dot source")
+    current_node = t.Unicode("", help="the node marked current in the graph")
+    notifier_current = t.Unicode("", help="the notifier being called ('' when none)")
+    console_text = t.Unicode("", help="the console shown (since the trigger)")
+    error = t.Unicode("", help="the last error, as one line ('' when none)")
+
+    def __init__(self, session: Any, *, graph: bool = True, **kwargs: Any) -> None:
+        self._error_box = error_widget()
+        self.session: Optional[PanicSession] = None
+        self._draw_graph = graph
+        self._syncing = False
+        problem = _session_problem(session)
+        if problem:
+            super().__init__([w.HTML(error_html(problem))], **kwargs)
+            self.error = problem
+            return
+        self.session = getattr(session, "session", session)   # a KdumpRun steps its PanicSession
+        self.kdump_run = session if session is not self.session else None
+        self._build()
+        super().__init__([w.HTML(LAB_CSS), self._bar, self._error_box, self._body, self._console_box], **kwargs)
+        self.add_class("kpanic-stepper")
+        self._start()
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        self.stage_label = w.HTML("")
+        self.stage_label.add_class("kpanic-stage")
+        self.reset_button = w.Button(description="Reset", icon="fast-backward", tooltip="back to before the trigger")
+        self.back_button = w.Button(description="Back", icon="step-backward", tooltip="one stage back")
+        self.step_button = w.Button(description="Step", icon="step-forward", tooltip="one stage forward",
+                                    button_style="primary")
+        self.step_button.add_class("kpanic-step")
+        self.end_button = w.Button(description="Run to end", icon="fast-forward", tooltip="record every stage")
+        for b, fn in ((self.reset_button, self.reset), (self.back_button, self.back),
+                      (self.step_button, self.step), (self.end_button, self.run_to_end)):
+            b.layout = w.Layout(width="auto")
+            b.on_click(lambda _b, fn=fn: fn())
+        self.slider = w.IntSlider(value=-1, min=-1, max=-1, description="timeline", continuous_update=False,
+                                  layout=w.Layout(width="420px"))
+        self.slider.observe(self._on_slider, "value")
+        self._bar = w.VBox([self.stage_label,
+                            w.HBox([self.reset_button, self.back_button, self.step_button, self.end_button,
+                                    self.slider])])
+        self.lamps: List[w.HTML] = []
+        self.cpu_texts: List[w.HTML] = []
+        self._cpus = w.VBox([])
+        self.what = w.HTML("")
+        self.why = w.HTML("")
+        self.notifiers = w.HTML("")
+        self.graph = w.HTML("", layout=w.Layout(overflow="auto", max_width="560px"))
+        left = w.VBox([w.HTML("<b>CPUs</b>"), self._cpus, self.what, self.why,
+                       w.HTML("<b>panic_notifier_list</b>"), self.notifiers],
+                      layout=w.Layout(width="48%", min_width="360px"))
+        self._body = w.HBox([left, self.graph] if self._draw_graph else [left],
+                            layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.console = w.HTML("")
+        self._console_box = w.VBox([w.HTML("<b>console</b> (since the trigger; this stage's lines highlighted)"),
+                                    self.console])
+
+    def _cpu_panels(self, n: int) -> None:
+        if len(self.lamps) == n:
+            return
+        self.lamps, self.cpu_texts, rows = [], [], []
+        for i in range(n):
+            lamp = w.HTML("", layout=w.Layout(width="70px"))
+            lamp.add_class("kpanic-if")
+            lamp.add_class(f"kpanic-if-cpu{i}")
+            text = w.HTML("")
+            self.lamps.append(lamp)
+            self.cpu_texts.append(text)
+            rows.append(w.HBox([lamp, text]))
+        self._cpus.children = rows
+
+    @guarded
+    def _start(self) -> None:
+        assert self.session is not None
+        if not self.session.started:
+            if self.kdump_run is not None:
+                self.kdump_run.load()
+            else:
+                self.session.start()
+        self.refresh()
+
+    # ------------------------------------------------------------------ the buttons
+    @guarded
+    def step(self) -> Optional[StageRecord]:
+        """One stage forward (the guest runs to it the first time)."""
+        rec = self._s().step()
+        self.refresh()
+        return rec
+
+    @guarded
+    def back(self) -> Optional[StageRecord]:
+        """One stage back (a snapshot restore); nothing before the trigger."""
+        s = self._s()
+        rec = s.back() if s.position >= 0 else None
+        self.refresh()
+        return rec
+
+    @guarded
+    def goto(self, index: int) -> Optional[StageRecord]:
+        """Jump to a stage (-1: before the trigger); stages not yet recorded are run to."""
+        rec = self._s().goto(index)
+        self.refresh()
+        return rec
+
+    @guarded
+    def run_to_end(self) -> None:
+        """Record every stage to the end and show the last."""
+        self._s().run_to_end()
+        self.refresh()
+
+    @guarded
+    def reset(self) -> None:
+        """Back to the prompt before the trigger (the recorded stages are kept)."""
+        self._s().goto(-1)
+        self.refresh()
+
+    def _s(self) -> PanicSession:
+        if self.session is None:
+            raise ValueError(self.error or "no session")
+        return self.session
+
+    def _on_slider(self, change: Any) -> None:
+        if not self._syncing and change["new"] != self.position:
+            self.goto(change["new"])
+
+    # ------------------------------------------------------------------ reading the session
+    def refresh(self) -> None:
+        """Read the session and redraw every part."""
+        s = self._s()
+        rec = s.current
+        p = s.position
+        self.recorded = len(s.records)
+        self.ended = s.end or ""
+        self._syncing = True
+        try:
+            self.slider.max = max(self.recorded - 1, -1)
+            self.slider.value = p
+        finally:
+            self._syncing = False
+        self.step_button.disabled = s.finished
+        self.back_button.disabled = self.reset_button.disabled = p < 0
+        self.end_button.disabled = s.finished
+        self._show_stage(rec)
+        self._show_cpus(rec)
+        self._show_notifiers(p)
+        self._show_console(p)
+        self._show_graph(p)
+        self.position = p                       # last: observers see a complete view
+        self.stage_key = rec.key if rec else ""
+
+    def _show_stage(self, rec: Optional[StageRecord]) -> None:
+        total = f"{self.recorded} recorded" + (f", run ended: {self.ended}" if self.ended else "")
+        if rec is None:
+            self.stage_label.value = f"<b>before the trigger</b> — the shell prompt <small>({total})</small>"
+            self.what.value = f"<b>next:</b> <code>{esc(self._s().scenario.trigger)}</code>"
+        else:
+            self.stage_label.value = (f"<b>stage {rec.index}: {esc(rec.key)}</b> — {esc(rec.title)} "
+                                      f"<small>(CPU {rec.cpu}, at {esc(rec.symbol.split('/')[0])}; {total})</small>")
+            self.what.value = f"<b>what:</b> {esc(rec.detail)}" if rec.detail else ""
+        self.why.value = f"<b>why:</b> {esc(explanation(rec))}"
+
+    def _show_cpus(self, rec: Optional[StageRecord]) -> None:
+        if rec is not None:
+            rows = [(c.cpu, c.interrupts_enabled, c.doing, c.symbol, c.rip,
+                     report.describe_preempt_count(c.preempt_count)) for c in rec.cpus]
+        else:      # before the trigger: the machine as it stands at the prompt
+            rows = [(v.index, v.interrupts_enabled, v.state + (" (user mode)" if v.cpl == 3 else ""), v.symbol,
+                     v.rip, "(not recorded before the trigger)") for v in self._s().machine.cpu_views()]
+        self._cpu_panels(len(rows))
+        for (cpu, on, doing, symbol, rip, preempt), lamp, text in zip(rows, self.lamps, self.cpu_texts):
+            lamp.value = _lamp(on)
+            lamp.remove_class("kpanic-if-off" if on else "kpanic-if-on")
+            lamp.add_class("kpanic-if-on" if on else "kpanic-if-off")
+            mark = " &#9664;" if rec is not None and rec.cpu == cpu else ""
+            text.value = (f"<b>CPU {cpu}</b>{mark} · {esc(doing)} · <code>{esc(symbol.split('/')[0])}</code> "
+                          f"<small>(rip {rip:016x})</small> · preempt {esc(preempt)}")
+        self.if_flags = [r[1] for r in rows]
+        self.doing = [r[2] for r in rows]
+        self.symbols = [r[3] for r in rows]
+
+    def _show_notifiers(self, p: int) -> None:
+        rows = notifier_rows(self._s().records, p)
+        if not rows:
+            self.notifiers.value = "<i>no notifier called (yet)</i>"
+            self.notifier_current = ""
+            return
+        html = ["<table style='border-collapse:collapse'>",
+                "<tr><th align=left>#</th><th align=left>notifier</th><th>priority</th><th align=left>status</th></tr>"]
+        for i, (name, prio, status, now) in enumerate(rows, 1):
+            cls = ' class="kpanic-notifier-current"' if now else ""
+            html.append(f"<tr{cls}><td>{i}</td><td><code>{esc(name)}</code></td><td align=center>{prio}</td>"
+                        f"<td>{'&#9654; ' if now else ''}{esc(status)}</td></tr>")
+        self.notifiers.value = "".join(html) + "</table>"
+        self.notifier_current = next((r[0] for r in rows if r[3]), "")
+
+    def _show_console(self, p: int) -> None:
+        s = self._s()
+        if p < 0:
+            text = "\n".join(s.console_at(-1).splitlines()[-8:])
+            old, new = text, ""
+        else:
+            now = report.console_since_trigger(s, p)
+            before = report.console_since_trigger(s, p - 1) if p > 0 else ""
+            old, new = new_text(before, now)
+            text = now
+        self.console_text = text
+        lines_old = old.split("\n")
+        keep_old = "\n".join(lines_old[-max(CONSOLE_LINES - new.count("\n"), 4):])
+        body = esc(keep_old) + (f'<span class="kpanic-new">{esc(new)}</span>' if new else "")
+        self.console.value = (f'<div class="kpanic-console" style="max-height:22em; overflow:auto; border:1px solid '
+                              f'#ddd; padding:4px; background:#fafafa"><pre>{body}</pre></div>')
+
+    def _show_graph(self, p: int) -> None:
+        s = self._s()
+        tr = s.trace()
+        lines = {str(r.index): r.notifier.name for r in tr.stages if r.notifier is not None}
+        lines.update({str(r.index): f"CPU {r.args[0]}" for r in tr.stages if r.key == "CPU_STOPPED" and r.args})
+        dot = stage_digraph(tr.graph(), p, lines, tr.end).source
+        self.graph_source = dot
+        self.current_node = current_node(dot) or ""
+        if not self._draw_graph:
+            return
+        try:
+            self.graph.value = render_svg(dot)
+        except Exception as e:          # noqa: BLE001 - no dot: say so where the graph would be
+            self.graph.value = error_html(f"the stage graph needs Graphviz's dot ({describe_exception(e)}); "
+                                          "install it with: apt-get install graphviz") + pre(dot, max_height="12em")
+
+
+def _session_problem(obj: Any) -> Optional[str]:
+    """Why ``obj`` cannot be stepped, or None."""
+    from kpanic_lab.machine import Machine
+
+    target = getattr(obj, "session", obj)
+    if isinstance(target, PanicSession):
+        return None
+    if isinstance(obj, Machine):
+        panicked = "Kernel panic - not syncing" in obj.console_text
+        state = ("it has panicked, but its stages were not recorded" if panicked else
+                 "and this machine never panicked: there is nothing to step through")
+        return (f"the stepper needs a PanicSession, which records each stage as the guest runs; {state}. "
+                "Make one with PanicSession('sysrq-c') or stepper_for('sysrq-c').")
+    return (f"the stepper needs a PanicSession (or a KdumpRun), not {type(obj).__name__}: "
+            "use stepper_for('sysrq-c') or PanicStepper(PanicSession('sysrq-c'))")
+
+
+def stepper_for(scenario: str = "sysrq-c", *, kdump: bool = False, graph: bool = True,
+                **options: Any) -> PanicStepper:
+    """Boot a session for ``scenario`` and return its stepper (a failure is shown in place).
+
+    ``kdump=True`` boots with ``crashkernel=`` and loads a capture kernel (``KdumpRun``), so the
+    run ends in the jump to it; ``options`` go to ``PanicSession`` (or ``KdumpRun``).
+    """
+    try:
+        if kdump:
+            from kpanic_lab.kdump.run import KdumpRun
+            obj: Any = KdumpRun(scenario, **options)
+        else:
+            obj = PanicSession(scenario, **options)
+    except Exception as e:              # noqa: BLE001 - an unknown scenario, a bad option: one line
+        err = PanicStepper(None)
+        err.error = describe_exception(e)
+        err.children = (w.HTML(error_html(err.error)),)
+        return err
+    return PanicStepper(obj, graph=graph)

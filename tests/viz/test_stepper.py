@@ -1,0 +1,161 @@
+"""The panic stepper over a SysRq-c session: stepping, the IF lamps, the graph, the chain."""
+from __future__ import annotations
+
+import pytest
+
+from kpanic_lab.machine import Machine
+from kpanic_lab.panic import PanicSession, Scenario
+from kpanic_lab.viz.stagegraph import BEFORE, current_node, stage_digraph
+from kpanic_lab.viz.stepper import PanicStepper, notifier_rows, stepper_for
+
+
+@pytest.fixture(scope="module")
+def stepper():
+    st = stepper_for("sysrq-c", cmdline="panic=0")
+    assert st.error == ""
+    return st
+
+
+@pytest.fixture(scope="module")
+def full_trace(stepper):
+    """The whole run, recorded once (the stepper is put back before the trigger)."""
+    stepper.run_to_end()
+    trace = stepper.session.trace()
+    stepper.reset()
+    return trace
+
+
+def test_starts_before_the_trigger(stepper):
+    stepper.reset()
+    assert stepper.position == -1 and stepper.stage_key == ""
+    assert stepper.if_flags == [True, True]            # both CPUs idle at the prompt
+    assert stepper.current_node == BEFORE
+    assert stepper.back_button.disabled and not stepper.step_button.disabled
+    assert "before the trigger" in stepper.stage_label.value
+
+
+def test_step_moves_forward_and_back(stepper):
+    stepper.reset()
+    stepper.step()
+    assert (stepper.position, stepper.stage_key) == (0, "TRIGGER")
+    assert "echo c > /proc/sysrq-trigger" in stepper.console_text
+    stepper.step()
+    assert (stepper.position, stepper.stage_key) == (1, "ENTRY")
+    assert stepper.slider.value == 1 and stepper.slider.max >= 1
+    stepper.back()
+    assert (stepper.position, stepper.stage_key) == (0, "TRIGGER")
+    assert stepper.session.position == 0
+
+
+def test_step_button_steps(stepper):
+    stepper.reset()
+    stepper.step_button.click()
+    assert stepper.position == 0
+    assert stepper.step_button.description == "Step" and "kpanic-step" in stepper.step_button._dom_classes
+    assert "kpanic-stage" in stepper.stage_label._dom_classes
+
+
+def test_if_flags_follow_the_trace(stepper, full_trace):
+    for rec in full_trace.stages:
+        stepper.goto(rec.index)
+        want = [c.interrupts_enabled for c in rec.cpus]
+        assert stepper.if_flags == want, rec.key
+        for on, lamp in zip(want, stepper.lamps):
+            assert ("kpanic-if-on" in lamp._dom_classes) == on
+            assert ("kpanic-if-off" in lamp._dom_classes) == (not on)
+    keys = full_trace.keys()
+    irqs_off = keys.index("IRQS_OFF")
+    assert full_trace.stages[irqs_off].cpus[full_trace.stages[irqs_off].cpu].interrupts_enabled is False
+
+
+def test_graph_marks_the_current_node(stepper, full_trace):
+    for i in (-1, 0, 5, len(full_trace.stages) - 1):
+        stepper.goto(i)
+        expect = BEFORE if i < 0 else str(i)
+        assert stepper.current_node == expect
+        assert current_node(stepper.graph_source) == expect
+    assert stepper.graph.value.lstrip().startswith("<svg")
+    assert "end: hang" in stepper.graph_source
+
+
+def test_slider_scrubs_to_a_stage(stepper, full_trace):
+    stepper.slider.value = 6
+    assert stepper.position == 6 and stepper.stage_key == full_trace.stages[6].key
+    stepper.reset()
+    assert stepper.slider.value == -1
+
+
+def test_run_to_end_and_the_end(stepper, full_trace):
+    stepper.run_to_end()
+    assert stepper.ended == "hang" and stepper.position == len(full_trace.stages) - 1
+    assert stepper.step_button.disabled and stepper.end_button.disabled
+    assert stepper.step() is None and stepper.error == ""
+
+
+def test_notifier_being_called_is_highlighted(stepper, full_trace):
+    call = next(r for r in full_trace.stages if r.key == "NOTIFIER_CALL")
+    stepper.goto(call.index)
+    assert stepper.notifier_current == call.notifier.name
+    assert "kpanic-notifier-current" in stepper.notifiers.value
+    stepper.goto(call.index - 1)
+    assert stepper.notifier_current == ""
+    done = full_trace.keys().index("NOTIFIERS_DONE")
+    stepper.goto(done)
+    assert stepper.notifier_current == "" and "returned NOTIFY_DONE" in stepper.notifiers.value
+
+
+def test_console_grows_and_highlights_new_lines(stepper, full_trace):
+    msg = full_trace.keys().index("MESSAGE")
+    stepper.goto(msg - 1)
+    before = stepper.console_text
+    stepper.goto(msg)
+    assert stepper.console_text.startswith(before)
+    assert "Kernel panic - not syncing: sysrq triggered crash" in stepper.console_text
+    assert '<span class="kpanic-new">' in stepper.console.value
+
+
+def test_explanations_come_from_the_library(stepper, full_trace):
+    from kpanic_lab.panic.stages import STAGE_INFO
+    stepper.goto(full_trace.keys().index("IRQS_OFF"))
+    assert STAGE_INFO["IRQS_OFF"].explain.split(":")[0] in stepper.why.value
+    stepper.goto(full_trace.keys().index("CPU_STOPPED"))      # not a panic_stages.h stage
+    assert "NMI" in stepper.why.value
+
+
+def test_notifier_rows_pure(full_trace):
+    stages = full_trace.stages
+    call = next(r.index for r in stages if r.key == "NOTIFIER_CALL")
+    rows = notifier_rows(stages, call)
+    assert rows[0][2] == "running" and rows[0][3]
+    assert all(r[2] == "not called yet" and not r[3] for r in rows[1:])
+    assert all(not r[3] for r in notifier_rows(stages, len(stages) - 1))
+
+
+def test_stage_digraph_pure():
+    g = {"nodes": [{"id": str(i), "key": k, "label": k.lower()} for i, k in enumerate(["TRIGGER", "ENTRY", "END"])],
+         "edges": [{"from": "0", "to": "1"}, {"from": "1", "to": "2"}]}
+    src = stage_digraph(g, 1, {"1": "pvpanic"}, "hang").source
+    assert current_node(src) == "1" and "pvpanic" in src and "class=past" in src and "class=future" in src
+
+
+# ---------------------------------------------------------------------------- wrong state
+def test_a_machine_that_never_panicked_is_a_message():
+    m = Machine(cpus=1, memory="64M")
+    m.boot()
+    st = PanicStepper(m)
+    assert "never panicked" in st.error
+    assert "kpanic-error" in st.children[0].value and "Traceback" not in st.children[0].value
+
+
+def test_wrong_objects_and_scenarios_are_messages():
+    assert "not str" in PanicStepper("sysrq-c").error
+    bad = stepper_for("no-such-scenario")
+    assert "unknown scenario" in bad.error and "kpanic-error" in bad.children[0].value
+
+
+def test_a_session_that_cannot_boot_is_a_message():
+    broken = Scenario("broken", "a setup line that fails", "echo c > /proc/sysrq-trigger",
+                      setup=("insmod no_such_module",))
+    st = PanicStepper(PanicSession(broken, cpus=1, memory="64M"))
+    assert "setup line 'insmod no_such_module' failed" in st.error and "Traceback" not in st.error
+    assert "kpanic-error" in st._error_box.value

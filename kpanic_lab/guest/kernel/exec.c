@@ -32,28 +32,11 @@
 #include "sched.h"
 #include "errno.h"
 #include "defs.h"
+#include "elf.h"
 
 #define MAX_ARG_STRINGS   32
 #define MAX_ARG_BYTES     2048
 
-/* ELF64 (the fields we read), as include/uapi/linux/elf.h */
-struct elf64_hdr {
-	unsigned char e_ident[16];
-	u16 e_type, e_machine;
-	u32 e_version;
-	u64 e_entry, e_phoff, e_shoff;
-	u32 e_flags;
-	u16 e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx;
-};
-
-struct elf64_phdr {
-	u32 p_type, p_flags;
-	u64 p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align;
-};
-
-#define ET_EXEC      2
-#define EM_X86_64    62
-#define PT_LOAD      1
 
 /* scripts/initramfs.py: the table, ended by an entry with a NULL name */
 extern const struct initramfs_entry initramfs_table[];

@@ -25,23 +25,8 @@
 #include "proc_fs.h"
 #include "memblock.h"
 #include "memlayout.h"
+#include "elf.h"
 
-struct elf64_hdr {
-	u8 e_ident[16];
-	u16 e_type, e_machine;
-	u32 e_version;
-	u64 e_entry, e_phoff, e_shoff;
-	u32 e_flags;
-	u16 e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx;
-};
-
-struct elf64_phdr {
-	u32 p_type, p_flags;
-	u64 p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align;
-};
-
-#define PT_LOAD  1
-#define PT_NOTE  4
 #define MAX_PHDRS 32
 
 static unsigned long long elfcorehdr_addr;     /* 0: not a capture kernel */

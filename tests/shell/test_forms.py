@@ -170,3 +170,22 @@ def test_vm_and_kmem(crash):
     assert km[0] == "                 PAGES        TOTAL      PERCENTAGE"
     assert re.fullmatch(r"    TOTAL MEM +\d+ +[\d.]+ MB +----", km[1])
     assert re.fullmatch(r"         FREE +\d+ +[\d.]+ MB +\d+% of TOTAL MEM", km[2])
+
+
+def test_help_examples_run(crash, session_for):
+    """Every example in the help pages is a command that works (addresses change with each
+    build of the guest, so the ones naming a raw address are only checked for their form)."""
+    import re as _re
+
+    from kpanic_lab.crash.registry import COMMANDS
+
+    for name, c in COMMANDS.items():
+        for line in c.example.splitlines():
+            if not line.startswith("crash> "):
+                continue
+            cmd = line[len("crash> "):]
+            s = session_for("oops-panic") if name == "mod" else crash
+            if _re.search(r"\b[0-9a-f]{16}\b", cmd):
+                continue
+            out = s.run(cmd)
+            assert out and not out.startswith(f"{cmd.split()[0]}: ") or name == "gdb", (cmd, out)

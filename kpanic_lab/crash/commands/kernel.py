@@ -52,9 +52,9 @@ log_buf from log_first_idx) and prints every record as the console did, includin
 ones the console left out for their level.""",
          example="""
 crash> log | tail -3
-[    0.028150] sysrq: Trigger a crash
-[    0.028350] Kernel panic - not syncing: sysrq triggered crash
-[    0.028400] CPU: 1 PID: 3 Comm: sh Not tainted 6.1.0-kpanic #1""")
+[    0.017650] Kernel Offset: disabled
+[    0.017750] ledtrig-panic: panic LED on
+[    0.018000] ---[ end Kernel panic - not syncing: sysrq triggered crash ]---""")
 def _log(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("log", args, "m")
     if rest:
@@ -74,8 +74,8 @@ symbols and line numbers are there already: crash's 'mod -s' (load a module's de
 info) has nothing to add.""",
          example="""
 crash> mod
-     MODULE       NAME             BASE         SIZE  OBJECT FILE
-ffffffff810952a0  null_deref  ffffffff81017000  4096  (not loaded)  [CONFIG_KALLSYMS]""")
+     MODULE       NAME              BASE        SIZE  OBJECT FILE
+ffff88800fc42f00  null_deref  ffffffff81017000  4096  (not loaded)  [CONFIG_KALLSYMS]""")
 def _mod(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("mod", args, "s:S")
     if opts:
@@ -98,13 +98,13 @@ The lab kernel has no huge pages and no swap.""",
          example="""
 crash> kmem -i
                  PAGES        TOTAL      PERCENTAGE
-    TOTAL MEM    64197     250.8 MB         ----
-         FREE    63069     246.4 MB   98% of TOTAL MEM
-         USED     1128       4.4 MB    1% of TOTAL MEM
+    TOTAL MEM    64169     250.7 MB         ----
+         FREE    62990     246.1 MB   98% of TOTAL MEM
+         USED     1179       4.6 MB    1% of TOTAL MEM
        SHARED        0            0    0% of TOTAL MEM
       BUFFERS      256       1.0 MB    0% of TOTAL MEM
        CACHED      256       1.0 MB    0% of TOTAL MEM
-         SLAB       23      92.0 KB    0% of TOTAL MEM
+         SLAB       24      96.0 KB    0% of TOTAL MEM
 ...""")
 def _kmem(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("kmem", args, "ifsSpv")

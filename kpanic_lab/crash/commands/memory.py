@@ -35,10 +35,10 @@ def _count(token: str, what: str = "count") -> int:
                   ("count", "how many values (default 1)")),
          example="""
 crash> rd -a linux_banner
-ffffffff8101a0a0:  Linux version 6.1.0-kpanic (kpanic@kpanic_lab) (gcc (Debian 12
+ffffffff8101bf00:  Linux version 6.1.0-kpanic (kpanic@kpanic_lab) (gcc (Debian 
 ...
 crash> rd jiffies
-ffffffff81040038:  00000000fffb6c23                      #l..............""")
+ffffffff8105c038:  00000000fffedb0b                    ........""")
 def _rd(s: CrashSession, args: List[str]) -> Output:
     bits = 64
     rest_args = []
@@ -145,13 +145,13 @@ def _struct(s: CrashSession, args: List[str], kind: str) -> Output:
 
 
 _STRUCT_EXAMPLE = """
-crash> struct task_struct.pid,comm ffffffff81065fb0
+crash> struct task_struct.pid,comm ffffffff81080c70
   pid = 3
   comm = "sh\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000"
 crash> struct -o list_head
 struct list_head {
-   [0] struct list_head *next;
-   [8] struct list_head *prev;
+  [0] struct list_head *next;
+  [8] struct list_head *prev;
 }
 SIZE: 16"""
 
@@ -190,12 +190,12 @@ each next pointer points at the next structure itself.  'list' walks lists: it d
 list source code (that is gdb's list; see 'dis -l' and 'sym' for lines).""",
          example="""
 crash> list task_struct.tasks -s task_struct.pid,comm -h init_task
-ffffffff8103d8a0
+ffffffff81055940
   pid = 0
   comm = "swapper/0\\000\\000\\000\\000\\000\\000"
-ffffffff81065b60
+ffffffff81080820
   pid = 1
-  comm = "init\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000"
+  comm = "init\\000er/0\\000\\000\\000\\000\\000\\000"
 ...""")
 def _list(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("list", args, "o:s:h:H:e:")

@@ -49,23 +49,23 @@ exception shows the registers it saved (the exception frame); an entry that ran 
 own stack (NMI) goes on where it interrupted: --- <NMI exception stack> ---.""",
          example="""
 crash> bt
-PID: 3        TASK: ffffffff81065fb0  CPU: 1    COMMAND: "sh"
- #0 [ffff888000393c90] mdelay at ffffffff8100d2ee
- #1 [ffff888000393ca0] panic at ffffffff810079ed
- #2 [ffff888000393d28] sysrq_handle_crash at ffffffff8100d04d
- #3 [ffff888000393d38] __handle_sysrq at ffffffff8100d11f
- #4 [ffff888000393d58] write_sysrq_trigger at ffffffff8100d1be
- #5 [ffff888000393d78] proc_reg_write at ffffffff8100913b
- #6 [ffff888000393d88] vfs_write at ffffffff81002e01
- #7 [ffff888000393da8] ksys_write at ffffffff81002ecb
- #8 [ffff888000393dd8] do_syscall_64 at ffffffff8100cc72
- #9 [ffff888000393f50] entry_SYSCALL_64_after_hwframe at ffffffff8101202f
-    RIP: 0000000000401343  RSP: 00007fffffffec28  RFLAGS: 00000246
-    RAX: ffffffffffffffda  RBX: 0000000000000002  RCX: 0000000000401343
-    RDX: 0000000000000002  RSI: 00007fffffffec30  RDI: 0000000000000001
-    RBP: 00007fffffffee60   R8: 0000000000000000   R9: 0000000000000000
-    R10: 0000000000000000  R11: 0000000000000246  R12: 00007fffffffec30
-    R13: 0000000000403010  R14: 0000000000000001  R15: 0000000000000002
+PID: 3        TASK: ffffffff81080c70  CPU: 1    COMMAND: "sh"
+ #0 [ffff8880013abc90] mdelay at ffffffff8100ea3e
+ #1 [ffff8880013abca0] panic at ffffffff8100901d
+ #2 [ffff8880013abd30] sysrq_handle_crash at ffffffff8100e79d
+ #3 [ffff8880013abd40] __handle_sysrq at ffffffff8100e85f
+ #4 [ffff8880013abd70] write_sysrq_trigger at ffffffff8100e8ae
+ #5 [ffff8880013abda0] proc_reg_write at ffffffff81009c6b
+ #6 [ffff8880013abdb0] vfs_write at ffffffff81003cc1
+ #7 [ffff8880013abdc0] ksys_write at ffffffff81003d8b
+ #8 [ffff8880013abdf0] do_syscall_64 at ffffffff8100e2d2
+ #9 [ffff8880013abf40] entry_SYSCALL_64_after_hwframe at ffffffff81013f03
+    RIP: 0000000000401443  RSP: 00007fffffffebe8  RFLAGS: 00000246
+    RAX: ffffffffffffffda  RBX: 0000000000000002  RCX: 0000000000401443
+    RDX: 0000000000000002  RSI: 00007fffffffebf0  RDI: 0000000000000001
+    RBP: 00007fffffffee20   R8: 0000000000000000   R9: 0000000000000000
+    R10: 0000000000000000  R11: 0000000000000246  R12: 00007fffffffebf0
+    R13: 0000000000404010  R14: 0000000000000001  R15: 0000000000000002
     ORIG_RAX: 0000000000000001  CS: 0033  SS: 002b""")
 def _bt(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("bt", args, "ac:flt")
@@ -127,11 +127,11 @@ lab kernel maps each user page when it is mapped, so the two are equal here.""",
          example="""
 crash> ps
       PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM
->       0       0   0  ffffffff8103d8a0  RU   0.0        0        0  [swapper/0]
-        0       0   1  ffffffff81065cd0  RU   0.0        0        0  [swapper/1]
-        1       0   0  ffffffff81065b60  IN   0.8     2120     2120  init
-        2       1   0  ffffffff81065e40  IN   0.0       48       48  sh
->       3       2   1  ffffffff81065fb0  RU   0.0       48       48  sh""")
+>       0       0   0  ffffffff81055940  RU   0.0        0        0  [swapper/0]
+        0       0   1  ffffffff81080990  RU   0.0        0        0  [swapper/1]
+        1       0   0  ffffffff81080820  IN   0.9     2184     2184  init
+        2       1   0  ffffffff81080b00  IN   0.0      116      116  sh
+>       3       2   1  ffffffff81080c70  RU   0.0      116      116  sh""")
 def _ps(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("ps", args, "ku")
     rows = ps(s.prog)
@@ -175,7 +175,7 @@ With no argument, set shows the context.""",
 crash> set 1
     PID: 1
 COMMAND: "init"
-   TASK: ffffffff81065b60  [THREAD_INFO: ffffffff81065b60]
+   TASK: ffffffff81080820  [THREAD_INFO: ffffffff81080820]
     CPU: 0
   STATE: TASK_INTERRUPTIBLE""")
 def _set(s: CrashSession, args: List[str]) -> Output:
@@ -207,14 +207,13 @@ The lab kernel keeps no vm_area_struct: the regions are runs of mapped pages fou
 the page tables, named after the mm_struct fields they cover (code, heap, stack).""",
          example="""
 crash> vm 1
-PID: 1        TASK: ffffffff81065b60  CPU: 0    COMMAND: "init"
+PID: 1        TASK: ffffffff81080820  CPU: 0    COMMAND: "init"
        MM               PGD          RSS    TOTAL_VM
-ffff88800f8a1000  ffff88800f8a5000    2120k      2120k
+ffff88800fc40580  ffff88800fc44000    2184k      2184k
       VMA           START       END     FLAGS FILE
-               -      400000     402000      r-x [code]
-               -      402000     403000      rw- [code]
-               -      403000     60b000      rw- [heap]
-               -  7fffffff7000 7ffffffff000      rw- [stack]""")
+               -      400000     41a000      rwx [code]
+               -  7ffff7dff000 7ffff7fff000      rwx [anon]
+               -  7fffffff7000 7ffffffff000      rwx [stack]""")
 def _vm(s: CrashSession, args: List[str]) -> Output:
     _, rest = parse_options("vm", args, "")
     if len(rest) > 1:

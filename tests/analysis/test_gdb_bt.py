@@ -18,7 +18,7 @@ from kpanic_lab.analysis.dumptarget import open_dump_target
 from kpanic_lab.analysis.stack import backtrace
 from kpanic_lab.analysis.tasks import panic_cpu, task_on_cpu
 from kpanic_lab.guest import vmlinux_path
-from tests.analysis.conftest import PANIC_SCENARIOS
+from tests.analysis.conftest import PANIC_SCENARIOS, console_kernel_lines
 
 
 def gdb_thread(vmcore, rip: int, rsp: int) -> int:
@@ -104,6 +104,10 @@ def test_bt_matches_gdb_on_the_capture_kernels_vmcore(scenario, tmp_path):
     t = open_dump_target(r.outcome.vmcore)
     try:
         bt = compare(Program(t), elf)
+        # and the log in the dump is what the crashed kernel printed, up to the jump
+        from kpanic_lab.analysis.printk import kernel_log, log_lines
+
+        assert log_lines(kernel_log(Program(t))) == console_kernel_lines(r.first_console.splitlines())
         if scenario == "sysrq-c":
             # panic() -> __crash_kexec(NULL): the registers are saved there (crash_setup_regs)
             assert bt.functions[:3] == ["crash_setup_regs", "__crash_kexec", "panic"]

@@ -65,7 +65,7 @@ def forget_debug_info() -> None:
     """Empty every per-image cache, so the next open parses the vmlinux again."""
     from kpanic_lab.analysis.lines import LineTable
     from kpanic_lab.analysis.symbols import SymbolTable
-    from kpanic_lab.analysis.types import TypeIndex
+    from kpanic_lab.analysis.typeindex import TypeIndex
     from kpanic_lab.guest import image
 
     image._open_cached.cache_clear()

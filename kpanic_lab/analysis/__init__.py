@@ -12,7 +12,7 @@ formats what they return.  Everything starts from a :class:`Program` over a targ
 
 Modules, one concept each: ``target`` (memory and registers: live machine or dump),
 ``program`` (target + symbols + types), ``objects`` (typed views), ``symbols``,
-``types``/``typefmt`` (DWARF types, gdb's wording), ``lines`` (source lines),
+``types``/``typeindex``/``typefmt`` (DWARF types, found by name, in gdb's wording), ``lines`` (source lines),
 ``disasm`` (capstone), ``printk`` (the log), ``tasks``, ``stack`` (unwinder),
 ``modules``, ``kmem`` (struct page summary), ``lists`` (list walks), ``system`` (sys).
 """

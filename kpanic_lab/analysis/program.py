@@ -19,7 +19,8 @@ from kpanic_lab.analysis.errors import NotFound, ReadError
 from kpanic_lab.analysis.lines import LineTable, SourceLine
 from kpanic_lab.analysis.symbols import SymbolTable
 from kpanic_lab.analysis.target import Target
-from kpanic_lab.analysis.types import Type, TypeIndex
+from kpanic_lab.analysis.typeindex import TypeIndex
+from kpanic_lab.analysis.types import Type
 
 if TYPE_CHECKING:
     from kpanic_lab.analysis.objects import Object

@@ -10,11 +10,13 @@ formats what they return.  Everything starts from a :class:`Program` over a targ
 >>> [f.function for f in backtrace(prog, find_task(prog, 3)).frames][:3]   # doctest: +SKIP
 ['mdelay', 'panic', 'sysrq_handle_crash']
 
-Modules, one concept each: ``target`` (memory and registers: live machine or dump),
+Modules, one concept each: ``target`` (memory and registers: a live machine),
+``dumptarget`` (a vmcore as a target: ``open_dump_target(vmcore, vmlinux)``),
 ``program`` (target + symbols + types), ``objects`` (typed views), ``symbols``,
 ``types``/``typeindex``/``typefmt`` (DWARF types, found by name, in gdb's wording), ``lines`` (source lines),
 ``disasm`` (capstone), ``printk`` (the log), ``tasks``, ``stack`` (unwinder),
-``modules``, ``kmem`` (struct page summary), ``lists`` (list walks), ``system`` (sys).
+``modules``, ``mm`` (user address spaces), ``kmem`` (struct page summary), ``lists``
+(list walks), ``system`` (sys).
 """
 from kpanic_lab.analysis.errors import AnalysisError, NotFound, ReadError
 from kpanic_lab.analysis.objects import Object, container_of, list_for_each, list_for_each_entry

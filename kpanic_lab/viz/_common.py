@@ -74,13 +74,14 @@ def guarded(method: F) -> F:
     """
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        before = self.error
         try:
             result = method(self, *args, **kwargs)
         except Exception as e:          # noqa: BLE001 - every failure becomes one line in place
             self.error = describe_exception(e)
             show_error(self._error_box, self.error)
             return None
-        if self.error:
+        if before and self.error == before:     # a stale error is cleared; one a nested call set stays
             self.error = ""
             show_error(self._error_box, None)
         return result

@@ -1,0 +1,293 @@
+"""Pages by kind, and what a makedumpfile dump level keeps: a dump-level control over a real dump.
+
+Every decision is the library's: ``makedumpfile.exclude_pages`` reads the dump's ``struct page``
+array (free, cache, private cache, user), ``pageclass.zero_pages`` finds the zero pages, and the
+vmcore's size is what ``makedumpfile.makedumpfile`` really writes at that level and compression
+(to a counter, not to disk).  The view only colours the page frames, one pixel each, 1 MiB a row.
+
+>>> view = PageKindView("vmcore")          # an unfiltered dump: ELF, -d 0   # doctest: +SKIP
+>>> view.set_level(31); view.vmcore_bytes  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import ipywidgets as w
+import numpy as np
+import traitlets as t
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from kpanic_lab.formats import open_dump
+from kpanic_lab.formats.dump import Dump
+from kpanic_lab.formats.errors import dump_level_words
+from kpanic_lab.kdump.makedumpfile import available_compressions, exclude_pages, makedumpfile
+from kpanic_lab.kdump.pageclass import KINDS, zero_pages
+from kpanic_lab.viz._common import error_html, error_widget, esc, guarded
+from kpanic_lab.viz.progress import ProgressView
+
+PAGE = 4096
+ROW = 256                         # pages per image row: 1 MiB
+# What a page is, as the view colours it (index = the value in the image).
+PAGE_KINDS = ("kernel", "zero", "cache", "cache_private", "user", "free", "other", "not saved", "hole")
+COLOURS = ("#1565c0", "#fff176", "#66bb6a", "#2e7d32", "#ab47bc", "#cfd8dc", "#ff7043", "#ef9a9a", "#ffffff")
+WORDS = {"kernel": "kernel (always kept)", "zero": "zero-filled", "cache": "page cache",
+         "cache_private": "page cache with private data", "user": "user process data", "free": "free (buddy)",
+         "other": "hwpoison / offline", "not saved": "excluded when this dump was saved",
+         "hole": "not in the dump (no RAM, or crashkernel=)"}
+KEPT = "#37474f"
+BITS = ((1, "1: zero pages"), (2, "2: cache, not private"), (4, "4: all cache"), (8, "8: user data"),
+        (16, "16: free pages"))
+CODEC_FLAGS = {"lzo": "-l", "zlib": "-c", "snappy": "-p", "zstd": "-z"}
+
+
+class _Counter(io.RawIOBase):
+    """A write-only stream that counts bytes: the vmcore's size without writing it."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        n = memoryview(b).nbytes
+        self.n += n
+        return n
+
+
+@dataclass
+class Classified:
+    """Per page frame: its kind (index into PAGE_KINDS), and the dump's bitmaps."""
+
+    kind: np.ndarray
+    ram: np.ndarray
+    saved: np.ndarray
+    zero: np.ndarray
+
+
+def classify(dump: Dump) -> Classified:
+    """What each page frame of ``dump`` is, from the library's classification (struct-page kinds
+    at -d 30, then zero pages among the rest)."""
+    src = dump.source
+    ram, saved = src.ram_bitmap(), src.saved_bitmap()
+    kind = np.full(len(ram), PAGE_KINDS.index("hole"), dtype=np.uint8)
+    struct = np.full(len(ram), 255, dtype=np.uint8)
+    if dump.vmcoreinfo:
+        struct = exclude_pages(dump, 30, ram).kind
+    zero = np.zeros(len(ram), dtype=bool)
+    pfns = np.nonzero(ram & saved)[0]
+    for i in range(0, len(pfns), 4096):
+        batch = pfns[i:i + 4096]
+        zero[batch] = zero_pages(src.read_pages(batch))
+    kind[ram] = PAGE_KINDS.index("kernel")
+    kind[ram & zero] = PAGE_KINDS.index("zero")
+    kind[ram & ~saved] = PAGE_KINDS.index("not saved")
+    for k in ("cache", "cache_private", "user", "free"):
+        kind[struct == KINDS.index(k)] = PAGE_KINDS.index(k)
+    kind[(struct == KINDS.index("hwpoison")) | (struct == KINDS.index("offline"))] = PAGE_KINDS.index("other")
+    return Classified(kind, ram, saved, zero)
+
+
+def level_exclusion(dump: Dump, c: Classified, level: int) -> Tuple[np.ndarray, Dict[str, int]]:
+    """(why each page is excluded at ``level`` as an index into KINDS, 255 = kept; counts).
+
+    The struct-page part is ``exclude_pages``; zero pages are those -d 1 finds among the pages
+    still kept, as makedumpfile finds them while copying.
+    """
+    exc = exclude_pages(dump, level, c.ram)
+    why = exc.kind.copy()
+    counts = dict(exc.counts)
+    if level & 1:
+        z = c.zero & (why == 255) & c.saved
+        why[z] = KINDS.index("zero")
+        counts["zero"] = int(np.count_nonzero(z))
+    return why, counts
+
+
+def _grid(values: np.ndarray, fill: int) -> np.ndarray:
+    rows = -(-len(values) // ROW)
+    out = np.full(rows * ROW, fill, dtype=values.dtype)
+    out[:len(values)] = values
+    return out.reshape(rows, ROW)
+
+
+def draw_pages(c: Classified, why: np.ndarray, level: int, counts: Dict[str, int]) -> Figure:
+    """Two page maps: what each page is | what -d ``level`` keeps (dark) and drops (by kind)."""
+    fig = Figure(figsize=(11, 5.2))
+    fig.subplots_adjust(left=0.07, right=0.99, top=0.94, bottom=0.2, wspace=0.06)
+    ax1, ax2 = fig.subplots(1, 2, sharey=True)
+    cmap = ListedColormap(list(COLOURS))
+    extent = (0, ROW, 0, -(-len(c.kind) // ROW))
+    ax1.imshow(_grid(c.kind, PAGE_KINDS.index("hole")), cmap=cmap, vmin=0, vmax=len(COLOURS) - 1,
+               origin="lower", aspect="auto", interpolation="nearest", extent=extent)
+    ax1.set_title("what each page frame is", fontsize=10)
+    ax1.set_ylabel("physical address (MiB)")
+    shown = np.full(len(c.kind), len(COLOURS), dtype=np.uint8)          # kept
+    shown[~c.ram] = PAGE_KINDS.index("hole")
+    shown[c.ram & ~c.saved] = PAGE_KINDS.index("not saved")
+    for k in ("zero", "cache", "cache_private", "user", "free"):
+        shown[why == KINDS.index(k)] = PAGE_KINDS.index(k)
+    shown[(why == KINDS.index("hwpoison")) | (why == KINDS.index("offline"))] = PAGE_KINDS.index("other")
+    ax2.imshow(_grid(shown, PAGE_KINDS.index("hole")), cmap=ListedColormap(list(COLOURS) + [KEPT]), vmin=0,
+               vmax=len(COLOURS), origin="lower", aspect="auto", interpolation="nearest", extent=extent)
+    ax2.set_title(f"makedumpfile -d {level}: dark = written, colour = excluded", fontsize=10)
+    for ax in (ax1, ax2):
+        ax.set_xlabel("page within the MiB")
+    present = set(np.unique(c.kind).tolist())
+    handles = [Patch(facecolor=COLOURS[i], edgecolor="#90a4ae", label=WORDS[k]) for i, k in enumerate(PAGE_KINDS)
+               if i in present]
+    handles.append(Patch(facecolor=KEPT, label="written to the vmcore"))
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    return fig
+
+
+class PageKindView(w.VBox):
+    """A dump-level control over a real dump: pages by kind, what is excluded, the vmcore's size."""
+
+    dump_level = t.Int(31)
+    compression = t.Unicode("", help="'' for none, else lzo / zlib / snappy / zstd")
+    counts = t.Dict(help="pages excluded at this level, by kind (makedumpfile's report)")
+    excluded_pages = t.Int(0)
+    kept_pages = t.Int(0)
+    vmcore_bytes = t.Int(0, help="the size makedumpfile writes at this level and compression")
+    error = t.Unicode("")
+
+    def __init__(self, dump: Any, *, level: int = 31, compression: Optional[str] = "lzo", **kwargs: Any) -> None:
+        self._error_box = error_widget()
+        self.dump: Optional[Dump] = None
+        self.classified: Optional[Classified] = None
+        self.figure: Optional[Figure] = None
+        self._sizes: Dict[Tuple[int, str], int] = {}
+        self._syncing = False
+        self.progress = ProgressView("makedumpfile")
+        self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.summary = w.HTML("")
+        self.slider = w.IntSlider(value=level, min=0, max=31, description="-d", continuous_update=False)
+        self.boxes = [w.Checkbox(value=bool(level & bit), description=words, indent=False,
+                                 layout=w.Layout(width="auto")) for bit, words in BITS]
+        have = [c for c, ok in available_compressions().items() if ok]
+        options = [("none", "")] + [(f"{CODEC_FLAGS.get(c, c)} {c}", c) for c in have]
+        self.codec = w.Dropdown(options=options, value=compression if compression in have else "",
+                                description="compression")
+        self.slider.observe(lambda ch: self._from_slider(), "value")
+        for b in self.boxes:
+            b.observe(lambda ch: self._from_boxes(), "value")
+        self.codec.observe(lambda ch: None if self._syncing else self.set_compression(ch["new"]), "value")
+        controls = w.VBox([w.HBox([self.slider, self.codec]), w.HBox(self.boxes)])
+        super().__init__([self._error_box, controls, self.progress, self.summary, self.image], **kwargs)
+        self.add_class("kpanic-page-kinds")
+        self._open(dump, level, self.codec.value)
+
+    @guarded
+    def _open(self, dump: Any, level: int, compression: str) -> None:
+        self.dump = _as_dump(dump)
+        self.classified = classify(self.dump)
+        self.compression = compression
+        self.set_level(level)
+
+    # ------------------------------------------------------------------ controls
+    def _from_slider(self) -> None:
+        if not self._syncing:
+            self.set_level(self.slider.value)
+
+    def _from_boxes(self) -> None:
+        if not self._syncing:
+            self.set_level(sum(bit for (bit, _), b in zip(BITS, self.boxes) if b.value))
+
+    @guarded
+    def set_compression(self, codec: Optional[str]) -> None:
+        """Size the vmcore with this compression ('' or None: none)."""
+        codec = codec or ""
+        if codec not in [v for _, v in self.codec.options]:
+            raise ValueError(f"compression {codec!r} is not available here; choose one of "
+                             + ", ".join(v or "none" for _, v in self.codec.options))
+        self.compression = codec
+        self._syncing = True
+        try:
+            self.codec.value = codec
+        finally:
+            self._syncing = False
+        self._update()
+
+    @guarded
+    def set_level(self, level: int) -> None:
+        """Show dump level ``level`` (0..31): the page map, the counts, the vmcore's size."""
+        if not 0 <= level <= 31:
+            raise ValueError(f"dump level {level} is out of range (0 .. 31)")
+        self.dump_level = level
+        self._syncing = True
+        try:
+            self.slider.value = level
+            for (bit, _), b in zip(BITS, self.boxes):
+                b.value = bool(level & bit)
+        finally:
+            self._syncing = False
+        self._update()
+
+    def _update(self) -> None:
+        if self.dump is None or self.classified is None:
+            raise ValueError(self.error or "no dump open")
+        level, c = self.dump_level, self.classified
+        why, counts = level_exclusion(self.dump, c, level)
+        self.counts = counts
+        self.excluded_pages = int(sum(counts.values()))
+        self.kept_pages = int(np.count_nonzero(c.ram & c.saved & (why == 255)))
+        self.figure = draw_pages(c, why, level, counts)
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=80)
+        self.image.value = buf.getvalue()
+        self.vmcore_bytes = self._vmcore_size(level, self.compression)
+        self.summary.value = self._summary()
+
+    def _vmcore_size(self, level: int, codec: str) -> int:
+        assert self.dump is not None
+        saved_at = self.dump.dump_level or 0
+        if saved_at & ~level:
+            self.progress.fail(f"this dump was saved at -d {saved_at}: the pages it dropped are gone, so -d {level} "
+                               f"cannot be made from it; choose a level that drops them too, or open an "
+                               f"unfiltered dump")
+            return 0
+        key = (level, codec)
+        if key not in self._sizes:
+            self.progress.bar.bar_style = "info"
+            out = _Counter()
+            makedumpfile(self.dump, out, level, codec or None, progress=self.progress)
+            self._sizes[key] = out.n
+        self.progress.finish(f"makedumpfile -d {level} {CODEC_FLAGS.get(codec, '')}".rstrip())
+        return self._sizes[key]
+
+    def _summary(self) -> str:
+        ram = int(np.count_nonzero(self.classified.ram)) if self.classified is not None else 0
+        rows = "".join(f"<tr><td>{esc(WORDS.get(k, k))}</td><td align=right>{n}</td>"
+                       f"<td align=right>{n * PAGE / (1 << 20):.1f} MiB</td></tr>"
+                       for k, n in self.counts.items() if n)
+        size = (f"<b>{self.vmcore_bytes:,} bytes</b> ({self.vmcore_bytes / (1 << 20):.2f} MiB)"
+                if self.vmcore_bytes else "<i>not computed</i>")
+        flag = CODEC_FLAGS.get(self.compression, "")
+        return (f"<b>-d {self.dump_level}</b> drops {esc(dump_level_words(self.dump_level))}.<br>"
+                f"{ram} pages of RAM: {self.excluded_pages} excluded, {self.kept_pages} written. "
+                f"vmcore (<code>makedumpfile {flag + ' ' if flag else ''}-d {self.dump_level}</code>): {size}"
+                + (f"<table><tr><th align=left>excluded as</th><th>pages</th><th>size</th></tr>{rows}</table>"
+                   if rows else ""))
+
+
+def _as_dump(obj: Any) -> Dump:
+    """A Dump from a Dump, a path, a KdumpResult or its CaptureOutcome."""
+    if isinstance(obj, Dump):
+        return obj
+    if isinstance(obj, (str, Path)):
+        return open_dump(obj)
+    outcome = getattr(obj, "outcome", obj)
+    if hasattr(outcome, "vmcore") and hasattr(outcome, "status"):
+        if outcome.vmcore is None:
+            raise ValueError(f"the capture saved no vmcore (status {outcome.status}: {outcome.error or 'no error given'})")
+        return open_dump(outcome.vmcore)
+    if obj is not None and getattr(obj, "outcome", "missing") is None:
+        raise ValueError("this run never reached a capture kernel, so there is no vmcore: load one with kexec -p "
+                         "(KdumpRun(...).load()) before the crash")
+    raise ValueError(f"pages are classified from a vmcore (a Dump, a path, a KdumpResult), not {type(obj).__name__}")

@@ -1,0 +1,149 @@
+"""Memory maps and the dump-level control, over one real kdump cycle (128 MiB, -E -d 0: every page kept)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kpanic_lab.formats import open_dump
+from kpanic_lab.kdump.makedumpfile import exclude_pages
+from kpanic_lab.kdump.run import KdumpRun
+from kpanic_lab.machine import Machine
+from kpanic_lab.viz.memory_map import MemoryMapView, crashed, memory_layout, parse_e820_lines
+from kpanic_lab.viz.pagekinds import PAGE_KINDS, PageKindView, classify
+
+IOMEM = """00000000-00000fff : Reserved
+00001000-0009fbff : System RAM
+00100000-07fdffff : System RAM
+  01000000-0101afff : Kernel code
+  03000000-06ffffff : Crash kernel
+07fe0000-07ffffff : Reserved
+"""
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory):
+    run = KdumpRun("sysrq-c", memory="128M", crash_dir=tmp_path_factory.mktemp("crash"),
+                   kdump_conf="core_collector makedumpfile -E -d 0\n")
+    run.load()
+    view = MemoryMapView(run)
+    result = run.run()
+    assert result.outcome is not None and result.outcome.vmcore is not None
+    return run, view, result
+
+
+@pytest.fixture(scope="module")
+def pages(cycle):
+    return PageKindView(cycle[2], level=31, compression="zstd")
+
+
+def test_map_before_the_crash_has_the_plan(cycle):
+    run, view, result = cycle
+    layout = view.layout_data
+    plan = run.session.machine.last_kexec_plan
+    assert view.error == "" and view.has_plan
+    assert layout.crash == (plan.crash[0], plan.crash[1] + 1)
+    assert [s.start for s in layout.segments] == [s.mem for s in plan.segments]
+    assert any(s.kind == "elfcorehdr" and s.start == plan.elfcorehdr for s in layout.segments)
+    assert {r.kind for r in layout.first} >= {"ram", "reserved", "Kernel code", "crash", "notes"}
+    assert view.image.value[:4] == b"\x89PNG"
+
+
+def test_capture_kernel_map_after_the_run(cycle):
+    run, view, result = cycle
+    view.update(result)
+    assert view.error == "" and view.capture_booted
+    usable = [r for r in view.layout_data.capture if r.kind == "ram"]
+    crash = view.layout_data.crash
+    assert any(r.start == crash[0] and r.end == crash[1] for r in usable)       # its RAM is the reservation
+    assert sum(r.end - r.start for r in usable) < 70 << 20
+    assert any(r.kind == "oldmem" for r in view.layout_data.capture)
+    assert "elfcorehdr=" in view.layout_data.capture_cmdline
+
+
+def test_layout_pure():
+    lay = memory_layout(IOMEM, None, "BIOS-e820: [mem 0x0000000003000000-0x0000000006ffffff] usable\n")
+    assert lay.crash == (0x3000000, 0x7000000) and lay.capture_booted
+    old = [(r.start, r.end) for r in lay.capture if r.kind == "oldmem"]
+    assert (0x100000, 0x3000000) in old and (0x7000000, 0x7fe0000) in old
+    assert parse_e820_lines("x BIOS-e820: [mem 0x0-0xfff] reserved") == [(0, 0x1000, "reserved")]
+    assert crashed("# echo c\nKernel panic - not syncing: x") and not crashed("boot\n# ")
+
+
+def test_dump_level_changes_the_vmcore_size(pages):
+    assert pages.error == ""
+    pages.set_level(31)
+    at31 = pages.vmcore_bytes
+    pages.set_level(0)
+    at0 = pages.vmcore_bytes
+    assert pages.excluded_pages == 0 and at0 > 2 * at31 > 0
+    pages.slider.value = 16                      # the control itself
+    assert pages.dump_level == 16 and [b.value for b in pages.boxes] == [False, False, False, False, True]
+    assert at31 < pages.vmcore_bytes < at0
+    pages.boxes[0].value = True
+    assert pages.dump_level == 17 and pages.slider.value == 17
+
+
+def test_counts_are_the_librarys(pages, cycle):
+    pages.set_level(30)
+    dump = pages.dump
+    exc = exclude_pages(dump, 30, dump.source.ram_bitmap())
+    assert {k: v for k, v in pages.counts.items() if k != "zero"} == {k: v for k, v in exc.counts.items() if k != "zero"}
+    assert pages.counts["zero"] == 0
+    pages.set_level(31)
+    assert pages.counts["zero"] > 0 and pages.counts["free"] == exc.counts["free"]
+    assert pages.kept_pages + pages.excluded_pages == int(dump.source.ram_bitmap().sum())
+
+
+def test_compression_shrinks(pages):
+    pages.set_level(1)
+    pages.set_compression("")
+    plain = pages.vmcore_bytes
+    pages.codec.value = "zstd"
+    assert pages.compression == "zstd" and pages.vmcore_bytes < plain
+    assert pages.progress.finished and "Copying data" in pages.progress.steps
+
+
+def test_kinds_cover_ram(pages):
+    c = pages.classified
+    assert not (c.kind[c.ram] == PAGE_KINDS.index("hole")).any()
+    kinds = {PAGE_KINDS[i] for i in np.unique(c.kind)}
+    assert {"kernel", "free", "user", "cache", "zero"} <= kinds
+
+
+# ---------------------------------------------------------------------------- wrong state
+def test_a_run_that_was_not_loaded():
+    view = MemoryMapView(KdumpRun("sysrq-c"))
+    assert "has not booted" in view.error and "kpanic-error" in view._error_box.value
+
+
+def test_no_crashkernel_says_so():
+    m = Machine(cpus=1, memory="64M")
+    m.boot()
+    view = MemoryMapView(m)
+    assert view.error == "" and not view.has_plan
+    assert "no crashkernel= reservation" in view.table.value
+
+
+def test_a_crashed_machine_is_not_asked_for_iomem(cycle):
+    from kpanic_lab.panic import PanicSession
+    s = PanicSession("sysrq-c", cpus=1, memory="64M").start()
+    s.run_to_end()
+    view = MemoryMapView(s.machine)
+    assert "has crashed" in view.error
+
+
+def test_filtered_dump_cannot_make_lower_levels(tmp_path, pages):
+    from kpanic_lab.kdump.makedumpfile import makedumpfile
+    out = tmp_path / "d31"
+    with open(out, "wb") as f:
+        makedumpfile(pages.dump, f, 31, "zlib")
+    v = PageKindView(open_dump(out), level=31, compression="")
+    assert v.error == "" and v.vmcore_bytes > 0
+    v.set_level(1)
+    assert v.vmcore_bytes == 0 and "saved at -d 31" in v.progress.error
+    assert (v.classified.kind == PAGE_KINDS.index("free")).any()        # struct page still tells what they were
+
+
+def test_a_run_without_capture_and_wrong_objects():
+    assert "not int" in PageKindView(3).error
+    assert "cannot open" in PageKindView("/nonexistent/vmcore").error

@@ -25,7 +25,8 @@ from elftools.elf.elffile import ELFFile
 
 from kpanic_lab.formats.elfcore import START_KERNEL_MAP
 from kpanic_lab.formats.prstatus import PrStatus
-from kpanic_lab.kdump.config import KdumpConf, KdumpConfError, KdumpTools, MakedumpfileArgs, parse_kdump_conf
+from kpanic_lab.kdump.config import (KdumpConf, KdumpConfError, KdumpTools, MakedumpfileArgs, parse_kdump_conf,
+                                     parse_kdump_tools)
 from kpanic_lab.kdump.crashkernel import CrashkernelError, parse_crashkernel, reserve_crashkernel
 from kpanic_lab.kdump.kexec import parse_iomem
 from kpanic_lab.panic.report import _table, pick_lines
@@ -481,6 +482,25 @@ def tools_summary(tools: KdumpTools) -> str:
     return "\n".join(lines)
 
 
+def check_kdump_tools(text: str, name: str = "/etc/default/kdump-tools") -> str:
+    """Check /etc/default/kdump-tools: what kdump-tools will do, or the error under its line."""
+    try:
+        tools = parse_kdump_tools(text, name)
+    except KdumpConfError as e:
+        lines = [f"{'>' if no == e.line else ' '}{no:3d}  {line}" for no, line in enumerate(text.splitlines(), 1)]
+        return "\n".join(lines + ["", f"error: {e}"])
+    return tools_summary(tools)
+
+
+def tail(text: str, n: int = 5) -> str:
+    """The last ``n`` lines of a console (pure).
+
+    >>> tail("a\\nb\\nc\\n", 2)
+    'b\\nc'
+    """
+    return "\n".join(text.rstrip("\n").splitlines()[-n:])
+
+
 def listing_lines(entries: Iterable[Tuple[str, int]]) -> str:
     """``ls -l``-like lines (size, name) for (relative path, size) pairs (pure).
 
@@ -505,7 +525,10 @@ def outcome_summary(result: "KdumpResult") -> str:
     """What a kdump cycle came to: the collector's verdict, what it did next, the machine's end."""
     o = result.outcome
     if o is None:
-        return f"no capture: {result.end}"
+        trace = getattr(result, "trace", None)
+        first = getattr(trace, "end", None)
+        return ("no dump: the capture kernel never ran" + (f" (the crashed kernel's run ended: {first})" if first else "")
+                + f"\nmachine   {result.end}")
     lines = [f"dump      {o.status}" + (f": {o.error}" if o.error else ""),
              f"then      {o.action}",
              f"machine   {result.end}"]

@@ -305,4 +305,17 @@ def test_outcome_summary():
     failed = SimpleNamespace(status="failed", error="No space left on device", action="halt", vmcore=None, raw=None)
     assert report.outcome_summary(SimpleNamespace(outcome=failed, end="halted")).splitlines() == [
         "dump      failed: No space left on device", "then      halt", "machine   halted"]
-    assert report.outcome_summary(SimpleNamespace(outcome=None, end="no-capture")) == "no capture: no-capture"
+    assert report.outcome_summary(SimpleNamespace(outcome=None, end="no-capture", trace=SimpleNamespace(end="task-killed"))) \
+        == "no dump: the capture kernel never ran (the crashed kernel's run ended: task-killed)\nmachine   no-capture"
+
+
+def test_check_kdump_tools_marks_the_line():
+    text = report.check_kdump_tools('USE_KDUMP=1\nMAKEDUMP_ARGS=-c -d 31\n')
+    assert text.splitlines()[1] == ">  2  MAKEDUMP_ARGS=-c -d 31"
+    assert text.splitlines()[-1].startswith("error: kdump-tools:2: MAKEDUMP_ARGS=-c -d 31: the shell would run '-d'")
+    assert report.check_kdump_tools("USE_KDUMP=1\n").startswith("USE_KDUMP=1       kdump is on")
+
+
+def test_tail():
+    assert report.tail("a\nb\nc\n\n", 2) == "b\nc"
+    assert report.tail("", 3) == ""

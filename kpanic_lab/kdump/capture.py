@@ -35,7 +35,7 @@ from kpanic_lab.kdump.makedumpfile import MakedumpfileError, dump_dmesg, makedum
 from kpanic_lab.machine import Machine, ToolRequest
 
 PAGE = 4096
-LAB_EPOCH = dt.datetime(2026, 11, 26, 8, 0, 0)   # the lab machine's clock at power-on: dates are reproducible
+LAB_EPOCH = dt.datetime(2026, 11, 26, 8, 0, 0)   # the lab's wall clock at power-on (param.h LAB_EPOCH_SECONDS)
 LOCAL_HOST = "127.0.0.1"
 CAPTURE_IP = "192.168.122.10"                   # the crashed machine, as a remote target names it
 

@@ -134,7 +134,7 @@ void crash_save_vmcoreinfo_init(void)
 /* at crash time: when it happened (__crash_kexec) */
 void crash_save_vmcoreinfo(void)
 {
-	vmcoreinfo_append_str("CRASHTIME=%lld\n", (long long)(local_clock() / 1000000000ULL));
+	vmcoreinfo_append_str("CRASHTIME=%lld\n", (long long)(LAB_EPOCH_SECONDS + local_clock() / 1000000000ULL));
 	update_vmcoreinfo_note();
 }
 

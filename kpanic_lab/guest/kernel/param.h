@@ -11,6 +11,10 @@
 #define LOG_BUF_SHIFT       17      /* printk ring buffer: 128 KiB */
 #define MAX_MODULES         8
 #define TASK_COMM_LEN       16
+
+/* The machine has no real-time clock: the lab's wall clock reads 2026-11-26 08:00:00 UTC at
+ * power-on and runs with virtual time, so dates (CRASHTIME, dump folders) are reproducible. */
+#define LAB_EPOCH_SECONDS   1795680000ULL
 #define SCHED_SLICE_TICKS   3       /* round-robin time slice, in timer ticks (12 ms at HZ=250) */
 
 /* what `uname -r` and the "Linux version" banner say */

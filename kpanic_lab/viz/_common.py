@@ -19,6 +19,10 @@ from kpanic_lab.errors import LabError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+class ViewError(LabError):
+    """A view was given something it cannot show (the wrong object, or one in the wrong state)."""
+
 # Colours shared by the views (and the legend a student reads against them).
 IF_ON = "#2e7d32"       # a lit lamp: the CPU accepts interrupts
 IF_OFF = "#9e9e9e"      # a dark lamp

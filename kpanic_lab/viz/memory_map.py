@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch, Patch, Rectangle
 
 from kpanic_lab.kdump.kexec import KexecPlan, parse_iomem
-from kpanic_lab.viz._common import error_html, error_widget, esc, guarded
+from kpanic_lab.viz._common import ViewError, error_html, error_widget, esc, guarded
 from kpanic_lab.viz.pagekinds import PageKindView  # noqa: F401  (re-exported: the dump-level control)
 
 MiB = 1 << 20
@@ -97,7 +97,7 @@ def memory_layout(iomem: str, plan: Optional[KexecPlan] = None, capture_console:
     """Both kernels' maps from /proc/iomem, the kexec plan and the capture kernel's boot log (pure)."""
     ranges = parse_iomem(iomem)
     if not ranges:
-        raise ValueError("/proc/iomem is empty")
+        raise ViewError("/proc/iomem is empty")
     size = max(r.end + 1 for r in ranges)
     first: List[Region] = []
     crash = None
@@ -265,19 +265,19 @@ class MemoryMapView(w.VBox):
         elif isinstance(source, KdumpRun):
             machine = source.session.machine
             if not source.session.started:
-                raise ValueError("this KdumpRun has not booted: call run.load() first (it boots with "
+                raise ViewError("this KdumpRun has not booted: call run.load() first (it boots with "
                                  "crashkernel= and runs kexec -p)")
         elif isinstance(source, Machine) or source is None:
             machine = source
         else:
-            raise ValueError(f"a memory map is drawn from a KdumpRun, a KdumpResult or a Machine, "
+            raise ViewError(f"a memory map is drawn from a KdumpRun, a KdumpResult or a Machine, "
                              f"not {type(source).__name__}")
         if machine is not None:
             self._plan = getattr(machine, "last_kexec_plan", None) or self._plan
             if self._iomem is None:
                 self._iomem = _read_iomem(machine)
         if self._iomem is None:
-            raise ValueError("no /proc/iomem to draw: pass a booted machine, or iomem=<text>")
+            raise ViewError("no /proc/iomem to draw: pass a booted machine, or iomem=<text>")
         self.layout_data = memory_layout(self._iomem, self._plan, self._capture)
         self.has_plan = self._plan is not None
         self.capture_booted = self.layout_data.capture_booted
@@ -303,13 +303,13 @@ def _read_iomem(machine: Any) -> str:
     from kpanic_lab.machine import Machine
 
     if not isinstance(machine, Machine) or not machine.console_text:
-        raise ValueError("the machine has not booted: boot it (or load a KdumpRun) first")
+        raise ViewError("the machine has not booted: boot it (or load a KdumpRun) first")
     if crashed(machine.console_text):
-        raise ValueError("the machine has crashed, so its shell cannot 'cat /proc/iomem': draw the map before "
+        raise ViewError("the machine has crashed, so its shell cannot 'cat /proc/iomem': draw the map before "
                          "the trigger, or pass iomem=<text>")
     text = machine.run_command("cat /proc/iomem")
     if "System RAM" not in text:
-        raise ValueError(f"'cat /proc/iomem' did not answer with a memory map: {text.strip()[:120]!r}")
+        raise ViewError(f"'cat /proc/iomem' did not answer with a memory map: {text.strip()[:120]!r}")
     return text
 
 

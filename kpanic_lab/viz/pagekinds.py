@@ -27,7 +27,7 @@ from kpanic_lab.formats.dump import Dump
 from kpanic_lab.formats.errors import dump_level_words
 from kpanic_lab.kdump.makedumpfile import available_compressions, exclude_pages, makedumpfile
 from kpanic_lab.kdump.pageclass import KINDS, zero_pages
-from kpanic_lab.viz._common import error_html, error_widget, esc, guarded
+from kpanic_lab.viz._common import ViewError, error_html, error_widget, esc, guarded
 from kpanic_lab.viz.progress import ProgressView
 
 PAGE = 4096
@@ -204,7 +204,7 @@ class PageKindView(w.VBox):
         """Size the vmcore with this compression ('' or None: none)."""
         codec = codec or ""
         if codec not in [v for _, v in self.codec.options]:
-            raise ValueError(f"compression {codec!r} is not available here; choose one of "
+            raise ViewError(f"compression {codec!r} is not available here; choose one of "
                              + ", ".join(v or "none" for _, v in self.codec.options))
         self.compression = codec
         self._syncing = True
@@ -218,7 +218,7 @@ class PageKindView(w.VBox):
     def set_level(self, level: int) -> None:
         """Show dump level ``level`` (0..31): the page map, the counts, the vmcore's size."""
         if not 0 <= level <= 31:
-            raise ValueError(f"dump level {level} is out of range (0 .. 31)")
+            raise ViewError(f"dump level {level} is out of range (0 .. 31)")
         self.dump_level = level
         self._syncing = True
         try:
@@ -231,7 +231,7 @@ class PageKindView(w.VBox):
 
     def _update(self) -> None:
         if self.dump is None or self.classified is None:
-            raise ValueError(self.error or "no dump open")
+            raise ViewError(self.error or "no dump open")
         level, c = self.dump_level, self.classified
         why, counts = level_exclusion(self.dump, c, level)
         self.counts = counts
@@ -285,9 +285,9 @@ def _as_dump(obj: Any) -> Dump:
     outcome = getattr(obj, "outcome", obj)
     if hasattr(outcome, "vmcore") and hasattr(outcome, "status"):
         if outcome.vmcore is None:
-            raise ValueError(f"the capture saved no vmcore (status {outcome.status}: {outcome.error or 'no error given'})")
+            raise ViewError(f"the capture saved no vmcore (status {outcome.status}: {outcome.error or 'no error given'})")
         return open_dump(outcome.vmcore)
     if obj is not None and getattr(obj, "outcome", "missing") is None:
-        raise ValueError("this run never reached a capture kernel, so there is no vmcore: load one with kexec -p "
+        raise ViewError("this run never reached a capture kernel, so there is no vmcore: load one with kexec -p "
                          "(KdumpRun(...).load()) before the crash")
-    raise ValueError(f"pages are classified from a vmcore (a Dump, a path, a KdumpResult), not {type(obj).__name__}")
+    raise ViewError(f"pages are classified from a vmcore (a Dump, a path, a KdumpResult), not {type(obj).__name__}")

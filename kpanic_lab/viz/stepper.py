@@ -27,8 +27,8 @@ from kpanic_lab.panic import PanicSession
 from kpanic_lab.panic import report
 from kpanic_lab.panic.stages import STAGE_INFO
 from kpanic_lab.panic.trace import StageRecord, notify_name
-from kpanic_lab.viz._common import (IF_OFF, IF_ON, LAB_CSS, describe_exception, error_html, error_widget,
-                                    esc, guarded, pre)
+from kpanic_lab.viz._common import (IF_OFF, IF_ON, LAB_CSS, ViewError, describe_exception, error_html,
+                                    error_widget, esc, guarded, pre)
 from kpanic_lab.viz.stagegraph import current_node, render_svg, stage_digraph
 
 CONSOLE_LINES = 40          # the console panel shows this many last lines
@@ -209,7 +209,7 @@ class PanicStepper(w.VBox):
 
     def _s(self) -> PanicSession:
         if self.session is None:
-            raise ValueError(self.error or "no session")
+            raise ViewError(self.error or "no session")
         return self.session
 
     def _on_slider(self, change: Any) -> None:

@@ -319,3 +319,54 @@ def test_check_kdump_tools_marks_the_line():
 def test_tail():
     assert report.tail("a\nb\nc\n\n", 2) == "b\nc"
     assert report.tail("", 3) == ""
+
+
+def test_docstring_examples():
+    import doctest
+    assert doctest.testmod(report).failed == 0
+
+
+# ------------------------------------------------------------------ one real load
+@pytest.fixture(scope="module")
+def loaded():
+    from kpanic_lab.guest import vmlinux_path
+    if not vmlinux_path().is_file():
+        pytest.skip("no guest image (make guest)")
+    from kpanic_lab.kdump.run import KdumpRun
+    return KdumpRun("sysrq-c", crashkernel="64M").load()
+
+
+def test_real_boot_lines_and_iomem(loaded):
+    m = loaded.session.machine
+    lines = report.crashkernel_lines(m.console_text)
+    assert "Reserving 64MB of memory at 176MB for crashkernel (System RAM: 255MB)" in lines
+    assert "kexec" not in lines                                   # the shell's lines are not the kernel's
+    crash = [r for r in rows(report.iomem_table(m.run_command("cat /proc/iomem"))) if r[-1] == "Crash kernel"]
+    assert crash == [["0b000000-0effffff", "64 MiB", "176 MiB", "Crash kernel"]]
+
+
+def test_segment_digests_are_the_ones_purgatory_checks(loaded):
+    import struct
+    from kpanic_lab.kdump.kexec import PURGATORY_MAGIC
+    plan = loaded.session.machine.last_kexec_plan
+    purgatory = plan.segments[0].data
+    at = purgatory.rfind(struct.pack("<Q", PURGATORY_MAGIC))          # purgatory_args, in .data after the code
+    n = struct.unpack_from("<Q", purgatory, at + 8)[0]
+    stored = {}
+    for i in range(n):
+        mem, _, digest = struct.unpack_from("<QQ32s", purgatory, at + 16 + 48 * i)
+        stored[mem] = digest.hex()[:16] + "..."
+    body = rows(report.segment_table(plan))
+    shown = {int(r[0].split("-")[0], 16): r[4] for r in body if r[4] != "(the checker)"}
+    assert shown == stored and len(shown) == len(plan.segments) - 1
+
+
+def test_real_elfcorehdr_names_every_note(loaded):
+    m = loaded.session.machine
+    plan = m.last_kexec_plan
+    body = rows(report.program_headers(m.read(plan.elfcorehdr, 4096, physical=True), plan.notes,
+                                       m.run_command("cat /sys/kernel/vmcoreinfo")))
+    notes = [r[-1] for r in body if r[0] == "NOTE"]
+    assert notes == ["crash_notes of CPU 0", "crash_notes of CPU 1", "VMCOREINFO"]
+    loads = [(int(r[3], 16), r[-1]) for r in body if r[0] == "LOAD"]
+    assert all(not 0xB000000 <= start < 0xF000000 for start, _ in loads)      # the reservation is left out

@@ -124,8 +124,8 @@ def memory_layout(iomem: str, plan: Optional[KexecPlan] = None, capture_console:
             words = "RAM of the capture kernel" if kind == "usable" else kind
             capture.append(Region(a, b, "ram" if kind == "usable" else "reserved", words))
         owned = [(a, b) for a, b, _ in e820]
-        for r in (x for x in first if x.kind == "ram"):
-            for a, b in _subtract((r.start, r.end), owned):
+        for reg in (x for x in first if x.kind == "ram"):
+            for a, b in _subtract((reg.start, reg.end), owned):
                 capture.append(Region(a, b, "oldmem", "old memory (/proc/vmcore)"))
     elif crash is not None:
         capture.append(Region(crash[0], crash[1], "crash", "reserved for it"))
@@ -259,6 +259,7 @@ class MemoryMapView(w.VBox):
         from kpanic_lab.kdump.run import KdumpResult, KdumpRun
         from kpanic_lab.machine import Machine
 
+        machine: Optional[Machine]
         if isinstance(source, KdumpResult):
             self._capture = source.capture_console or self._capture
             machine = source.machine
@@ -266,12 +267,12 @@ class MemoryMapView(w.VBox):
             machine = source.session.machine
             if not source.session.started:
                 raise ViewError("this KdumpRun has not booted: call run.load() first (it boots with "
-                                 "crashkernel= and runs kexec -p)")
+                                "crashkernel= and runs kexec -p)")
         elif isinstance(source, Machine) or source is None:
             machine = source
         else:
             raise ViewError(f"a memory map is drawn from a KdumpRun, a KdumpResult or a Machine, "
-                             f"not {type(source).__name__}")
+                            f"not {type(source).__name__}")
         if machine is not None:
             self._plan = getattr(machine, "last_kexec_plan", None) or self._plan
             if self._iomem is None:
@@ -306,7 +307,7 @@ def _read_iomem(machine: Any) -> str:
         raise ViewError("the machine has not booted: boot it (or load a KdumpRun) first")
     if crashed(machine.console_text):
         raise ViewError("the machine has crashed, so its shell cannot 'cat /proc/iomem': draw the map before "
-                         "the trigger, or pass iomem=<text>")
+                        "the trigger, or pass iomem=<text>")
     text = machine.run_command("cat /proc/iomem")
     if "System RAM" not in text:
         raise ViewError(f"'cat /proc/iomem' did not answer with a memory map: {text.strip()[:120]!r}")

@@ -205,7 +205,7 @@ class PageKindView(w.VBox):
         codec = codec or ""
         if codec not in [v for _, v in self.codec.options]:
             raise ViewError(f"compression {codec!r} is not available here; choose one of "
-                             + ", ".join(v or "none" for _, v in self.codec.options))
+                            + ", ".join(v or "none" for _, v in self.codec.options))
         self.compression = codec
         self._syncing = True
         try:
@@ -256,7 +256,7 @@ class PageKindView(w.VBox):
         if key not in self._sizes:
             self.progress.bar.bar_style = "info"
             out = _Counter()
-            makedumpfile(self.dump, out, level, codec or None, progress=self.progress)
+            makedumpfile(self.dump, out, level, codec or None, progress=self.progress)  # type: ignore[arg-type]
             self._sizes[key] = out.n
         self.progress.finish(f"makedumpfile -d {level} {CODEC_FLAGS.get(codec, '')}".rstrip())
         return self._sizes[key]
@@ -289,5 +289,5 @@ def _as_dump(obj: Any) -> Dump:
         return open_dump(outcome.vmcore)
     if obj is not None and getattr(obj, "outcome", "missing") is None:
         raise ViewError("this run never reached a capture kernel, so there is no vmcore: load one with kexec -p "
-                         "(KdumpRun(...).load()) before the crash")
+                        "(KdumpRun(...).load()) before the crash")
     raise ViewError(f"pages are classified from a vmcore (a Dump, a path, a KdumpResult), not {type(obj).__name__}")

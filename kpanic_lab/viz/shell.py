@@ -38,7 +38,7 @@ def _open_session(source: Any, vmlinux: Union[str, Path, None] = None) -> Tuple[
     if isinstance(source, PanicSession):
         if source.position < 0:
             raise ViewError("this PanicSession has not been triggered (it waits before the trigger): step it "
-                             "or run_to_end() first, then open the shell on it")
+                            "or run_to_end() first, then open the shell on it")
         source = source.machine
     if isinstance(source, Machine):
         from kpanic_lab.analysis.target import LiveTarget
@@ -49,7 +49,7 @@ def _open_session(source: Any, vmlinux: Union[str, Path, None] = None) -> Tuple[
                     "to start from)")
         return CrashSession(LiveTarget(source)), note
     raise ViewError(f"the crash shell opens a vmcore path, a CrashSession, a Machine or a PanicSession, "
-                     f"not {type(source).__name__}")
+                    f"not {type(source).__name__}")
 
 
 class CrashShell(w.VBox):

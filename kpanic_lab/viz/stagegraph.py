@@ -1,7 +1,7 @@
 """The stage graph: a run's stages as a graphviz diagram, the current one marked.
 
 The nodes and edges are the library's (``Trace.graph()``); this module only decides how
-they look.  Stages are laid out in rows, read like text, left to right and top to bottom;
+they look.  Stages snake through rows (left to right, then right to left), top to bottom;
 a node "before" stands for the shell prompt before the trigger (position -1).
 
     past stages      filled pale blue
@@ -18,6 +18,7 @@ a node "before" stands for the shell prompt before the trigger (position -1).
 from __future__ import annotations
 
 import re
+import textwrap
 from functools import lru_cache
 from typing import Dict, List, Mapping, Optional
 
@@ -26,7 +27,7 @@ import graphviz
 from kpanic_lab.viz._common import CURRENT, FUTURE, PAST
 
 BEFORE = "before"            # the node for position -1
-ROW = 5                      # stages per row
+ROW = 4                      # stages per row
 
 
 def _node_style(index: int, current: int) -> Dict[str, str]:
@@ -44,34 +45,40 @@ def stage_digraph(graph: Mapping[str, List[Dict[str, str]]], current: int,
 
     ``current`` is a stage index, -1 for before the trigger.  ``second_lines`` maps a node id
     to a short second line (a notifier's name, say).  ``ended`` labels the end of the run.
+    The stages snake through rows of ``row`` (left to right, then right to left), so each
+    arrow joins two neighbours; positions are pinned and drawn by neato (``layout=neato``).
     """
     lines = dict(second_lines or {})
-    d = graphviz.Digraph("stages", graph_attr={"rankdir": "TB", "nodesep": "0.15", "ranksep": "0.25",
-                                               "bgcolor": "transparent", "newrank": "true"},
-                         node_attr={"shape": "box", "fontname": "Helvetica", "fontsize": "10",
-                                    "height": "0.3", "margin": "0.06,0.03"},
+    d = graphviz.Digraph("stages", graph_attr={"layout": "neato", "bgcolor": "transparent", "splines": "true",
+                                               "outputorder": "edgesfirst"},
+                         node_attr={"shape": "box", "fontname": "Helvetica", "fontsize": "10", "width": "1.95",
+                                    "height": "0.45", "margin": "0.04,0.02"},
                          edge_attr={"arrowsize": "0.6", "color": "#607d8b"})
     nodes = list(graph.get("nodes", []))
-    d.node(BEFORE, "shell prompt\n(before the trigger)", **_node_style(-1, current))
-    ids = [BEFORE] + [n["id"] for n in nodes]
+    if nodes and nodes[-1].get("key") == "END":
+        ended = None                    # the run's own END stage says how it ended
+    order = [BEFORE] + [n["id"] for n in nodes] + (["end"] if ended else [])
+
+    def pos(node_id: str) -> str:
+        k = order.index(node_id)
+        r, c = divmod(k, row)
+        if r % 2:
+            c = row - 1 - c
+        return f"{c * 2.25:.2f},{-r * 0.8:.2f}!"
+
+    d.node(BEFORE, "shell prompt\n(before the trigger)", pos=pos(BEFORE), **_node_style(-1, current))
     for n in nodes:
         i = int(n["id"])
-        label = f"{i} · {n['label']}"
+        label = "\n".join(textwrap.wrap(f"{i} · {n['label']}", 24))
         if lines.get(n["id"]):
             label += "\n" + lines[n["id"]]
-        d.node(n["id"], label, tooltip=n.get("key", ""), **_node_style(i, current))
-    for start in range(0, len(ids), row):
-        with d.subgraph() as s:
-            s.attr(rank="same")
-            for node_id in ids[start:start + row]:
-                s.node(node_id)
+        d.node(n["id"], label, tooltip=n.get("key", ""), pos=pos(n["id"]), **_node_style(i, current))
     if nodes:
-        d.edge(BEFORE, nodes[0]["id"], label=" trigger", fontsize="9")
+        d.edge(BEFORE, nodes[0]["id"])
     for e in graph.get("edges", []):
-        same_row = ids.index(e["from"]) // row == ids.index(e["to"]) // row
-        d.edge(e["from"], e["to"], **({} if same_row else {"constraint": "true"}))
+        d.edge(e["from"], e["to"])
     if ended:
-        d.node("end", f"end: {ended}", shape="plaintext", fontsize="10", fontcolor="#455a64")
+        d.node("end", f"end: {ended}", shape="plaintext", fontsize="10", fontcolor="#455a64", pos=pos("end"))
         if nodes:
             d.edge(nodes[-1]["id"], "end", style="dotted", arrowhead="none")
     return d
@@ -93,4 +100,6 @@ def render_svg(source: str) -> str:
     Raises graphviz.ExecutableNotFound when Graphviz's ``dot`` is not installed.
     """
     svg = graphviz.Source(source).pipe(format="svg", encoding="utf-8")
-    return svg[svg.find("<svg"):]      # drop the XML prolog and DOCTYPE: it goes inside HTML
+    svg = svg[svg.find("<svg"):]       # drop the XML prolog and DOCTYPE: it goes inside HTML
+    # scale to the width of its box (the viewBox keeps the proportions)
+    return re.sub(r'^<svg width="[^"]*" height="[^"]*"', '<svg width="100%"', svg, count=1)

@@ -75,7 +75,7 @@ def test_graph_marks_the_current_node(stepper, full_trace):
         assert stepper.current_node == expect
         assert current_node(stepper.graph_source) == expect
     assert stepper.graph.value.lstrip().startswith("<svg")
-    assert "end: hang" in stepper.graph_source
+    assert "end: hang" in stepper.graph_source and 'width="100%"' in stepper.graph.value
 
 
 def test_slider_scrubs_to_a_stage(stepper, full_trace):
@@ -136,6 +136,9 @@ def test_stage_digraph_pure():
          "edges": [{"from": "0", "to": "1"}, {"from": "1", "to": "2"}]}
     src = stage_digraph(g, 1, {"1": "pvpanic"}, "hang").source
     assert current_node(src) == "1" and "pvpanic" in src and "class=past" in src and "class=future" in src
+    assert "end: hang" not in src                       # the END stage is the end
+    kexec = stage_digraph({"nodes": g["nodes"][:2], "edges": g["edges"][:1]}, 0, None, "kexec").source
+    assert "end: kexec" in kexec and current_node(kexec) == "0"
 
 
 # ---------------------------------------------------------------------------- wrong state

@@ -190,9 +190,30 @@ def collect(machine: Machine, request: ToolRequest, conf: KdumpConf, targets: Ta
     except (TargetError, MakedumpfileError, OSError) as e:
         msg = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         say("kdump: saving vmcore failed")
+        if conf.failure_action == "dump_to_rootfs" and conf.target_type is not None:
+            return _dump_to_rootfs(dump, conf, targets, out, msg, date)
         return _failed(out, conf, msg)
     out.status = "saved"
     out.action = conf.final_action
+    say(f"kdump: Executing final action {_systemctl(conf.final_action)}")
+    return out
+
+
+def _dump_to_rootfs(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutcome, why: str,
+                    date: str) -> CaptureOutcome:
+    """failure_action dump_to_rootfs: try the root file system instead, then the final action."""
+    import dataclasses
+
+    say = out.messages.append
+    say("kdump: Executing failure action dump_to_rootfs")
+    local = dataclasses.replace(conf, target_type=None, target=None,
+                                core_collector=conf.core_collector.replace(" -F", ""))
+    try:
+        _save_to_dir(dump, local, dataclasses.replace(targets, disk_limit=None), out, say, date)
+    except (TargetError, MakedumpfileError, OSError) as e:
+        say("kdump: saving vmcore failed")
+        return _failed(out, dataclasses.replace(conf, failure_action="reboot"), f"{why}; rootfs: {e}")
+    out.status, out.error, out.action = "saved", why, conf.final_action
     say(f"kdump: Executing final action {_systemctl(conf.final_action)}")
     return out
 
@@ -228,6 +249,7 @@ def _target_dir(conf: KdumpConf, targets: Targets, date: str) -> Tuple[Path, str
 
 def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutcome, say, date: str) -> None:  # type: ignore[no-untyped-def]
     directory, shown = _target_dir(conf, targets, date)
+    guest_dir = shown if conf.target_type not in ("ssh", "nfs") else shown.split(":", 1)[-1]
     directory.mkdir(parents=True, exist_ok=True)
     out.directory = directory
     say(f"kdump: saving to {shown}")
@@ -242,14 +264,20 @@ def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutc
     args = conf.makedumpfile
     tmp = directory / "vmcore-incomplete"
     with open(tmp, "wb") as f:
-        res = makedumpfile(dump, _Limited(f, targets.disk_limit), args.dump_level,  # type: ignore[union-attr,arg-type]
-                           args.compression, "elf" if args.elf else "kdump", args.flatten,  # type: ignore[union-attr]
-                           output_name=str(directory / "vmcore-incomplete"))
+        try:
+            res = makedumpfile(dump, _Limited(f, targets.disk_limit), args.dump_level,  # type: ignore[union-attr,arg-type]
+                               args.compression, "elf" if args.elf else "kdump", args.flatten,  # type: ignore[union-attr]
+                               output_name=f"{guest_dir}vmcore-incomplete")
+        except OSError as e:
+            say(f"write_buffer: Can't write the dump file({guest_dir}vmcore-incomplete). {e.strerror}")
+            say("makedumpfile Failed.")
+            raise
     level = args.message_level if args.message_level is not None else 7  # type: ignore[union-attr]
     stdout, stderr = res.render(level)
     out.messages.extend(line for line in (stderr + stdout).splitlines() if line.strip())
-    os.replace(tmp, directory / "vmcore")
-    out.vmcore, out.result = directory / "vmcore", res
+    final = "vmcore.flat" if args.flatten else "vmcore"     # RHEL: a flattened stream over ssh  # type: ignore[union-attr]
+    os.replace(tmp, directory / final)
+    out.vmcore, out.result = directory / final, res
     say("kdump: saving vmcore complete")
 
 
@@ -258,6 +286,7 @@ def _save_raw(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutcome
         raise TargetError(f"raw: {conf.target}: no such block device in the lab (give raw_image)")
     args = conf.makedumpfile
     say(f"kdump: saving vmcore to raw device {conf.target}")
+    targets.raw_image.parent.mkdir(parents=True, exist_ok=True)
     with open(targets.raw_image, "wb") as f:
         res = makedumpfile(dump, _Limited(f, targets.disk_limit), args.dump_level,  # type: ignore[union-attr,arg-type]
                            args.compression, "kdump", True, output_name="STDOUT")  # type: ignore[union-attr]

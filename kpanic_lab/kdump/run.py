@@ -50,7 +50,11 @@ class KdumpRun:
                  max_seconds: float = 120.0) -> None:
         self.conf: KdumpConf = parse_kdump_conf(kdump_conf) if kdump_conf is not None else KdumpConf()
         if targets is None:
-            base = Path(crash_dir) if crash_dir else Path(tempfile.mkdtemp(prefix="kpanic-crash-"))
+            if crash_dir is None:
+                # no folder given: a temporary one, removed with this object (or at exit)
+                self._tmp = tempfile.TemporaryDirectory(prefix="kpanic-crash-")
+                crash_dir = self._tmp.name
+            base = Path(crash_dir)
             targets = Targets(crash_dir=base, remote_dir=base / "remote", raw_image=base / "vdb.img")
         self.targets = targets
         line = " ".join(x for x in (f"crashkernel={crashkernel}" if crashkernel else "", cmdline or "") if x)

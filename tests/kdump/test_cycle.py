@@ -120,6 +120,7 @@ def test_a_full_disk_leaves_an_incomplete_vmcore_never_a_whole_one(tmp_path):
     t = Targets(crash_dir=tmp_path, disk_limit=64 * 1024)
     r = KdumpRun("sysrq-c", targets=t, kdump_conf="core_collector makedumpfile -d 1\n").run()
     assert r.outcome.status == "failed" and "No space left on device" in r.outcome.error
+    assert "makedumpfile Failed." in r.capture_console
     d = next((tmp_path / "var" / "crash").iterdir())
     assert (d / "vmcore-incomplete").exists() and not (d / "vmcore").exists()
     assert r.end == "rebooted"                                 # failure_action's default: reboot
@@ -140,3 +141,22 @@ def test_a_reservation_too_small_for_the_capture_kernel_fails_visibly(tmp_path):
     assert "Kernel panic - not syncing: memblock_alloc: Failed to allocate" in r.capture_console
     assert r.outcome is None and r.end == "capture kernel failed, rebooted"   # its panic=10 rebooted it
     assert not (tmp_path / "var").exists()
+
+
+def test_dump_to_rootfs_saves_locally_when_the_remote_target_fails(tmp_path):
+    if not vmlinux_path().is_file():
+        pytest.skip("no guest image")
+    conf = ("nfs 192.168.122.1:/export/crash\npath /var/crash\ncore_collector makedumpfile -l -d 31\n"
+            "failure_action dump_to_rootfs\n")
+    t = Targets(crash_dir=tmp_path / "root", remote_dir=tmp_path / "nfs", remote_reachable=False)
+    r = KdumpRun("sysrq-c", kdump_conf=conf, targets=t).run()
+    assert "Connection timed out" in r.outcome.error
+    assert r.outcome.status == "saved" and r.outcome.vmcore.is_relative_to(tmp_path / "root")
+    assert "kdump: Executing failure action dump_to_rootfs" in r.capture_console
+    assert r.end == "rebooted"
+
+
+def test_the_console_names_the_guests_paths_not_the_hosts(cycles):
+    r = cycles("sysrq2", cpus=2)
+    assert "/sysroot/var/crash/127.0.0.1-" in r.capture_console
+    assert str(r.outcome.directory) not in r.capture_console

@@ -101,5 +101,5 @@ def render_svg(source: str) -> str:
     """
     svg = graphviz.Source(source).pipe(format="svg", encoding="utf-8")
     svg = svg[svg.find("<svg"):]       # drop the XML prolog and DOCTYPE: it goes inside HTML
-    # scale to the width of its box (the viewBox keeps the proportions)
-    return re.sub(r'^<svg width="[^"]*" height="[^"]*"', '<svg width="100%"', svg, count=1)
+    # natural size, but never wider than its box (the viewBox keeps the proportions)
+    return svg.replace("<svg ", '<svg style="max-width:100%; height:auto" ', 1)

@@ -74,8 +74,8 @@ def explanation(rec: Optional[StageRecord]) -> str:
 
 def _lamp(on: bool) -> str:
     colour = IF_ON if on else IF_OFF
-    return (f'<span class="kpanic-lamp" style="color:{colour}; font-size:18px" '
-            f'title="RFLAGS.IF = {int(on)}">&#9679;</span> <b>IF={int(on)}</b>')
+    return (f'<span style="white-space:nowrap"><span class="kpanic-lamp" style="color:{colour}; font-size:18px" '
+            f'title="RFLAGS.IF = {int(on)}">&#9679;</span> <b>IF={int(on)}</b></span>')
 
 
 # ---------------------------------------------------------------------------- the widget
@@ -138,7 +138,7 @@ class PanicStepper(w.VBox):
         self.what = w.HTML("")
         self.why = w.HTML("")
         self.notifiers = w.HTML("")
-        self.graph = w.HTML("", layout=w.Layout(overflow="auto", max_width="560px"))
+        self.graph = w.HTML("", layout=w.Layout(overflow="auto", max_width="660px"))
         left = w.VBox([w.HTML("<b>CPUs</b>"), self._cpus, self.what, self.why,
                        w.HTML("<b>panic_notifier_list</b>"), self.notifiers],
                       layout=w.Layout(width="48%", min_width="360px"))
@@ -153,7 +153,7 @@ class PanicStepper(w.VBox):
             return
         self.lamps, self.cpu_texts, rows = [], [], []
         for i in range(n):
-            lamp = w.HTML("", layout=w.Layout(width="70px"))
+            lamp = w.HTML("", layout=w.Layout(min_width="80px"))
             lamp.add_class("kpanic-if")
             lamp.add_class(f"kpanic-if-cpu{i}")
             text = w.HTML("")

@@ -75,7 +75,7 @@ def test_graph_marks_the_current_node(stepper, full_trace):
         assert stepper.current_node == expect
         assert current_node(stepper.graph_source) == expect
     assert stepper.graph.value.lstrip().startswith("<svg")
-    assert "end: hang" in stepper.graph_source and 'width="100%"' in stepper.graph.value
+    assert "end: hang" in stepper.graph_source and 'max-width:100%' in stepper.graph.value
 
 
 def test_slider_scrubs_to_a_stage(stepper, full_trace):

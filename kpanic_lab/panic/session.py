@@ -337,7 +337,7 @@ class PanicSession:
         if key == "STACK_DUMPED":
             return "dump_stack()" if a else "skipped: an oops printed the stack"
         if key == "CRASH_KEXEC":
-            where = "after the notifiers" if b else "before the notifiers"
+            where = {0: "before the notifiers", 1: "after the notifiers"}.get(b, "from oops_end, before panic()")
             return f"{'capture kernel loaded' if a else 'no capture kernel loaded'} ({where})"
         if key == "CPUS_STOPPED":
             return f"online CPUs now 0x{a:x}"

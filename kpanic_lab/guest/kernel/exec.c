@@ -224,7 +224,8 @@ long do_execve(const char *path, char *const argv[])
 	tsk->flags &= ~PF_KTHREAD;
 	for (i = 0; i < TASK_COMM_LEN - 1 && kbasename(path)[i]; i++)
 		tsk->comm[i] = kbasename(path)[i];
-	tsk->comm[i] = '\0';
+	while (i < TASK_COMM_LEN)
+		tsk->comm[i++] = '\0';        /* zero-padded, as __set_task_comm's strscpy_pad */
 	arch_setup_new_exec_regs(task_pt_regs(tsk), entry, sp);
 	task_pt_regs(tsk)->di = args->argc;
 	task_pt_regs(tsk)->si = uargv;

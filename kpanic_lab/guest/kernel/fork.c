@@ -40,7 +40,8 @@ static void set_comm(struct task_struct *t, const char *name)
 
 	for (i = 0; i < TASK_COMM_LEN - 1 && name[i]; i++)
 		t->comm[i] = name[i];
-	t->comm[i] = '\0';
+	while (i < TASK_COMM_LEN)
+		t->comm[i++] = '\0';           /* zero-padded, as strscpy_pad */
 }
 
 /* a free slot with a fresh kernel stack; not on any list, no pid yet */

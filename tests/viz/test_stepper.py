@@ -162,3 +162,17 @@ def test_a_session_that_cannot_boot_is_a_message():
     st = PanicStepper(PanicSession(broken, cpus=1, memory="64M"))
     assert "setup line 'insmod no_such_module' failed" in st.error and "Traceback" not in st.error
     assert "kpanic-error" in st._error_box.value
+
+
+def test_without_dot_the_graph_says_how_to_get_it(stepper, monkeypatch):
+    import graphviz
+
+    import kpanic_lab.viz.stepper as mod
+
+    def no_dot(source):
+        raise graphviz.ExecutableNotFound(["dot", "-Tsvg"])
+
+    monkeypatch.setattr(mod, "render_svg", no_dot)
+    stepper.goto(2)
+    assert "apt-get install graphviz" in stepper.graph.value and "digraph" in stepper.graph.value
+    assert stepper.error == "" and stepper.current_node == "2"

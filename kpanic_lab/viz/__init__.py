@@ -22,7 +22,7 @@ from typing import Any, Dict
 
 _NAMES: Dict[str, str] = {
     "PanicStepper": "stepper", "stepper_for": "stepper",
-    "MemoryMapView": "memory_map", "PageKindView": "memory_map", "memory_map_for": "memory_map",
+    "MemoryMapView": "memory_map", "PageKindView": "memory_map",
     "HandoffView": "handoff", "handoff_digraph": "handoff",
     "CrashShell": "shell", "VmcoreExplorer": "shell",
     "ProgressView": "progress", "run_with_progress": "progress",

@@ -43,3 +43,10 @@ def test_wrong_object_fails_on_the_bar():
     bar = ProgressView()
     assert run_with_progress("sysrq-c", bar) is None
     assert "needs a PanicSession" in bar.error and bar.bar.bar_style == "danger"
+
+
+def test_every_exported_name_resolves():
+    import kpanic_lab.viz as viz
+
+    for name in viz.__all__:
+        assert getattr(viz, name) is not None, name

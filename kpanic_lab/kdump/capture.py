@@ -275,7 +275,7 @@ def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutc
     level = args.message_level if args.message_level is not None else 7  # type: ignore[union-attr]
     stdout, stderr = res.render(level)
     out.messages.extend(line for line in (stderr + stdout).splitlines() if line.strip())
-    final = "vmcore.flat" if args.flatten else "vmcore"     # RHEL: a flattened stream over ssh  # type: ignore[union-attr]
+    final = "vmcore.flat" if args is not None and args.flatten else "vmcore"   # RHEL: flattened over ssh
     os.replace(tmp, directory / final)
     out.vmcore, out.result = directory / final, res
     say("kdump: saving vmcore complete")

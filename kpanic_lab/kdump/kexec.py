@@ -96,6 +96,7 @@ class KexecPlan:
     boot: BootInfo
     notes: List[Tuple[int, int]] = field(default_factory=list)
     hlt_sites: List[int] = field(default_factory=list)   # purgatory's hlt instructions (direct-map addresses)
+    capture_e820: List[E820Entry] = field(default_factory=list)   # the memory map the capture kernel gets
 
     def reply(self, reply_address: int) -> bytes:
         """The bytes the guest's kexec program gets: entry, count, struct kexec_segment[], data."""
@@ -258,5 +259,5 @@ def plan_crash_load(image: KernelImage, iomem: str, cmdline: str, vmcoreinfo: st
     purg = purg[:purg_args_off] + args + purg[purg_args_off + len(args):]
     segs.insert(0, Segment(purg_at, purg, _page_up(len(purg)), "purgatory"))
     return KexecPlan(purg_at + purg_entry, segs, line, hdr_at, load_addr, (crash.start, crash.end), boot,
-                     list(crash_notes), _hlt_sites(purg, HW.PAGE_OFFSET + purg_at))
+                     list(crash_notes), _hlt_sites(purg, HW.PAGE_OFFSET + purg_at), e820)
 

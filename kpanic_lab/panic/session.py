@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Callable, List, Optional, Tuple, Union
 
 from kpanic_lab.errors import LabError
-from kpanic_lab.guest.dwarf import StructLayout, TypeNotFound, struct_layout
+from kpanic_lab.machine.hwdefs import header
 from kpanic_lab.machine import LabEvent, Machine, MachineConfig, Snapshot
 from kpanic_lab.machine.config import DEFAULT_CMDLINE
 from kpanic_lab.panic.notifiers import NotifierContext, NotifierError, PythonNotifiers
@@ -63,7 +63,7 @@ class PanicSession:
         self.position = -1              # -1: at the prompt, before the trigger
         self.end: Optional[str] = None  # set when the last stage is reached
         self._base: Optional[Snapshot] = None
-        self._pcpu: Optional[Tuple[int, StructLayout]] = None
+        self._pcpu: Optional[Tuple[int, int, int]] = None     # pcpu_data, its stride, preempt_count
         self._stepping = False
         self.machine.event_listeners.append(self._on_event)
 
@@ -98,8 +98,11 @@ class PanicSession:
                 raise ScenarioError(f"setup line {line!r} failed: {out.strip()}")
         self._base = m.snapshot()
         try:
-            self._pcpu = (m.symbol("pcpu_data"), struct_layout(m.image, "pcpu"))
-        except (KeyError, TypeNotFound):
+            # offsets the guest's own sched.h fixes (entry.S relies on them; sched.c asserts them),
+            # so no DWARF parse is needed on the way to the first stage
+            pcpu = m.image.symbol("pcpu_data")
+            self._pcpu = (pcpu.address, pcpu.size // HW_NR_CPUS(), header("sched.h")["PCPU_PREEMPT_COUNT"])
+        except (KeyError, ZeroDivisionError):
             self._pcpu = None
         return self
 
@@ -236,11 +239,12 @@ class PanicSession:
     def _preempt_count(self, cpu: int) -> Optional[int]:
         if self._pcpu is None:
             return None
-        base, layout = self._pcpu
-        addr = base + cpu * layout.size + layout.offset("preempt_count")
+        base, stride, off = self._pcpu
+        addr = base + cpu * stride + off
         return int.from_bytes(self.machine.read(addr, 4), "little", signed=True)
 
-    def _cpu_states(self) -> List[CpuState]:
+    def cpu_states(self) -> List[CpuState]:
+        """Every CPU now: what it is doing, RIP, IF, preempt count (also before the trigger)."""
         m = self.machine
         stopped = {}
         for e in m.events:
@@ -302,7 +306,7 @@ class PanicSession:
             args = [ev.args[0], ev.args[1]]
         info = STAGE_INFO.get(key)
         return StageRecord(len(self.records), key, info.title if info else key.lower(), detail, ev.cpu,
-                           ev.time_ns, ev.rip, m.symbolize(ev.rip), args, self._cpu_states(),
+                           ev.time_ns, ev.rip, m.symbolize(ev.rip), args, self.cpu_states(),
                            len(m.serial.output), notifier)
 
     def _python_slot(self, fn: int) -> Optional[int]:
@@ -375,7 +379,7 @@ class PanicSession:
                 "continued": "the kernel carried on; the shell prompts again",
                 "halted": "every CPU halted with interrupts off"}.get(self.end or "", reason)
         return StageRecord(len(self.records), "END", f"end: {self.end}", text, 0, m.clock_ns, c.rip,
-                           m.symbolize(c.rip), [], self._cpu_states(), len(m.serial.output))
+                           m.symbolize(c.rip), [], self.cpu_states(), len(m.serial.output))
 
     # ------------------------------------------------------------------ results
     def trace(self) -> Trace:
@@ -394,6 +398,11 @@ class PanicSession:
         if i < 0:
             return self._base.serial[0].decode("utf-8", "replace").replace("\r", "") if self._base else ""
         return self._text(self.records[i].console_offset)
+
+
+def HW_NR_CPUS() -> int:
+    """NR_CPUS of the guest (param.h): pcpu_data[] has that many entries."""
+    return header("param.h")["NR_CPUS"]
 
 
 def _is_stop(ev: LabEvent) -> bool:

@@ -87,6 +87,14 @@ STAGE_INFO: Dict[str, StageInfo] = {s.key: s for s in [
               "loops forever."),
     StageInfo("KEXEC", "jump to the capture kernel", "machine_kexec(): this CPU jumps to purgatory, which checks "
               "the SHA-256 of the loaded segments and starts the capture kernel in the reserved memory."),
+    StageInfo("CPU_STOPPED", "a CPU stopped", "This CPU took the stop NMI: whatever it was doing, it marks itself "
+              "offline, keeps interrupts off and halts in stop_this_cpu() (the crash NMI of kdump first saves "
+              "its registers for the dump; a CPU that found another one panicking spins in "
+              "panic_smp_self_stop())."),
+    StageInfo("TASK_EXIT", "task killed", "The task that oopsed is killed (make_task_dead()): the kernel goes on "
+              "without it, tainted D. If it was init, that is a panic of its own."),
+    StageInfo("END", "the end", "The run is over: the machine loops, was reset, jumped to the capture kernel, "
+              "or is back at the shell prompt."),
     StageInfo("WARN", "WARN()", "A warning: printed with a Call Trace, then the kernel goes on (unless "
               "panic_on_warn)."),
 ]}
@@ -101,3 +109,9 @@ def stage_name(number: int) -> str:
 
 def stage_info(key: str) -> Optional[StageInfo]:
     return STAGE_INFO.get(key)
+
+
+def stage_explanation(key: str) -> str:
+    """One or two sentences on what Linux does at stage ``key``."""
+    info = STAGE_INFO.get(key)
+    return info.explain if info else ""

@@ -28,6 +28,7 @@ _Static_assert(offsetof(struct task_struct, thread.sp) == 352, "update TASK_thre
 _Static_assert(offsetof(struct pcpu, top_of_stack) == PCPU_TOP_OF_STACK, "entry.S: PCPU_TOP_OF_STACK");
 _Static_assert(offsetof(struct pcpu, user_rsp_scratch) == PCPU_USER_RSP_SCRATCH, "entry.S: PCPU_USER_RSP_SCRATCH");
 _Static_assert(offsetof(struct pcpu, current_task) == PCPU_CURRENT_TASK, "sched.h: get_current()");
+_Static_assert(offsetof(struct pcpu, preempt_count) == PCPU_PREEMPT_COUNT, "sched.h: PCPU_PREEMPT_COUNT");
 _Static_assert(sizeof(struct pt_regs) == 168, "entry.S: PTREGS_SIZE");
 
 /* Like Linux, the boot CPU starts on init_task's stack (startup_64) and

@@ -19,46 +19,18 @@ Prints a table and writes benchmarks/results/bench_crash.json.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
-from kpanic_lab.guest import vmlinux_path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from benchlib import ROOT, Result, arg_parser, no_guest_image, report, skip_all  # noqa: E402
+
 COMMANDS = ("bt -a", "log", "ps")
-
-
-@dataclass
-class Result:
-    name: str
-    unit: str
-    target: Optional[float]
-    runs: List[float] = field(default_factory=list)
-    measured_on: str = ""
-    skipped: Optional[str] = None
-
-    @property
-    def value(self) -> Optional[float]:
-        return statistics.median(self.runs) if self.runs else None
-
-    @property
-    def ratio(self) -> Optional[float]:
-        return None if self.value is None or self.target is None else self.value / self.target
-
-    @property
-    def meets(self) -> Optional[bool]:
-        return None if self.ratio is None else self.ratio <= 1.0
 
 
 def forget_debug_info() -> None:
@@ -106,9 +78,9 @@ def bench(runs: int) -> List[Result]:
     live = Result("bt -a, log, ps on the live panicked machine", "s", None)
     proc = Result("  a fresh `kpanic-lab crash VMCORE` process, imports included", "s", None)
     results = [cold, warm, live, proc]
-    if not vmlinux_path().is_file():
-        for r in results:
-            r.skipped = f"no guest image at {vmlinux_path()} (run `make guest`)"
+    missing = no_guest_image()
+    if missing:
+        skip_all(results, missing)
         return results
     from kpanic_lab.analysis import live_target
     from kpanic_lab.crash import CrashSession
@@ -148,45 +120,10 @@ def bench(runs: int) -> List[Result]:
     return results
 
 
-def table(results: List[Result]) -> str:
-    rows = [("benchmark", "measured", "target", "ratio", "meets")]
-    for r in results:
-        target = f"<= {r.target:g} {r.unit}" if r.target is not None else "-"
-        if r.value is None:
-            rows.append((r.name, "skipped", target, "-", "-"))
-        else:
-            rows.append((r.name, f"{r.value:.3g} {r.unit}", target, f"{r.ratio:.2f}" if r.ratio is not None else "-",
-                         "-" if r.meets is None else "yes" if r.meets else "NO"))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = [f"  {r.name.strip()}: " + (f"SKIPPED: {r.skipped}" if r.skipped else
-                                        f"{r.measured_on}; {len(r.runs)} samples") for r in results]
-    return "\n".join(lines + ["", "ratio = measured / target (median); what was measured:"] + notes)
-
-
-def environment() -> Dict[str, object]:
-    return {"python": platform.python_version(), "host": platform.machine(), "cpus": os.cpu_count(),
-            "vmlinux": str(vmlinux_path()), "vmlinux_present": vmlinux_path().is_file()}
-
-
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=5, help="runs per benchmark (the median is reported)")
-    ap.add_argument("--check", action="store_true", help="exit 1 when a measured figure misses its target")
-    a = ap.parse_args(argv)
+    a = arg_parser(__doc__).parse_args(argv)
     results = bench(a.runs)
-    print(table(results))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "bench_crash.json"
-    out.write_text(json.dumps({
-        "benchmark": "crash",
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "environment": environment(),
-        "results": [{**asdict(r), "median": r.value, "ratio": r.ratio, "meets": r.meets} for r in results],
-    }, indent=2) + "\n")
-    print(f"\nwritten: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    return 1 if a.check and any(r.meets is False for r in results) else 0
+    return report("bench_crash", results, a.check)
 
 
 if __name__ == "__main__":

@@ -22,23 +22,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, List, Optional
 
-from kpanic_lab.guest import vmlinux_path
-from kpanic_lab.machine import Machine, MachineConfig
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from benchlib import ROOT, Result, arg_parser, no_guest_image, report  # noqa: E402
+from kpanic_lab.guest import vmlinux_path  # noqa: E402
+from kpanic_lab.machine import Machine, MachineConfig  # noqa: E402
+
 MINIKERNEL = ROOT / "tests" / "machine" / "minikernel"
 HW_INCLUDE = ROOT / "kpanic_lab" / "guest" / "kernel"
 # the same build as tests/machine/conftest.py
@@ -48,39 +46,12 @@ MINI_CFLAGS = ["-O1", "-g", "-ffreestanding", "-fno-pic", "-fno-pie", "-mcmodel=
 BUSY_VIRTUAL_NS = 200_000_000      # 0.2 s of guest time = 200 M instructions on one busy CPU
 
 
-@dataclass
-class Result:
-    name: str
-    unit: str
-    target: float
-    better: str                     # "lower" or "higher"
-    runs: List[float] = field(default_factory=list)
-    measured_on: str = ""
-    skipped: Optional[str] = None
-
-    @property
-    def value(self) -> Optional[float]:
-        return statistics.median(self.runs) if self.runs else None
-
-    @property
-    def ratio(self) -> Optional[float]:
-        """measured / target."""
-        return None if self.value is None else self.value / self.target
-
-    @property
-    def meets(self) -> Optional[bool]:
-        r = self.ratio
-        if r is None:
-            return None
-        return r <= 1.0 if self.better == "lower" else r >= 1.0
-
-
 # ---------------------------------------------------------------------------- measurements
 def bench_boot(runs: int) -> Result:
     res = Result("boot to shell prompt", "s", 0.3, "lower",
-                 measured_on="guest kernel, 2 CPUs, 256 MiB, fresh machine per run; host seconds of boot()")
-    if not vmlinux_path().is_file():
-        res.skipped = f"no guest image at {vmlinux_path()} (run `make guest`)"
+                 measured_on="guest kernel, 2 CPUs, 256 MiB, fresh machine per run; host seconds of boot()",
+                 skipped=no_guest_image())
+    if res.skipped:
         return res
     for _ in range(runs):
         m = Machine(cpus=2, memory="256M")
@@ -124,8 +95,8 @@ def bench_speed(runs: int, busy_command: Optional[str]) -> Result:
     if busy_command:
         res.measured_on = (f"guest kernel running `{busy_command}`, 2 CPUs, {BUSY_VIRTUAL_NS / 1e9:g} s of "
                            "guest time (instructions = quanta given to running CPUs)")
-        if not vmlinux_path().is_file():
-            res.skipped = f"no guest image at {vmlinux_path()} (run `make guest`)"
+        res.skipped = no_guest_image()
+        if res.skipped:
             return res
         for _ in range(runs):
             m = Machine(cpus=2, memory="256M")
@@ -163,9 +134,8 @@ def _rss_child() -> None:
 
 def bench_rss(runs: int) -> Result:
     res = Result("resident memory, 2 CPUs 256 MiB after boot", "MiB", 450.0, "lower",
-                 measured_on="VmRSS of a fresh Python process holding one booted machine")
-    if not vmlinux_path().is_file():
-        res.skipped = f"no guest image at {vmlinux_path()} (run `make guest`)"
+                 measured_on="VmRSS of a fresh Python process holding one booted machine", skipped=no_guest_image())
+    if res.skipped:
         return res
     if not Path("/proc/self/status").exists():
         res.skipped = "no /proc/self/status on this host"
@@ -184,39 +154,10 @@ def bench_rss(runs: int) -> Result:
     return res
 
 
-# ---------------------------------------------------------------------------- report
-def table(results: List[Result]) -> str:
-    rows = [("benchmark", "measured", "target", "ratio", "meets")]
-    for r in results:
-        sign = "<=" if r.better == "lower" else ">="
-        if r.value is None:
-            rows.append((r.name, "skipped", f"{sign} {r.target:g} {r.unit}", "-", "-"))
-        else:
-            rows.append((r.name, f"{r.value:.3g} {r.unit}", f"{sign} {r.target:g} {r.unit}",
-                         f"{r.ratio:.2f}", "yes" if r.meets else "NO"))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = [f"  {r.name}: " + (f"SKIPPED: {r.skipped}" if r.skipped else
-                                f"{r.measured_on}; {len(r.runs)} runs: " +
-                                ", ".join(f"{x:.3g}" for x in r.runs))
-             for r in results]
-    return "\n".join(lines + ["", "ratio = measured / target; what was measured:"] + notes)
-
-
-def environment() -> Dict[str, object]:
-    import unicorn
-
-    return {"python": platform.python_version(), "unicorn": unicorn.__version__, "host": platform.machine(),
-            "cpus": os.cpu_count(), "vmlinux": str(vmlinux_path()), "vmlinux_present": vmlinux_path().is_file()}
-
-
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=5, help="runs per benchmark (the median is reported)")
+    ap = arg_parser(__doc__)
     ap.add_argument("--busy-command", default=None, metavar="CMD",
                     help="measure speed with this guest shell command instead of the minikernel")
-    ap.add_argument("--check", action="store_true", help="exit 1 when a measured figure misses its target")
     ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.rss_child:
@@ -227,19 +168,9 @@ def main(argv: Optional[List[str]] = None) -> int:
               "(run `make guest`)", file=sys.stderr)
     results = [bench_boot(a.runs), bench_speed(max(1, a.runs // 2 + 1), a.busy_command),
                bench_rss(max(1, a.runs // 2 + 1))]
-    print(table(results))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "bench_machine.json"
-    out.write_text(json.dumps({
-        "benchmark": "machine",
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "environment": environment(),
-        "results": [{**asdict(r), "median": r.value, "ratio": r.ratio, "meets": r.meets} for r in results],
-    }, indent=2) + "\n")
-    print(f"\nwritten: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    if a.check and any(r.meets is False for r in results):
-        return 1
-    return 0
+    import unicorn
+
+    return report("bench_machine", results, a.check, env={"unicorn": unicorn.__version__})
 
 
 if __name__ == "__main__":

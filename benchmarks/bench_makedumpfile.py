@@ -12,48 +12,50 @@ median over ``--runs`` runs, in MB/s of guest RAM (RAM size / seconds):
 - plain zstd (level 1) and plain zlib (level 1) of the same RAM bytes in one stream: what
   compressing everything would cost, without filtering.
 
-Ratios to plain zstd are printed beside each figure; the sizes written are in the table too.
-Writes benchmarks/results/bench_makedumpfile.json.  Without the guest image it says so and stops.
+The notes under the table give, for each, the bytes written and its speed as a multiple of plain
+zstd's.  Prints a table and writes benchmarks/results/bench_makedumpfile.json (sizes under
+"bytes_written").  Without the guest image everything is skipped with a message.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
 import zlib
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import Result, arg_parser, no_guest_image, report, skip_all  # noqa: E402
+
 TARGET_MBS = 300.0
+CASES = ("makedumpfile -d 31 -z", "makedumpfile -d 31 -c", "makedumpfile -d 31 -l", "makedumpfile -d 1 -z",
+         "makedumpfile -d 0 -z", "plain zstd -1 (all RAM)", "plain zlib -1 (all RAM)")
+MAIN, PLAIN_ZSTD = CASES[0], CASES[5]
 
 
-def median_time(fn: Callable[[], int], runs: int) -> Tuple[float, int]:
+def timed_runs(fn: Callable[[], int], runs: int) -> Tuple[List[float], int]:
+    """Host seconds of each of ``runs`` calls of ``fn``, and the size the last one wrote."""
     times, size = [], 0
     for _ in range(runs):
         t = time.perf_counter()
         size = fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times), size
+    return times, size
 
 
-def main(argv: List[str]) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5)
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = arg_parser(__doc__, runs_help="runs of each (the median is reported)",
+                    check_help="exit 1 if makedumpfile -d 31 -z misses the target")
     ap.add_argument("--memory", default="256M")
-    ap.add_argument("--check", action="store_true", help="exit 1 if makedumpfile -d 31 -z misses the target")
     a = ap.parse_args(argv)
 
-    from kpanic_lab.guest import vmlinux_path
-    if not vmlinux_path().is_file():
-        print(f"skipped: no guest image at {vmlinux_path()} (make guest)")
-        return 0
+    results = [Result(name, "MB/s", TARGET_MBS if name == MAIN else None, "higher") for name in CASES]
+    missing = no_guest_image()
+    if missing:
+        skip_all(results, missing)
+        return report("bench_makedumpfile", results, a.check)
     import zstandard
 
     from kpanic_lab.formats import open_dump
@@ -68,7 +70,7 @@ def main(argv: List[str]) -> int:
     with open(elf, "wb") as f:
         write_vmcore_from_machine(s.machine, f)
     ram = s.machine.config.memory
-    rows: Dict[str, Dict[str, float]] = {}
+    sizes: Dict[str, int] = {}
 
     def mdf(level: int, comp: str) -> Callable[[], int]:
         def run() -> int:
@@ -86,36 +88,26 @@ def main(argv: List[str]) -> int:
     def plain_zlib() -> int:
         return len(zlib.compress(memory, 1))
 
-    cases = [("makedumpfile -d 31 -z", mdf(31, "zstd")), ("makedumpfile -d 31 -c", mdf(31, "zlib")),
-             ("makedumpfile -d 31 -l", mdf(31, "lzo")), ("makedumpfile -d 1 -z", mdf(1, "zstd")),
-             ("makedumpfile -d 0 -z", mdf(0, "zstd")), ("plain zstd -1 (all RAM)", plain_zstd),
-             ("plain zlib -1 (all RAM)", plain_zlib)]
-    for name, fn in cases:
+    cases = [mdf(31, "zstd"), mdf(31, "zlib"), mdf(31, "lzo"), mdf(1, "zstd"), mdf(0, "zstd"), plain_zstd,
+             plain_zlib]
+    for res, fn in zip(results, cases):
         try:
-            secs, size = median_time(fn, a.runs if "plain zlib" not in name else max(1, a.runs // 2))
+            times, sizes[res.name] = timed_runs(fn, a.runs if "plain zlib" not in res.name else max(1, a.runs // 2))
         except Exception as e:          # a codec without its binding
-            print(f"{name}: skipped ({e})")
+            res.skipped = str(e)
             continue
-        rows[name] = {"seconds": secs, "mb_per_s": ram / secs / 1e6, "bytes_written": size}
-    base = rows.get("plain zstd -1 (all RAM)", {}).get("mb_per_s")
-    print(f"guest RAM {ram >> 20} MiB, {a.runs} runs each, median; host {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs")
-    print(f"{'':28} {'MB/s of RAM':>12} {'x plain zstd':>13} {'seconds':>9} {'bytes written':>14}")
-    for name, r in rows.items():
-        ratio = f"{r['mb_per_s'] / base:12.1f}x" if base else ""
-        print(f"{name:28} {r['mb_per_s']:12.0f} {ratio:>13} {r['seconds']:9.3f} {int(r['bytes_written']):14d}")
-    main_row = rows.get("makedumpfile -d 31 -z")
-    ok = bool(main_row and main_row["mb_per_s"] >= TARGET_MBS)
-    print(f"target: makedumpfile -d 31 -z >= {TARGET_MBS:.0f} MB/s of guest RAM: {'met' if ok else 'MISSED'}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_makedumpfile.json").write_text(json.dumps(
-        {"ram_bytes": ram, "runs": a.runs, "target_mb_per_s": TARGET_MBS, "met": ok, "results": rows,
-         "measured_on": platform.platform()}, indent=2))
+        res.runs = [ram / secs / 1e6 for secs in times]
+    base = dict(zip(CASES, results))[PLAIN_ZSTD].value
+    for res in results:
+        if res.name in sizes:
+            res.measured_on = (f"{ram >> 20} MiB of guest RAM (sysrq-c); {sizes[res.name]:,} bytes written"
+                               + (f"; {res.value / base:.1f}x plain zstd" if base and res.value else ""))
     for p in tmp.iterdir():
         p.unlink()
     tmp.rmdir()
-    return 1 if a.check and not ok else 0
+    rc = report("bench_makedumpfile", results, a.check, extra={"ram_bytes": ram, "bytes_written": sizes})
+    return 1 if a.check and results[0].value is None else rc    # as before: -d 31 -z not running is a miss
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -20,49 +20,16 @@ with a message.  Prints a table and writes benchmarks/results/bench_panic.json.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from kpanic_lab.guest import vmlinux_path
-from kpanic_lab.panic import PanicSession
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-
-
-@dataclass
-class Result:
-    name: str
-    unit: str
-    target: Optional[float]          # None: shown for context, no target of its own
-    better: str = "lower"
-    runs: List[float] = field(default_factory=list)
-    measured_on: str = ""
-    skipped: Optional[str] = None
-
-    @property
-    def value(self) -> Optional[float]:
-        return statistics.median(self.runs) if self.runs else None
-
-    @property
-    def ratio(self) -> Optional[float]:
-        """measured / target."""
-        return None if self.value is None or self.target is None else self.value / self.target
-
-    @property
-    def meets(self) -> Optional[bool]:
-        r = self.ratio
-        if r is None:
-            return None
-        return r <= 1.0 if self.better == "lower" else r >= 1.0
+from benchlib import Result, arg_parser, no_guest_image, report, skip_all  # noqa: E402
+from kpanic_lab.guest import vmlinux_path  # noqa: E402
+from kpanic_lab.panic import PanicSession  # noqa: E402
 
 
 def _timed(fn) -> float:
@@ -84,9 +51,9 @@ def bench(runs: int, scenario: str, cmdline: str) -> List[Result]:
     boot = Result("  of which start() (boot to prompt)", "s", None, measured_on="the same runs")
     rest = Result("  of which run_to_end() from the prompt", "s", None, measured_on="the same runs")
     results = [new, recorded, back, whole, boot, rest]
-    if not vmlinux_path().is_file():
-        for r in results:
-            r.skipped = f"no guest image at {vmlinux_path()} (run `make guest`)"
+    missing = no_guest_image()
+    if missing:
+        skip_all(results, missing)
         return results
 
     worst: Dict[str, float] = {}
@@ -120,57 +87,18 @@ def bench(runs: int, scenario: str, cmdline: str) -> List[Result]:
     return results
 
 
-# ---------------------------------------------------------------------------- report
-def table(results: List[Result]) -> str:
-    rows = [("benchmark", "measured", "target", "ratio", "meets")]
-    for r in results:
-        target = f"<= {r.target:g} {r.unit}" if r.target is not None else "-"
-        if r.value is None:
-            rows.append((r.name, "skipped", target, "-", "-"))
-        else:
-            rows.append((r.name, f"{r.value:.3g} {r.unit}", target,
-                         f"{r.ratio:.2f}" if r.ratio is not None else "-",
-                         "-" if r.meets is None else "yes" if r.meets else "NO"))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = [f"  {r.name.strip()}: " + (f"SKIPPED: {r.skipped}" if r.skipped else
-                                        f"{r.measured_on}; {len(r.runs)} samples")
-             for r in results]
-    return "\n".join(lines + ["", "ratio = measured / target (median); what was measured:"] + notes)
-
-
-def environment() -> Dict[str, object]:
-    import unicorn
-
-    return {"python": platform.python_version(), "unicorn": unicorn.__version__, "host": platform.machine(),
-            "cpus": os.cpu_count(), "vmlinux": str(vmlinux_path()), "vmlinux_present": vmlinux_path().is_file()}
-
-
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=5, help="runs per benchmark (the median is reported)")
+    ap = arg_parser(__doc__)
     ap.add_argument("--scenario", default="sysrq-c", help="the scenario to run (default sysrq-c)")
     ap.add_argument("--cmdline", default="panic=0", help="added to the kernel command line (default panic=0)")
-    ap.add_argument("--check", action="store_true", help="exit 1 when a measured figure misses its target")
     a = ap.parse_args(argv)
     if not vmlinux_path().is_file():
         print(f"note: no guest image at {vmlinux_path()}: the panic benchmarks are skipped (run `make guest`)",
               file=sys.stderr)
     results = bench(a.runs, a.scenario, a.cmdline)
-    print(table(results))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "bench_panic.json"
-    out.write_text(json.dumps({
-        "benchmark": "panic",
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "environment": environment(),
-        "results": [{**asdict(r), "median": r.value, "ratio": r.ratio, "meets": r.meets} for r in results],
-    }, indent=2) + "\n")
-    print(f"\nwritten: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    if a.check and any(r.meets is False for r in results):
-        return 1
-    return 0
+    import unicorn
+
+    return report("bench_panic", results, a.check, env={"unicorn": unicorn.__version__})
 
 
 if __name__ == "__main__":

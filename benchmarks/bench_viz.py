@@ -20,20 +20,15 @@ table and writes benchmarks/results/bench_viz.json.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import ROOT, Result, arg_parser, no_guest_image, report, skip_all  # noqa: E402
 
 # What one cold run does (in a child process); prints one JSON line of seconds.
 CHILD = r"""
@@ -61,30 +56,6 @@ print(json.dumps({"import": t1 - t0, "boot": t2 - t1, "build": t3 - t2, "display
 """
 
 
-@dataclass
-class Result:
-    name: str
-    unit: str
-    target: Optional[float]          # None: shown for context, no target of its own
-    better: str = "lower"
-    runs: List[float] = field(default_factory=list)
-    measured_on: str = ""
-    skipped: Optional[str] = None
-
-    @property
-    def value(self) -> Optional[float]:
-        return statistics.median(self.runs) if self.runs else None
-
-    @property
-    def ratio(self) -> Optional[float]:
-        return None if self.value is None or self.target is None else self.value / self.target
-
-    @property
-    def meets(self) -> Optional[bool]:
-        r = self.ratio
-        return None if r is None else r <= 1.0
-
-
 def one_run() -> Dict[str, float]:
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, cwd=ROOT, timeout=300)
     if out.returncode != 0:
@@ -105,10 +76,9 @@ def bench(runs: int) -> List[Result]:
     cell = Result("the dashboard cell, cold (import + boot + build + display)", "s", None,
                   measured_on="the same runs; what a student waits for after 'run all'")
     results = [first, *parts.values(), boot, cell, step, mpl]
-    from kpanic_lab.guest import vmlinux_path
-    if not vmlinux_path().is_file():
-        for r in results:
-            r.skipped = f"no guest image at {vmlinux_path()} (run `make guest`)"
+    missing = no_guest_image()
+    if missing:
+        skip_all(results, missing)
         return results
     widgets = 0
     for _ in range(runs):
@@ -125,53 +95,21 @@ def bench(runs: int) -> List[Result]:
     return results
 
 
-def table(results: List[Result]) -> str:
-    rows = [("benchmark", "measured", "target", "ratio", "meets")]
-    for r in results:
-        target = f"<= {r.target:g} {r.unit}" if r.target is not None else "-"
-        if r.value is None:
-            rows.append((r.name, "skipped", target, "-", "-"))
-        else:
-            rows.append((r.name, f"{r.value:.3g} {r.unit}", target, f"{r.ratio:.2f}" if r.ratio is not None else "-",
-                         "-" if r.meets is None else "yes" if r.meets else "NO"))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = [f"  {r.name.strip()}: " + (f"SKIPPED: {r.skipped}" if r.skipped else
-                                        f"{r.measured_on}; {len(r.runs)} samples") for r in results]
-    return "\n".join(lines + ["", "ratio = measured / target (median); what was measured:"] + notes)
-
-
-def environment() -> Dict[str, object]:
+def versions() -> Dict[str, object]:
+    """The environment of the views, for the JSON file."""
     import graphviz
     import ipywidgets
     import matplotlib
 
     dot = subprocess.run(["dot", "-V"], capture_output=True, text=True)
-    return {"python": platform.python_version(), "ipywidgets": ipywidgets.__version__,
-            "matplotlib": matplotlib.__version__, "graphviz": graphviz.__version__,
-            "dot": (dot.stderr or dot.stdout).strip(), "host": platform.machine(), "cpus": os.cpu_count()}
+    return {"ipywidgets": ipywidgets.__version__, "matplotlib": matplotlib.__version__,
+            "graphviz": graphviz.__version__, "dot": (dot.stderr or dot.stdout).strip()}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=5, help="cold runs (the median is reported)")
-    ap.add_argument("--check", action="store_true", help="exit 1 when a measured figure misses its target")
-    a = ap.parse_args(argv)
+    a = arg_parser(__doc__, runs_help="cold runs (the median is reported)").parse_args(argv)
     results = bench(a.runs)
-    print(table(results))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "bench_viz.json"
-    out.write_text(json.dumps({
-        "benchmark": "viz",
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "environment": environment(),
-        "results": [{**asdict(r), "median": r.value, "ratio": r.ratio, "meets": r.meets} for r in results],
-    }, indent=2) + "\n")
-    print(f"\nwritten: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    if a.check and any(r.meets is False for r in results):
-        return 1
-    return 0
+    return report("bench_viz", results, a.check, env=versions())
 
 
 if __name__ == "__main__":

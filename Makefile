@@ -48,6 +48,6 @@ guest:
 	$(MAKE) -C kpanic_lab/guest
 
 bench: $(STAMP)
-	@set -e; for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f; done
+	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f; done
 
 .PHONY: help install lab test guest bench

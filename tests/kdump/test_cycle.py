@@ -64,12 +64,13 @@ def test_the_dump_holds_the_crash(cycles):
     assert counts["free"] > 0 and counts["user"] > 0 and counts["cache"] > 0
 
 
-def test_module_oops_with_panic_on_oops_goes_straight_to_kdump(cycles):
-    r = cycles("oops", "oops-panic", cpus=2)
+@pytest.mark.parametrize("cpus", [2, 4])
+def test_module_oops_with_panic_on_oops_goes_straight_to_kdump(cycles, cpus):
+    r = cycles(f"oops{cpus}", "oops-panic", cpus=cpus)
     keys = r.trace.keys()
     assert "OOPS" in keys and keys[-2:] == ["KEXEC", "END"] or keys[-1] == "KEXEC"
     assert "ENTRY" not in keys                               # oops_end -> crash_kexec, no panic() first
-    assert r.outcome.status == "saved"
+    assert r.outcome.status == "saved" and r.trace.keys().count("CPU_STOPPED") == cpus - 1
     assert "BUG: kernel NULL pointer dereference" in r.outcome.dmesg.read_text()
 
 

@@ -17,6 +17,8 @@ True
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import zlib
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Union
@@ -76,12 +78,14 @@ class Codec:
         return out
 
 
-class _Impl:
-    def compress(self, page: bytes) -> bytes:
-        raise NotImplementedError
+class _Impl(ABC):
+    """One codec's binding: every codec implements both."""
 
-    def decompress(self, data: bytes, size: int) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def compress(self, page: bytes) -> bytes: ...
+
+    @abstractmethod
+    def decompress(self, data: bytes, size: int) -> bytes: ...
 
     def compress_many(self, pages: List[bytes]) -> List[bytes]:
         c = self.compress

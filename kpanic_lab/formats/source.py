@@ -10,6 +10,7 @@ vmcore is gathered page by page with numpy instead of being read twice.
 from __future__ import annotations
 
 import io
+from abc import ABC, abstractmethod
 import mmap
 from typing import BinaryIO, List, Optional, Tuple
 
@@ -76,7 +77,7 @@ class FileView:
             self._mmap = None
 
 
-class PhysicalSource:
+class PhysicalSource(ABC):
     """The physical memory of one dump file (subclasses: ElfCore, KdumpFile)."""
 
     name: str = "vmcore"
@@ -88,12 +89,13 @@ class PhysicalSource:
     view: FileView
 
     @property
+    @abstractmethod
     def ranges(self) -> List[Tuple[int, int]]:
         """The physical ranges [start, end) the dump describes (RAM, saved or excluded)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read_physical(self, paddr: int, size: int) -> bytes:
-        raise NotImplementedError
+        """``size`` bytes at physical ``paddr`` (MemoryFault, PageExcluded when not in the dump)."""
 
     @property
     def max_mapnr(self) -> int:

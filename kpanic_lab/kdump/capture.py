@@ -30,8 +30,8 @@ import numpy as np
 from kpanic_lab.errors import LabError
 from kpanic_lab.formats.elfcore import ElfCore
 from kpanic_lab.formats.dump import Dump
-from kpanic_lab.kdump.config import DEFAULT_CORE_COLLECTOR_FLAT, KdumpConf
-from kpanic_lab.kdump.makedumpfile import MakedumpfileError, dump_dmesg, makedumpfile
+from kpanic_lab.kdump.config import DEFAULT_CORE_COLLECTOR_FLAT, KdumpConf, MakedumpfileArgs
+from kpanic_lab.kdump.makedumpfile import MakedumpfileError, Result, dump_dmesg, makedumpfile
 from kpanic_lab.machine import Machine, ToolRequest
 
 PAGE = 4096
@@ -247,6 +247,22 @@ def _target_dir(conf: KdumpConf, targets: Targets, date: str) -> Tuple[Path, str
     return base / rel / f"{host}-{date}", f"{shown.rstrip('/')}/{host}-{date}/"
 
 
+def _run_makedumpfile(dump: Dump, args: MakedumpfileArgs, f: BinaryIO, targets: Targets, fmt: str,
+                      flatten: bool, output_name: str, out: CaptureOutcome) -> Result:
+    """The core_collector onto ``f`` (a disk with ``targets.disk_limit`` free), its messages in ``out``."""
+    say = out.messages.append
+    try:
+        res = makedumpfile(dump, _Limited(f, targets.disk_limit), args.dump_level,  # type: ignore[arg-type]
+                           args.compression, fmt, flatten, output_name=output_name)
+    except OSError as e:
+        say(f"write_buffer: Can't write the dump file({output_name}). {e.strerror}")
+        say("makedumpfile Failed.")
+        raise
+    stdout, stderr = res.render(args.message_level if args.message_level is not None else 7)
+    out.messages.extend(line for line in (stderr + stdout).splitlines() if line.strip())
+    return res
+
+
 def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutcome, say, date: str) -> None:  # type: ignore[no-untyped-def]
     directory, shown = _target_dir(conf, targets, date)
     guest_dir = shown if conf.target_type not in ("ssh", "nfs") else shown.split(":", 1)[-1]
@@ -262,20 +278,12 @@ def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutc
     say("kdump: saving vmcore-dmesg.txt complete")
     say("kdump: saving vmcore")
     args = conf.makedumpfile
+    assert args is not None       # collect() refused any other core_collector
     tmp = directory / "vmcore-incomplete"
     with open(tmp, "wb") as f:
-        try:
-            res = makedumpfile(dump, _Limited(f, targets.disk_limit), args.dump_level,  # type: ignore[union-attr,arg-type]
-                               args.compression, "elf" if args.elf else "kdump", args.flatten,  # type: ignore[union-attr]
-                               output_name=f"{guest_dir}vmcore-incomplete")
-        except OSError as e:
-            say(f"write_buffer: Can't write the dump file({guest_dir}vmcore-incomplete). {e.strerror}")
-            say("makedumpfile Failed.")
-            raise
-    level = args.message_level if args.message_level is not None else 7  # type: ignore[union-attr]
-    stdout, stderr = res.render(level)
-    out.messages.extend(line for line in (stderr + stdout).splitlines() if line.strip())
-    final = "vmcore.flat" if args is not None and args.flatten else "vmcore"   # RHEL: flattened over ssh
+        res = _run_makedumpfile(dump, args, f, targets, "elf" if args.elf else "kdump", args.flatten,
+                                f"{guest_dir}vmcore-incomplete", out)
+    final = "vmcore.flat" if args.flatten else "vmcore"   # RHEL: a flattened stream over ssh
     os.replace(tmp, directory / final)
     out.vmcore, out.result = directory / final, res
     say("kdump: saving vmcore complete")
@@ -285,13 +293,11 @@ def _save_raw(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutcome
     if targets.raw_image is None:
         raise TargetError(f"raw: {conf.target}: no such block device in the lab (give raw_image)")
     args = conf.makedumpfile
+    assert args is not None
     say(f"kdump: saving vmcore to raw device {conf.target}")
     targets.raw_image.parent.mkdir(parents=True, exist_ok=True)
     with open(targets.raw_image, "wb") as f:
-        res = makedumpfile(dump, _Limited(f, targets.disk_limit), args.dump_level,  # type: ignore[union-attr,arg-type]
-                           args.compression, "kdump", True, output_name="STDOUT")  # type: ignore[union-attr]
-    stdout, stderr = res.render(args.message_level if args.message_level is not None else 7)  # type: ignore[union-attr]
-    out.messages.extend(line for line in (stderr + stdout).splitlines() if line.strip())
+        res = _run_makedumpfile(dump, args, f, targets, "kdump", True, "STDOUT", out)
     out.raw, out.result = targets.raw_image, res
     say("kdump: saving vmcore complete")
 

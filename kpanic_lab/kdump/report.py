@@ -455,15 +455,18 @@ def conf_summary(conf: KdumpConf) -> str:
     return "\n".join(lines)
 
 
+def _error_at_line(text: str, e: KdumpConfError, who: str) -> str:
+    """The file with the line the error names marked, then the error."""
+    lines = [f"{'>' if no == e.line else ' '}{no:3d}  {line}" for no, line in enumerate(text.splitlines(), 1)]
+    return "\n".join(lines + ["", f"{who}: {e}"])
+
+
 def check_kdump_conf(text: str, name: str = "/etc/kdump.conf") -> str:
     """Check a kdump.conf as kdumpctl does: its settings, or the error under the line it names."""
     try:
         conf = parse_kdump_conf(text, name)
     except KdumpConfError as e:
-        lines = []
-        for no, line in enumerate(text.splitlines(), 1):
-            lines.append(f"{'>' if no == e.line else ' '}{no:3d}  {line}")
-        return "\n".join(lines + ["", f"kdumpctl: {e}"])
+        return _error_at_line(text, e, "kdumpctl")
     return conf_summary(conf)
 
 
@@ -487,8 +490,7 @@ def check_kdump_tools(text: str, name: str = "/etc/default/kdump-tools") -> str:
     try:
         tools = parse_kdump_tools(text, name)
     except KdumpConfError as e:
-        lines = [f"{'>' if no == e.line else ' '}{no:3d}  {line}" for no, line in enumerate(text.splitlines(), 1)]
-        return "\n".join(lines + ["", f"error: {e}"])
+        return _error_at_line(text, e, "error")
     return tools_summary(tools)
 
 

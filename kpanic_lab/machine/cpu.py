@@ -183,10 +183,10 @@ class Cpu:
     def _enter_ring0(self) -> int:
         """Reload a clean CPL-0 context keeping every architectural register; returns RFLAGS.
 
-        Used to enter ring 0 from ring 3, and after every exception Unicorn reported:
-        QEMU's exception bookkeeping (``old_exception``, used to turn a second fault into
-        a double fault) is only reset by the interrupt delivery Unicorn skips, so without
-        this a second page fault would silently become a double, then a triple fault.
+        Used for every delivery and every ``syscall``: it is the only way into ring 0 from
+        ring 3, and it also clears QEMU's exception bookkeeping (``old_exception``, which turns
+        a second fault into a double fault) and the state ``hlt`` leaves, both of which only
+        the interrupt delivery Unicorn skips would reset.
         """
         uc = self.uc
         vals = [uc.reg_read(r) for r in _CARRY_REGS]
@@ -211,8 +211,7 @@ class Cpu:
             raise MemoryFault(base + off, 8, "no usable TSS loaded (ltr) for a stack switch")
         return int.from_bytes(self.read_virt(base + off, 8), "little")
 
-    def deliver(self, vector: int, error_code: Optional[int] = None, return_rip: Optional[int] = None,
-                reported: bool = False) -> int:
+    def deliver(self, vector: int, error_code: Optional[int] = None, return_rip: Optional[int] = None) -> int:
         """Enter the guest's handler for ``vector`` as the hardware does; returns the handler RIP.
 
         Raises MemoryFault when the IDT, TSS or new stack cannot be accessed (the

@@ -173,6 +173,7 @@ class Machine:
         self._event_names = lab_events()
         self._flags: Dict[str, object] = {}
         self._stop_now = False
+        self._run_kinds: set = set()
         self.trace_interrupts = False
         # LAB_OP_PYCALL: the guest calls Python (a student's panic notifier); the handler
         # returns the int the guest reads back from LAB_PORT.
@@ -358,6 +359,7 @@ class Machine:
 
     def _emit(self, ev: LabEvent) -> None:
         self.events.append(ev)
+        self._run_kinds.add(ev.kind)          # what this run has seen: _stop_reason asks every turn
         for listener in self.event_listeners:
             listener(self, ev)
 
@@ -421,7 +423,7 @@ class Machine:
         return self.console_text.splitlines()
 
     # ------------------------------------------------------------------ run
-    def _stop_reason(self, until: Union[str, Callable[["Machine"], bool]], start_events: int) -> Optional[str]:
+    def _stop_reason(self, until: Union[str, Callable[["Machine"], bool]]) -> Optional[str]:
         if self._stop_now:
             return "stopped"
         if self._flags.get("reset"):
@@ -429,15 +431,15 @@ class Machine:
         if self._flags.get("poweroff"):
             return "poweroff"
         live = [c for c in self.cpus if c.rt.state != CpuState.PARKED]
-        new = self.events[start_events:]
-        if any(e.kind == "panic_loop" for e in new):
+        seen = self._run_kinds
+        if "panic_loop" in seen:
             others = [c for c in live if c.rt.state not in (CpuState.STOPPED, CpuState.SLEEPING)]
             if not others or all(self._looping(c) for c in live):
                 return "panic-loop"
         if all(c.rt.state == CpuState.STOPPED for c in live) and not any(c.rt.nmi_pending for c in live):
             return "halted"
         if until == "prompt":
-            if not self.serial.input and any(e.kind == "tty_wait" for e in new):
+            if not self.serial.input and "tty_wait" in seen:
                 if not any(c.rt.irr or c.rt.nmi_pending for c in live):
                     return "prompt"
         elif callable(until) and until(self):
@@ -462,6 +464,7 @@ class Machine:
         used = 0
         q = self.config.quantum
         self._stop_now = False
+        self._run_kinds = set()
         for k in ("reset", "poweroff"):
             self._flags.pop(k, None)
         n = len(self.cpus)
@@ -482,7 +485,7 @@ class Machine:
                     self._fast_forward()
                 self._flags["ran"] = False
                 self._fire_timers()
-            reason = self._stop_reason(until, start_events)
+            reason = self._stop_reason(until)
             if reason:
                 break
             if used > max_instructions:
@@ -513,15 +516,15 @@ class Machine:
         return rt.state == CpuState.RUNNING
 
     def _deliver(self, cpu: Cpu, vector: int, error_code: Optional[int] = None,
-                 return_rip: Optional[int] = None, reported: bool = False) -> None:
+                 return_rip: Optional[int] = None) -> None:
         if self.trace_interrupts:
             self.interrupt_log.append(Delivery(self.clock_ns, cpu.index, vector,
                                                cpu.uc.reg_read(X.UC_X86_REG_RFLAGS), cpu.rip))
         try:
-            cpu.deliver(vector, error_code, return_rip, reported)
+            cpu.deliver(vector, error_code, return_rip)
         except MemoryFault as first:
             try:
-                cpu.deliver(8, 0, return_rip, True)
+                cpu.deliver(8, 0, return_rip)
             except MemoryFault:
                 raise TripleFault(cpu.index, vector, cpu.rip, self.symbolize(cpu.rip)) from first
 
@@ -555,7 +558,7 @@ class Machine:
                 # observed, not reported by the guest: the CPU raised an exception
                 self._emit(LabEvent(self.clock_ns, cpu.index, "exception",
                                     (v, err or 0, cpu.reg("cr2") if v == 14 else 0), cpu.rip))
-            self._deliver(cpu, v, err, reported=True)
+            self._deliver(cpu, v, err)
         elif p.kind == "syscall":
             cpu.enter_syscall(cpu.rip)
         elif p.kind == "sleep":

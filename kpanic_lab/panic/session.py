@@ -101,7 +101,7 @@ class PanicSession:
             # offsets the guest's own sched.h fixes (entry.S relies on them; sched.c asserts them),
             # so no DWARF parse is needed on the way to the first stage
             pcpu = m.image.symbol("pcpu_data")
-            self._pcpu = (pcpu.address, pcpu.size // HW_NR_CPUS(), header("sched.h")["PCPU_PREEMPT_COUNT"])
+            self._pcpu = (pcpu.address, pcpu.size // _guest_nr_cpus(), header("sched.h")["PCPU_PREEMPT_COUNT"])
         except (KeyError, ZeroDivisionError):
             self._pcpu = None
         return self
@@ -400,7 +400,7 @@ class PanicSession:
         return self._text(self.records[i].console_offset)
 
 
-def HW_NR_CPUS() -> int:
+def _guest_nr_cpus() -> int:
     """NR_CPUS of the guest (param.h): pcpu_data[] has that many entries."""
     return header("param.h")["NR_CPUS"]
 

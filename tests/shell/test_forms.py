@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-REFERENCE = Path("/work/shared/reference/f_crash.kdump-vmcore.txt")
+# shared/ stands beside the repository (the project checkout and CI both lay it out so)
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "f_crash.kdump-vmcore.txt"
 BT_HEADER = re.compile(r'^PID: (\d+) {0,7}  TASK: ([0-9a-f]{16})  CPU: (\S+) *  COMMAND: "(.*)"$')
 FRAME = re.compile(r"^( #\d|#\d\d) \[([0-9a-f]{16})\] (\S+) at ([0-9a-f]{16})( \[\w+\])?$")
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, List, Optional, Tuple
 
+import posixpath
+
 import numpy as np
 
 from kpanic_lab.errors import LabError
@@ -160,6 +162,62 @@ class _Limited(io.RawIOBase):
         return len(b)
 
 
+MAX_SYMLINKS = 40            # Linux's MAXSYMLINKS: past it, ELOOP
+
+
+def guest_path(path: str) -> str:
+    """``path`` as the guest's file system resolves it: absolute, and ``..`` stops at ``/``.
+
+    >>> guest_path("/../../../../tmp/evil")
+    '/tmp/evil'
+    """
+    if "\0" in path:
+        raise TargetError(f"path {path!r} holds a NUL byte")
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
+def resolve_in_root(root: Path, path: str) -> Path:
+    """The host file of the guest's ``path`` on a disk whose top is the host folder ``root``.
+
+    Each component is looked up as the guest would on that disk (as ``openat2`` with
+    ``RESOLVE_IN_ROOT`` does): ``..`` and symbolic links, absolute or relative, are
+    resolved inside ``root`` and can never leave it; a loop of links is ELOOP.
+    """
+    top = Path(os.path.realpath(root))
+    todo = [p for p in guest_path(path).split("/") if p]
+    done: List[str] = []
+    links = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        here = top.joinpath(*done, part)
+        if here.is_symlink():
+            links += 1
+            if links > MAX_SYMLINKS:
+                raise TargetError(f"{path}: Too many levels of symbolic links")
+            target = os.readlink(here)
+            if target.startswith("/"):
+                done = []
+            todo = [p for p in target.split("/") if p and p != "."] + todo
+            continue
+        done.append(part)
+    return top.joinpath(*done)
+
+
+def _inside(root: Optional[Path], path: Path) -> bool:
+    top = os.path.realpath(root or "/")
+    return os.path.commonpath([top, os.path.realpath(path)]) == top
+
+
+def _create(path: Path) -> BinaryIO:
+    """Open ``path`` for writing, never through a symbolic link planted at its name."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    return os.fdopen(fd, "wb")
+
+
 def lab_date(machine: Machine) -> str:
     """The date the capture kernel would put in the folder name (`date +%Y-%m-%d-%T`)."""
     when = LAB_EPOCH + dt.timedelta(microseconds=machine.clock_ns // 1000)
@@ -232,7 +290,8 @@ def _failed(out: CaptureOutcome, conf: KdumpConf, why: str) -> CaptureOutcome:
 
 
 def _target_dir(conf: KdumpConf, targets: Targets, date: str) -> Tuple[Path, str]:
-    rel = conf.path.lstrip("/")
+    """The host folder of the dump and the guest's name for it, confined to the target's disk."""
+    path = guest_path(conf.path)
     if conf.target_type in ("ssh", "nfs"):
         if targets.remote_dir is None or not targets.remote_reachable:
             where = conf.target or "the remote host"
@@ -240,11 +299,12 @@ def _target_dir(conf: KdumpConf, targets: Targets, date: str) -> Tuple[Path, str
                 raise TargetError(f"ssh: connect to host {where.split('@')[-1]} port 22: No route to host")
             raise TargetError(f"mount.nfs: mounting {where} failed: Connection timed out")
         host = CAPTURE_IP
-        base, shown = targets.remote_dir, f"{conf.target}:{conf.path}"
+        base, shown = targets.remote_dir, f"{conf.target}:{path}"
     else:
         host = LOCAL_HOST
-        base, shown = targets.crash_dir, f"/sysroot{conf.path}"
-    return base / rel / f"{host}-{date}", f"{shown.rstrip('/')}/{host}-{date}/"
+        base, shown = targets.crash_dir, f"/sysroot{path}"
+    sub = f"{path.rstrip('/')}/{host}-{date}"
+    return resolve_in_root(base, sub), f"{shown.rstrip('/')}/{host}-{date}/"
 
 
 def _run_makedumpfile(dump: Dump, args: MakedumpfileArgs, f: BinaryIO, targets: Targets, fmt: str,
@@ -267,11 +327,14 @@ def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutc
     directory, shown = _target_dir(conf, targets, date)
     guest_dir = shown if conf.target_type not in ("ssh", "nfs") else shown.split(":", 1)[-1]
     directory.mkdir(parents=True, exist_ok=True)
+    base = targets.remote_dir if conf.target_type in ("ssh", "nfs") else targets.crash_dir
+    if not _inside(base, directory):                       # a link made meanwhile
+        raise TargetError(f"{guest_dir}: resolves outside the dump target")
     out.directory = directory
     say(f"kdump: saving to {shown}")
     say(f"kdump: saving vmcore-dmesg.txt to {shown}")
     tmp_dmesg = directory / "vmcore-dmesg-incomplete.txt"
-    with open(tmp_dmesg, "wb") as f:
+    with _create(tmp_dmesg) as f:
         dump_dmesg(dump, f)
     os.replace(tmp_dmesg, directory / "vmcore-dmesg.txt")
     out.dmesg = directory / "vmcore-dmesg.txt"
@@ -280,7 +343,7 @@ def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutc
     args = conf.makedumpfile
     assert args is not None       # collect() refused any other core_collector
     tmp = directory / "vmcore-incomplete"
-    with open(tmp, "wb") as f:
+    with _create(tmp) as f:
         res = _run_makedumpfile(dump, args, f, targets, "elf" if args.elf else "kdump", args.flatten,
                                 f"{guest_dir}vmcore-incomplete", out)
     final = "vmcore.flat" if args.flatten else "vmcore"   # RHEL: a flattened stream over ssh
@@ -292,11 +355,14 @@ def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutc
 def _save_raw(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutcome, say) -> None:  # type: ignore[no-untyped-def]
     if targets.raw_image is None:
         raise TargetError(f"raw: {conf.target}: no such block device in the lab (give raw_image)")
+    device = guest_path(conf.target or "")
+    if not device.startswith("/dev/") or device == "/dev/":
+        raise TargetError(f"raw: {conf.target}: not a block device (a raw target is a /dev/ node)")
     args = conf.makedumpfile
     assert args is not None
     say(f"kdump: saving vmcore to raw device {conf.target}")
     targets.raw_image.parent.mkdir(parents=True, exist_ok=True)
-    with open(targets.raw_image, "wb") as f:
+    with _create(targets.raw_image) as f:
         res = _run_makedumpfile(dump, args, f, targets, "kdump", True, "STDOUT", out)
     out.raw, out.result = targets.raw_image, res
     say("kdump: saving vmcore complete")
@@ -307,5 +373,6 @@ def reply_text(outcome: CaptureOutcome) -> bytes:
     return ("\n".join(outcome.messages) + f"\nfinal_action={outcome.action}\n").encode()
 
 
-__all__ = ["Targets", "CaptureOutcome", "collect", "reply_text", "lab_date", "TargetError",
+__all__ = ["Targets", "CaptureOutcome", "collect", "reply_text", "lab_date", "TargetError", "guest_path",
+           "resolve_in_root",
            "DEFAULT_CORE_COLLECTOR_FLAT"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 from kpanic_lab.errors import LabError
 
@@ -121,10 +121,30 @@ class KdumpConf:
         return parse_makedumpfile_args(words[1] if len(words) > 1 else "")
 
 
+def conf_text(data: Union[str, bytes], name: str = "kdump.conf") -> str:
+    """The text of a configuration file's bytes: comments may hold any bytes (``# café`` in
+    Latin-1), the rest must be UTF-8 with no NUL byte; KdumpConfError names the line."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    short = name.rsplit("/", 1)[-1]
+    lines = []
+    for no, raw in enumerate(data.split(b"\n"), 1):
+        if b"\0" in raw:
+            raise KdumpConfError(short, no, "holds a NUL byte: this is not a text file")
+        body, hash_, comment = raw.partition(b"#")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise KdumpConfError(short, no, f"byte 0x{body[e.start]:02x} at column {e.start + 1} "
+                                 "is not UTF-8 text") from None
+        lines.append(text + (hash_ + comment).decode("utf-8", "replace"))
+    return "\n".join(lines)
+
+
 def read_conf_lines(text: str) -> List[tuple]:
     """kdump_read_conf: (line number, directive, value) with comments and blank lines gone."""
     out = []
-    for no, raw in enumerate(text.splitlines(), 1):
+    for no, raw in enumerate(text.split("\n"), 1):
         line = raw.split("#", 1)[0].strip()
         if line:
             key, _, val = line.partition(" ") if " " in line else line.partition("\t")
@@ -132,8 +152,10 @@ def read_conf_lines(text: str) -> List[tuple]:
     return out
 
 
-def parse_kdump_conf(text: str, name: str = "/etc/kdump.conf") -> KdumpConf:
-    """Parse and check a kdump.conf as kdumpctl does; KdumpConfError names the line."""
+def parse_kdump_conf(text: Union[str, bytes], name: str = "/etc/kdump.conf") -> KdumpConf:
+    """Parse and check a kdump.conf (text, or a file's bytes) as kdumpctl does;
+    KdumpConfError names the line."""
+    text = conf_text(text, name)
     conf, seen = KdumpConf(), {}  # type: Tuple[KdumpConf, Dict[str, int]]
     short = name.rsplit("/", 1)[-1]
 

@@ -18,20 +18,23 @@ Everything a test needs is state on the widget (``position``, ``stage_key``, ``i
 """
 from __future__ import annotations
 
+import itertools
 from typing import Any, List, Optional, Sequence, Tuple
 
 import ipywidgets as w
 import traitlets as t
 
+from kpanic_lab.i18n import _
 from kpanic_lab.panic import PanicSession
 from kpanic_lab.panic import report
 from kpanic_lab.panic.stages import STAGE_INFO
 from kpanic_lab.panic.trace import StageRecord, notify_name
 from kpanic_lab.viz._common import (IF_OFF, IF_ON, LAB_CSS, ViewError, describe_exception, error_html,
                                     error_widget, esc, guarded, pre)
-from kpanic_lab.viz.stagegraph import current_node, render_svg, stage_digraph
+from kpanic_lab.viz.stagegraph import BEFORE, current_node, layout_svg, stage_css, stage_digraph
 
 CONSOLE_LINES = 40          # the console panel shows this many last lines
+_SCOPES = itertools.count()  # each stepper's graph gets its own CSS scope
 
 
 # ---------------------------------------------------------------------------- pure helpers
@@ -73,9 +76,12 @@ def explanation(rec: Optional[StageRecord]) -> str:
 
 
 def _lamp(on: bool) -> str:
+    """A lamp: IF=1 green and "interrupts on", IF=0 red and "interrupts off" (never colour alone)."""
     colour = IF_ON if on else IF_OFF
-    return (f'<span style="white-space:nowrap"><span class="kpanic-lamp" style="color:{colour}; font-size:18px" '
-            f'title="RFLAGS.IF = {int(on)}">&#9679;</span> <b>IF={int(on)}</b></span>')
+    words = "interrupts on" if on else "interrupts off"
+    return (f'<span style="white-space:nowrap"><span class="kpanic-lamp" style="color:{colour}; font-size:1.4em" '
+            f'title="RFLAGS.IF = {int(on)}">&#9679;</span> <b style="color:{colour}">IF={int(on)}</b> '
+            f'<span style="font-size:0.85em">{words}</span></span>')
 
 
 # ---------------------------------------------------------------------------- the widget
@@ -100,6 +106,8 @@ class PanicStepper(w.VBox):
         self.session: Optional[PanicSession] = None
         self._draw_graph = graph
         self._syncing = False
+        self._graph_scope = f"kpanic-graph-{next(_SCOPES)}"
+        self._graph_layout: Tuple[Any, ...] = ()      # what the drawn SVG was laid out from
         problem = _session_problem(session)
         if problem:
             super().__init__([w.HTML(error_html(problem))], **kwargs)
@@ -108,7 +116,7 @@ class PanicStepper(w.VBox):
         self.session = getattr(session, "session", session)   # a KdumpRun steps its PanicSession
         self.kdump_run = session if session is not self.session else None
         self._build()
-        super().__init__([w.HTML(LAB_CSS), self._bar, self._error_box, self._body, self._console_box], **kwargs)
+        super().__init__([w.HTML(LAB_CSS), self._bar, self._error_box, self._body], **kwargs)
         self.add_class("kpanic-stepper")
         self._start()
 
@@ -116,37 +124,48 @@ class PanicStepper(w.VBox):
     def _build(self) -> None:
         self.stage_label = w.HTML("")
         self.stage_label.add_class("kpanic-stage")
-        self.reset_button = w.Button(description="Reset", icon="fast-backward", tooltip="back to before the trigger")
-        self.back_button = w.Button(description="Back", icon="step-backward", tooltip="one stage back")
-        self.step_button = w.Button(description="Step", icon="step-forward", tooltip="one stage forward",
+        self.reset_button = w.Button(description=_("Reset"), icon="fast-backward",
+                                     tooltip=_("back to before the trigger"))
+        self.back_button = w.Button(description=_("Back"), icon="step-backward", tooltip=_("one stage back"))
+        self.step_button = w.Button(description=_("Step"), icon="step-forward", tooltip=_("one stage forward"),
                                     button_style="primary")
         self.step_button.add_class("kpanic-step")
-        self.end_button = w.Button(description="Run to end", icon="fast-forward", tooltip="record every stage")
+        self.end_button = w.Button(description=_("Run to end"), icon="fast-forward",
+                                     tooltip=_("record every stage"))
         for b, fn in ((self.reset_button, self.reset), (self.back_button, self.back),
                       (self.step_button, self.step), (self.end_button, self.run_to_end)):
             b.layout = w.Layout(width="auto")
             b.on_click(lambda _b, fn=fn: fn())
-        self.slider = w.IntSlider(value=-1, min=-1, max=-1, description="timeline", continuous_update=False,
-                                  layout=w.Layout(width="420px"))
+        self.slider = w.IntSlider(value=-1, min=-1, max=-1, description=_("timeline"), continuous_update=False,
+                                  layout=w.Layout(width="auto", flex="1 1 auto", min_width="12em"))
         self.slider.observe(self._on_slider, "value")
+        # the label keeps two lines' room, so the stepper below it never moves while stepping
+        self.stage_label.layout = w.Layout(min_height="2.8em")
         self._bar = w.VBox([self.stage_label,
                             w.HBox([self.reset_button, self.back_button, self.step_button, self.end_button,
-                                    self.slider])])
+                                    self.slider], layout=w.Layout(flex_flow="row nowrap", width="100%"))])
         self.lamps: List[w.HTML] = []
         self.cpu_texts: List[w.HTML] = []
         self._cpus = w.VBox([])
         self.what = w.HTML("")
         self.why = w.HTML("")
         self.notifiers = w.HTML("")
-        self.graph = w.HTML("", layout=w.Layout(overflow="auto", max_width="660px"))
-        left = w.VBox([w.HTML("<b>CPUs</b>"), self._cpus, self.what, self.why,
-                       w.HTML("<b>panic_notifier_list</b>"), self.notifiers],
-                      layout=w.Layout(width="48%", min_width="360px"))
-        self._body = w.HBox([left, self.graph] if self._draw_graph else [left],
-                            layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        # the graph: laid out once per set of stages (self.graph), coloured per stage by CSS
+        # (self.graph_style), so a click over recorded stages sends a few hundred bytes of style
+        self.graph = w.HTML("", layout=w.Layout(overflow="auto", max_height="36em"))
+        self.graph.add_class(self._graph_scope)
+        self.graph.add_class("kpanic-stage-graph")
+        self.graph_style = w.HTML("", layout=w.Layout(height="0px", overflow="hidden"))
         self.console = w.HTML("")
         self._console_box = w.VBox([w.HTML("<b>console</b> (since the trigger; this stage's lines highlighted)"),
                                     self.console])
+        # one fixed layout: two columns that never wrap (the graph stays on the right at any width)
+        left = w.VBox([w.HTML("<b>CPUs</b>"), self._cpus, self.what, self.why,
+                       w.HTML("<b>panic_notifier_list</b>"), self.notifiers, self._console_box],
+                      layout=w.Layout(width="50%" if self._draw_graph else "100%", min_width="0"))
+        right = w.VBox([self.graph_style, self.graph], layout=w.Layout(width="50%", min_width="0"))
+        self._body = w.HBox([left, right] if self._draw_graph else [left],
+                            layout=w.Layout(flex_flow="row nowrap", align_items="flex-start", width="100%"))
 
     def _cpu_panels(self, n: int) -> None:
         if len(self.lamps) == n:
@@ -233,22 +252,22 @@ class PanicStepper(w.VBox):
         self.step_button.disabled = s.finished
         self.back_button.disabled = self.reset_button.disabled = p < 0
         self.end_button.disabled = s.finished
-        self._show_stage(rec)
         self._show_cpus(rec)
         self._show_notifiers(p)
         self._show_console(p)
         self._show_graph(p)
+        self._show_stage(rec)                   # the label last: when it changes, the view is complete
         self.position = p                       # last: observers see a complete view
         self.stage_key = rec.key if rec else ""
 
     def _show_stage(self, rec: Optional[StageRecord]) -> None:
         total = f"{self.recorded} recorded" + (f", run ended: {self.ended}" if self.ended else "")
         if rec is None:
-            self.stage_label.value = f"<b>before the trigger</b> — the shell prompt <small>({total})</small>"
+            self.stage_label.value = f"<b>before the trigger</b> — the shell prompt <span class='kpanic-aside'>({total})</span>"
             self.what.value = f"<b>next:</b> <code>{esc(self._s().scenario.trigger)}</code>"
         else:
             self.stage_label.value = (f"<b>stage {rec.index}: {esc(rec.key)}</b> — {esc(rec.title)} "
-                                      f"<small>(CPU {rec.cpu}, at {esc(rec.symbol.split('/')[0])}; {total})</small>")
+                                      f"<span class='kpanic-aside'>(CPU {rec.cpu}, at {esc(rec.symbol.split('/')[0])}; {total})</span>")
             self.what.value = f"<b>what:</b> {esc(rec.detail)}" if rec.detail else ""
         self.why.value = f"<b>why:</b> {esc(explanation(rec))}"
 
@@ -266,7 +285,7 @@ class PanicStepper(w.VBox):
             lamp.add_class("kpanic-if-on" if on else "kpanic-if-off")
             mark = " &#9664;" if rec is not None and rec.cpu == cpu else ""
             text.value = (f"<b>CPU {cpu}</b>{mark} · {esc(doing)} · <code>{esc(symbol.split('/')[0])}</code> "
-                          f"<small>(rip {rip:016x})</small> · preempt {esc(preempt)}")
+                          f"<span class='kpanic-aside'>(rip <code>{rip:#018x}</code>)</span> · preempt {esc(preempt)}")
         self.if_flags = [r[1] for r in rows]
         self.doing = [r[2] for r in rows]
         self.symbols = [r[3] for r in rows]
@@ -300,7 +319,7 @@ class PanicStepper(w.VBox):
         lines_old = old.split("\n")
         keep_old = "\n".join(lines_old[-max(CONSOLE_LINES - new.count("\n"), 4):])
         body = esc(keep_old) + (f'<span class="kpanic-new">{esc(new)}</span>' if new else "")
-        self.console.value = (f'<div class="kpanic-console" style="max-height:22em; overflow:auto; border:1px solid '
+        self.console.value = (f'<div class="kpanic-console" style="max-height:14em; overflow:auto; border:1px solid '
                               f'#ddd; padding:4px; background:#fafafa"><pre>{body}</pre></div>')
 
     def _show_graph(self, p: int) -> None:
@@ -308,14 +327,21 @@ class PanicStepper(w.VBox):
         tr = s.trace()
         lines = {str(r.index): r.notifier.name for r in tr.stages if r.notifier is not None}
         lines.update({str(r.index): f"CPU {r.args[0]}" for r in tr.stages if r.key == "CPU_STOPPED" and r.args})
-        dot = stage_digraph(tr.graph(), p, lines, tr.end).source
+        graph = tr.graph()
+        dot = stage_digraph(graph, p, lines, tr.end).source
         self.graph_source = dot
         self.current_node = current_node(dot) or ""
         if not self._draw_graph:
             return
         try:
-            self.graph.value = render_svg(dot)
+            key = (tuple(n["id"] for n in graph.get("nodes", [])), tuple(sorted(lines.items())), tr.end)
+            if key != self._graph_layout:       # a new stage recorded: lay the graph out again (one dot run)
+                self.graph.value = layout_svg(graph, lines, tr.end)
+                self._graph_layout = key
+            ids = [BEFORE] + [n["id"] for n in graph.get("nodes", [])]
+            self.graph_style.value = stage_css(self._graph_scope, ids, p)
         except Exception as e:          # noqa: BLE001 - no dot: say so where the graph would be
+            self._graph_layout = ()
             self.graph.value = error_html(f"the stage graph needs Graphviz's dot ({describe_exception(e)}); "
                                           "install it with: apt-get install graphviz") + pre(dot, max_height="12em")
 

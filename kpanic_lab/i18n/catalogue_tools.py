@@ -1,0 +1,102 @@
+"""Keep the catalogues in step with the code: extract ``_()``/``N_()`` strings, report, update.
+
+Pure halves (``extract_messages``, ``compare``) return data; ``python -m kpanic_lab.i18n`` presents it.
+"""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+from kpanic_lab.i18n import CATALOGUE_DIR, LANGUAGES, placeholders
+
+PACKAGE_DIR = CATALOGUE_DIR.parent
+KEYWORDS = {"_": None, "N_": None}
+METHOD_MAP = [("**.py", "python")]
+
+HEADER = ("# The lab's words in Simplified Chinese (see kpanic_lab/i18n/__init__.py).\n"
+          "# `python -m kpanic_lab.i18n update` adds the code's new strings; fill in their msgstr.")
+FIXED_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)  # a fixed header date keeps updates diff-free
+
+#: a message id -> where it is used ("kpanic_lab/cli.py:42", ...)
+Messages = Dict[str, List[str]]
+
+
+def extract_messages(root: Path = PACKAGE_DIR) -> Messages:
+    """Every literal passed to ``_()`` or ``N_()`` in the Python files under ``root``."""
+    found: Messages = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(root), METHOD_MAP, keywords=KEYWORDS, comment_tags=(), strip_comment_tags=True):
+        if isinstance(message, str) and message:
+            found.setdefault(message, []).append(f"{root.name}/{filename}:{lineno}")
+    return found
+
+
+@dataclass
+class Report:
+    """How one language's catalogue stands against the code."""
+
+    lang: str
+    missing: List[str] = field(default_factory=list)        # in the code, not in the catalogue
+    untranslated: List[str] = field(default_factory=list)   # in the catalogue with an empty or fuzzy msgstr
+    obsolete: List[str] = field(default_factory=list)       # in the catalogue, no longer in the code
+    bad_placeholders: List[Tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.untranslated or self.obsolete or self.bad_placeholders)
+
+
+def load(lang: str) -> Catalog:
+    """The catalogue ``<lang>.po`` as babel reads it (an empty one if the file does not exist)."""
+    path = CATALOGUE_DIR / f"{lang}.po"
+    if not path.exists():
+        return Catalog(locale=lang, project="kpanic_lab")
+    with path.open("rb") as f:
+        return read_po(f, locale=lang)
+
+
+def compare(messages: Messages, po: Catalog, lang: str) -> Report:
+    """What is missing, untranslated, obsolete or broken in ``po`` for the ``messages`` of the code."""
+    report = Report(lang)
+    ids = {m.id: m for m in po if m.id and isinstance(m.id, str)}
+    for msgid in sorted(messages):
+        entry = ids.get(msgid)
+        if entry is None:
+            report.missing.append(msgid)
+        elif not entry.string or entry.fuzzy:
+            report.untranslated.append(msgid)
+        elif isinstance(entry.string, str) and placeholders(entry.string) != placeholders(msgid):
+            report.bad_placeholders.append((msgid, entry.string))
+    report.obsolete = sorted(set(ids) - set(messages))
+    return report
+
+
+def update(lang: str, messages: Messages) -> Report:
+    """Add the code's new ids to ``<lang>.po`` (empty msgstr), drop obsolete ones, refresh locations."""
+    po = load(lang)
+    old = {m.id: m for m in po if m.id and isinstance(m.id, str)}
+    fresh = Catalog(locale=lang, project="kpanic_lab", version="0.1", fuzzy=False,
+                    header_comment=HEADER, language_team=f"kpanic_lab <{lang}>",
+                    last_translator="kpanic_lab", creation_date=FIXED_DATE, revision_date=FIXED_DATE)
+    for msgid in sorted(messages, key=lambda m: (messages[m][0], m)):
+        prior = old.get(msgid)
+        locations = [(loc.rsplit(":", 1)[0], int(loc.rsplit(":", 1)[1])) for loc in messages[msgid]]
+        fresh.add(msgid, prior.string if prior else "", locations=locations,
+                  flags=prior.flags if prior else ())
+    buf = io.BytesIO()
+    write_po(buf, fresh, width=100, omit_header=False, sort_by_file=True, include_lineno=False)
+    (CATALOGUE_DIR / f"{lang}.po").write_bytes(buf.getvalue())
+    return compare(messages, load(lang), lang)
+
+
+def reports() -> List[Report]:
+    """One report per translated language."""
+    messages = extract_messages()
+    return [compare(messages, load(lang), lang) for lang in LANGUAGES[1:]]

@@ -25,16 +25,19 @@ class ViewError(LabError):
 
 # Colours shared by the views (and the legend a student reads against them).
 IF_ON = "#2e7d32"       # a lit lamp: the CPU accepts interrupts
-IF_OFF = "#9e9e9e"      # a dark lamp
+IF_OFF = "#c62828"      # a red lamp: the CPU ignores maskable interrupts (IF=0)
 CURRENT = "#ffb300"     # the current stage / notifier / step
 PAST = "#e3f2fd"
 FUTURE = "#f5f5f5"
 
 # One <style> for the whole lab: an HTML widget's <style> applies in JupyterLab and Voila alike.
+# Sizes are relative (em), so JupyterLab's font size and presentation mode scale every view; console
+# lines never wrap mid-word (they scroll sideways, as on a terminal).
 LAB_CSS = """<style>
-.kpanic-console pre, pre.kpanic-console {font-size: 11px; line-height: 1.25; margin: 0;}
+.kpanic-console pre, pre.kpanic-console {font-size: 0.85em; line-height: 1.25; margin: 0; white-space: pre;}
 .kpanic-new {background: #fff3c4;}
-.kpanic-stage {font-size: 15px;}
+.kpanic-stage {font-size: 1.15em;}
+.kpanic-aside {font-size: 0.85em; color: #455a64;}
 .kpanic-if-on .kpanic-lamp {color: %s;}
 .kpanic-if-off .kpanic-lamp {color: %s;}
 .kpanic-notifier-current {background: %s; font-weight: bold;}

@@ -195,7 +195,7 @@ class HandoffView(w.VBox):
         self._error_box = error_widget()
         self.plan, self.trace, self.result = plan, trace, result
         self.slider = w.SelectionSlider(options=PHASE_KEYS, value="BEFORE", description="handoff",
-                                        continuous_update=False, layout=w.Layout(width="520px"))
+                                        continuous_update=False, layout=w.Layout(width="40em", max_width="100%"))
         self.slider.observe(lambda ch: self.show(ch["new"]) if ch["new"] != self.phase else None, "value")
         self.caption = w.HTML("")
         self.graph = w.HTML("", layout=w.Layout(overflow="auto"))

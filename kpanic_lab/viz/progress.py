@@ -38,7 +38,8 @@ class ProgressView(w.VBox):
 
     def __init__(self, title: str = "", **kwargs: Any) -> None:
         self.bar = w.IntProgress(value=0, min=0, max=RESOLUTION, description=title,
-                                 layout=w.Layout(width="420px"), style={"description_width": "initial"})
+                                 layout=w.Layout(width="32em", max_width="100%"),
+                                 style={"description_width": "initial"})
         self.label = w.HTML("")
         self._t0 = self._created = time.monotonic()
         super().__init__([w.HBox([self.bar, self.label])], **kwargs)
@@ -70,7 +71,8 @@ class ProgressView(w.VBox):
         self.fraction = 1.0
         self.bar.value = RESOLUTION
         self.bar.bar_style = "success"
-        self.label.value = esc(text) + f" <small>({time.monotonic() - self._created:.2f} s)</small>"
+        took = time.monotonic() - self._created
+        self.label.value = esc(text) + f' <span class="kpanic-aside">({took:.2f} s)</span>'
 
     def fail(self, message: str) -> None:
         self.error = message

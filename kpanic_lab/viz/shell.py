@@ -65,7 +65,7 @@ class CrashShell(w.VBox):
         self._error_box = error_widget()
         self.session: Any = None
         self.input = w.Text(placeholder="bt, log, ps, sys, help ...", continuous_update=False,
-                            layout=w.Layout(width="460px"))
+                            layout=w.Layout(width="35em", max_width="100%"))
         self.input.add_class("kpanic-crash-input")
         self.run_button = w.Button(description="Run", layout=w.Layout(width="auto"))
         self.examples = w.ToggleButtons(options=list(SUGGESTED), value=None, style={"button_width": "auto"})
@@ -161,9 +161,9 @@ class VmcoreExplorer(w.VBox):
         self.shell: Optional[CrashShell] = None
         files = find_dumps(source) if source is not None and Path(source).exists() else []
         self.picker = w.Dropdown(options=[(str(p), str(p)) for p in files], value=None, description="dump",
-                                 layout=w.Layout(width="640px"))
+                                 layout=w.Layout(width="48em", max_width="100%"))
         self.path_input = w.Text(value=str(source or ""), placeholder="path to a vmcore", description="or path",
-                                 layout=w.Layout(width="640px"))
+                                 layout=w.Layout(width="48em", max_width="100%"))
         self.open_button = w.Button(description="Open", button_style="primary")
         self.header = w.HTML("")
         self.info = w.HTML("")

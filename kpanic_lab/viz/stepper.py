@@ -172,7 +172,7 @@ class PanicStepper(w.VBox):
             return
         self.lamps, self.cpu_texts, rows = [], [], []
         for i in range(n):
-            lamp = w.HTML("", layout=w.Layout(min_width="80px"))
+            lamp = w.HTML("", layout=w.Layout(min_width="11em"))
             lamp.add_class("kpanic-if")
             lamp.add_class(f"kpanic-if-cpu{i}")
             text = w.HTML("")
@@ -263,11 +263,13 @@ class PanicStepper(w.VBox):
     def _show_stage(self, rec: Optional[StageRecord]) -> None:
         total = f"{self.recorded} recorded" + (f", run ended: {self.ended}" if self.ended else "")
         if rec is None:
-            self.stage_label.value = f"<b>before the trigger</b> — the shell prompt <span class='kpanic-aside'>({total})</span>"
+            self.stage_label.value = (f"<b>before the trigger</b> — the shell prompt "
+                                      f"<span class='kpanic-aside'>({total})</span>")
             self.what.value = f"<b>next:</b> <code>{esc(self._s().scenario.trigger)}</code>"
         else:
             self.stage_label.value = (f"<b>stage {rec.index}: {esc(rec.key)}</b> — {esc(rec.title)} "
-                                      f"<span class='kpanic-aside'>(CPU {rec.cpu}, at {esc(rec.symbol.split('/')[0])}; {total})</span>")
+                                      f"<span class='kpanic-aside'>(CPU {rec.cpu}, at "
+                                      f"{esc(rec.symbol.split('/')[0])}; {total})</span>")
             self.what.value = f"<b>what:</b> {esc(rec.detail)}" if rec.detail else ""
         self.why.value = f"<b>why:</b> {esc(explanation(rec))}"
 
@@ -285,7 +287,8 @@ class PanicStepper(w.VBox):
             lamp.add_class("kpanic-if-on" if on else "kpanic-if-off")
             mark = " &#9664;" if rec is not None and rec.cpu == cpu else ""
             text.value = (f"<b>CPU {cpu}</b>{mark} · {esc(doing)} · <code>{esc(symbol.split('/')[0])}</code> "
-                          f"<span class='kpanic-aside'>(rip <code>{rip:#018x}</code>)</span> · preempt {esc(preempt)}")
+                          f"<span class='kpanic-aside'>(rip <code>{rip:#018x}</code>)</span> · "
+                          f"preempt {esc(preempt)}")
         self.if_flags = [r[1] for r in rows]
         self.doing = [r[2] for r in rows]
         self.symbols = [r[3] for r in rows]

@@ -75,7 +75,7 @@ def test_graph_marks_the_current_node(stepper, full_trace):
         assert stepper.current_node == expect
         assert current_node(stepper.graph_source) == expect
     assert stepper.graph.value.lstrip().startswith("<svg")
-    assert "end: hang" in stepper.graph_source and 'max-width:100%' in stepper.graph.value
+    assert "end: hang" in stepper.graph_source and "em\"" in stepper.graph.value
 
 
 def test_slider_scrubs_to_a_stage(stepper, full_trace):
@@ -169,10 +169,46 @@ def test_without_dot_the_graph_says_how_to_get_it(stepper, monkeypatch):
 
     import kpanic_lab.viz.stepper as mod
 
-    def no_dot(source):
+    def no_dot(*args, **kwargs):
         raise graphviz.ExecutableNotFound(["dot", "-Tsvg"])
 
-    monkeypatch.setattr(mod, "render_svg", no_dot)
+    monkeypatch.setattr(mod, "layout_svg", no_dot)
+    stepper._graph_layout = ()          # as if the graph had never been laid out
     stepper.goto(2)
     assert "apt-get install graphviz" in stepper.graph.value and "digraph" in stepper.graph.value
     assert stepper.error == "" and stepper.current_node == "2"
+
+
+def test_stepping_over_recorded_stages_lays_the_graph_out_once(stepper, full_trace, monkeypatch):
+    import kpanic_lab.viz.stepper as mod
+
+    stepper.goto(len(full_trace.stages) - 1)
+    calls = []
+    real = mod.layout_svg
+    monkeypatch.setattr(mod, "layout_svg", lambda *a, **k: calls.append(1) or real(*a, **k))
+    svg = stepper.graph.value
+    for i in (3, 4, 5, 4, -1, 9):
+        stepper.goto(i)
+        assert stepper.current_node == (BEFORE if i < 0 else str(i))
+        node = BEFORE if i < 0 else str(i)
+        assert f".{stepper._graph_scope} .kpanic_n_{node} path" in stepper.graph_style.value
+        assert "#ffb300" in stepper.graph_style.value.split(f"kpanic_n_{node} path")[1].split("}")[0]
+    assert calls == [] and stepper.graph.value == svg       # the SVG was not redrawn, only restyled
+    assert f"kpanic_n_{len(full_trace.stages) - 1}" in svg and 'width="' in svg and 'em"' in svg
+
+
+def test_if_lamps_are_red_or_green_and_say_so(stepper, full_trace):
+    from kpanic_lab.viz._common import IF_OFF, IF_ON
+
+    stepper.goto(full_trace.keys().index("IRQS_OFF"))
+    values = [lamp.value for lamp in stepper.lamps]
+    assert any(IF_OFF in v and "IF=0" in v and "interrupts off" in v for v in values), values
+    stepper.goto(-1)
+    assert all(IF_ON in lamp.value and "IF=1" in lamp.value and "interrupts on" in lamp.value
+               for lamp in stepper.lamps)
+    assert IF_OFF.lower() in ("#c62828", "#d32f2f", "#b71c1c")   # red, not grey
+
+
+def test_registers_in_hex(stepper):
+    stepper.goto(0)
+    assert all("(rip <code>0xffffffff" in t.value for t in stepper.cpu_texts if "user mode" not in t.value)

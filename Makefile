@@ -36,6 +36,10 @@ $(STAMP): pyproject.toml
 	  echo "installing graphviz (dot) with apt-get"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q graphviz; }
+	@fc-list ':lang=zh-cn' family 2>/dev/null | grep -q 'Noto Sans CJK' || { \
+	  echo "installing the Chinese font (fonts-noto-cjk) with apt-get"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-cjk; }
 	@touch $@
 
 lab: $(STAMP)

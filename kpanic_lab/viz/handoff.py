@@ -22,6 +22,7 @@ import ipywidgets as w
 import traitlets as t
 
 from kpanic_lab.viz._common import CURRENT, describe_exception, error_html, error_widget, esc, guarded, pre
+from kpanic_lab.viz.cjk import GRAPH_FONT
 from kpanic_lab.viz.stagegraph import render_svg
 
 # The handoff's phases, in order; a panic trace's stage keys map onto the first ones.
@@ -109,10 +110,10 @@ def handoff_digraph(stage_key: str = "", plan: Any = None, trace: Any = None, re
             f", -d {level})" if level is not None else ")")
 
     d = graphviz.Digraph("handoff", graph_attr={"rankdir": "LR", "compound": "true", "bgcolor": "transparent",
-                                                "fontname": "Helvetica", "fontsize": "11", "nodesep": "0.25"},
+                                                "fontname": GRAPH_FONT, "fontsize": "11", "nodesep": "0.25"},
                          node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff",
-                                    "fontname": "Helvetica", "fontsize": "10"},
-                         edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#78909c"})
+                                    "fontname": GRAPH_FONT, "fontsize": "10"},
+                         edge_attr={"fontname": GRAPH_FONT, "fontsize": "9", "color": "#78909c"})
 
     def node(name: str, label: str, **kw: str) -> None:
         if name in nodes:

@@ -30,6 +30,7 @@ from matplotlib.patches import ConnectionPatch, Patch, Rectangle
 
 from kpanic_lab.kdump.kexec import KexecPlan, parse_iomem
 from kpanic_lab.viz._common import ViewError, error_html, error_widget, esc, guarded
+import kpanic_lab.viz.cjk  # noqa: F401  (Chinese labels: matplotlib falls back to Noto Sans CJK SC)
 from kpanic_lab.viz.pagekinds import PageKindView  # noqa: F401  (re-exported: the dump-level control)
 
 MiB = 1 << 20

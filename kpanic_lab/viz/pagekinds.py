@@ -28,6 +28,7 @@ from kpanic_lab.formats.errors import dump_level_words
 from kpanic_lab.kdump.makedumpfile import available_compressions, exclude_pages, makedumpfile
 from kpanic_lab.kdump.pageclass import KINDS, zero_pages
 from kpanic_lab.viz._common import ViewError, error_html, error_widget, esc, guarded
+import kpanic_lab.viz.cjk  # noqa: F401  (Chinese labels: matplotlib falls back to Noto Sans CJK SC)
 from kpanic_lab.viz.progress import ProgressView
 
 PAGE = 4096

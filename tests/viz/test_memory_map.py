@@ -147,3 +147,59 @@ def test_filtered_dump_cannot_make_lower_levels(tmp_path, pages):
 def test_a_run_without_capture_and_wrong_objects():
     assert "not int" in PageKindView(3).error
     assert "cannot open" in PageKindView("/nonexistent/vmcore").error
+
+
+@pytest.mark.parametrize("codec", ["", "zstd"])
+def test_level_sizes_are_what_makedumpfile_writes(pages, codec):
+    """The arithmetic (classified once, calibrated once per codec) against a real makedumpfile run."""
+    import io
+
+    from kpanic_lab.kdump.makedumpfile import makedumpfile
+
+    pages.set_compression(codec)
+    for level in (0, 1, 2, 6, 8, 16, 17, 31):
+        pages.set_level(level)
+        out = io.BytesIO()
+        makedumpfile(pages.dump, out, level, codec or None)
+        assert pages.vmcore_bytes == len(out.getvalue()), (codec, level)
+        why, counts = pages.model.why(level)
+        assert {k: v for k, v in counts.items() if v} == {k: v for k, v in
+                                                          _library_counts(pages, level).items() if v}
+
+
+def _library_counts(pages, level):
+    from kpanic_lab.viz.pagekinds import level_exclusion
+
+    return level_exclusion(pages.dump, pages.classified, level)[1]
+
+
+def test_a_level_change_runs_no_makedumpfile(pages, monkeypatch):
+    import kpanic_lab.viz.pagekinds as mod
+
+    pages.set_compression("zstd")
+    pages.set_level(31)                      # calibrated (once per codec)
+    monkeypatch.setattr(mod, "makedumpfile", lambda *a, **k: pytest.fail("a level change ran makedumpfile"))
+    before = pages.updates
+    for level in (0, 5, 31, 16, 30):
+        pages.set_level(level)
+        assert pages.dump_level == level and pages.vmcore_bytes > 0 and pages.error == ""
+    assert pages.updates == before + 5
+    assert pages.image.value[:4] == b"\x89PNG" and pages.kinds_image.value[:4] == b"\x89PNG"
+
+
+def test_a_burst_of_control_changes_is_one_update_for_the_last(pages):
+    import asyncio
+
+    pages.set_level(31)
+    before = pages.updates
+
+    async def keys():
+        for level in (30, 29, 28, 27, 26, 25):           # six arrow-key presses in a row
+            pages.slider.value = level
+            await asyncio.sleep(0)
+        assert pages.dump_level == 31                     # nothing drawn yet: still debouncing
+        await asyncio.sleep(0.3)
+
+    asyncio.run(keys())
+    assert pages.updates == before + 1 and pages.dump_level == 25 and pages.slider.value == 25
+    assert [b.value for b in pages.boxes] == [True, False, False, True, True]

@@ -2,6 +2,7 @@
 #
 #   make lab        create .venv, install the lab, start JupyterLab on notebooks/ (127.0.0.1)
 #   make install    the same without starting JupyterLab
+#   make lab LAB_LANG=zh   make lab opening the Chinese series (中文), JupyterLab's menus in Chinese
 #   make test       the whole test suite, notebooks included
 #   make guest      rebuild the guest kernel image from source (needs gcc, make, binutils)
 #   make bench      run the benchmarks (results in benchmarks/results/)
@@ -42,8 +43,18 @@ $(STAMP): pyproject.toml
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-cjk; }
 	@touch $@
 
+# make lab LAB_LANG=zh: open the Chinese series (notebooks/zh/index.ipynb) with JupyterLab's menus in
+# Chinese (its settings for this kept in $(VENV)/lab-settings-zh, so an English `make lab` is untouched)
+LAB_LANG ?= en
+ZH_SETTINGS := $(CURDIR)/$(VENV)/lab-settings-zh
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(JUPYTER_PORT) --no-browser $(AS_ROOT)
+	@$(if $(filter-out en zh,$(LAB_LANG)),$(error LAB_LANG=$(LAB_LANG): the lab speaks en or zh))
+	$(if $(filter zh,$(LAB_LANG)),@mkdir -p $(ZH_SETTINGS)/@jupyterlab/translation-extension && \
+	  { [ -f $(ZH_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings ] || \
+	    printf '{"locale": "zh_CN"}\n' > $(ZH_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings; })
+	$(if $(filter zh,$(LAB_LANG)),JUPYTERLAB_SETTINGS_DIR=$(ZH_SETTINGS)) \
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(JUPYTER_PORT) --no-browser $(AS_ROOT) \
+	  $(if $(filter zh,$(LAB_LANG)),--LabApp.default_url=/lab/tree/zh/index.ipynb)
 
 test: $(STAMP)
 	$(PY) -m pytest tests --nbmake notebooks/

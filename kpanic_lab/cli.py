@@ -139,9 +139,14 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 def _run(a: argparse.Namespace) -> int:
     from kpanic_lab.panic import PanicSession, UnknownScenario
 
-    cpus = int(a.cpus) if str(a.cpus).isdigit() else a.cpus
-    if a.kdump or a.kdump_conf or a.crash_dir:
+    config = machine_config(a)                 # every option checked before the machine boots
+    cpus = config.cpus
+    _check_output_file("--trace", a.trace)
+    if a.crash_dir is not None and not a.crash_dir.strip():
+        raise UsageError("--crash-dir='': an empty folder name (leave the option out for a temporary folder)")
+    if a.kdump or a.kdump_conf is not None or a.crash_dir is not None:
         return _run_kdump(a, cpus)
+    _check_crashkernel(config.cmdline, config.memory)
     try:
         session = PanicSession(a.scenario, cpus=cpus, memory=a.memory, cmdline=a.cmdline)
     except UnknownScenario as e:
@@ -161,6 +166,30 @@ def _run(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_output_file(option: str, path: Optional[str]) -> None:
+    """Refuse, before a run, a FILE the run could not write at its end."""
+    if path is None:
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    if not path or os.path.isdir(path):
+        raise UsageError(f"{option} {path!r}: is a directory, not a file")
+    if not os.path.isdir(parent):
+        raise UsageError(f"{option} {path}: no such directory: {parent}")
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(f"{option} {path}: permission denied")
+
+
+def _check_crashkernel(cmdline: str, memory: int) -> None:
+    """A crashkernel= whose syntax Linux would refuse is a bad option (exit 2, one line); a size
+    that parses but cannot fit is left to the guest, which says so as Linux does."""
+    from kpanic_lab.kdump.crashkernel import CrashkernelError, parse_crashkernel
+
+    try:
+        parse_crashkernel(cmdline, memory)
+    except CrashkernelError as e:
+        raise UsageError(str(e)) from None
+
+
 def _print_stages(trace) -> None:  # type: ignore[no-untyped-def]
     print(f"\n--- {trace.scenario}: {len(trace.stages)} stages, end: {trace.end}", file=sys.stderr)
     for st in trace.stages:
@@ -172,16 +201,22 @@ def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-d
     from kpanic_lab.kdump.run import KdumpRun
     from kpanic_lab.panic import UnknownScenario
 
+    from kpanic_lab.kdump.config import KdumpConfError
+
+    if not a.crashkernel.strip():
+        raise UsageError("--crashkernel='': a size is expected, e.g. 64M")
+    _check_crashkernel(f"crashkernel={a.crashkernel} {a.cmdline or ''}", MachineConfig.create(memory=a.memory).memory)
     conf = None
-    if a.kdump_conf:
+    if a.kdump_conf is not None:
         try:
-            conf = open(a.kdump_conf).read()
+            with open(a.kdump_conf, "rb") as f:
+                conf = f.read(1 << 20)
         except OSError as e:
             raise UsageError(f"--kdump-conf {a.kdump_conf}: {e.strerror}") from None
     try:
         run = KdumpRun(a.scenario, cpus=cpus, memory=a.memory, cmdline=a.cmdline, crashkernel=a.crashkernel,
                        kdump_conf=conf, crash_dir=a.crash_dir)
-    except UnknownScenario as e:
+    except (UnknownScenario, KdumpConfError) as e:
         raise UsageError(str(e)) from None
     r = run.run()
     _write(sys.stdout, r.first_console)
@@ -242,8 +277,15 @@ def _makedumpfile(a: argparse.Namespace) -> int:
     to_stdout = out_path == "-"
     if to_stdout and not (a.flatten or a.dump_dmesg) or (to_stdout and a.rebuild):
         raise UsageError("writing to stdout needs -F (the flattened format): a pipe cannot seek")
+    if not to_stdout and os.path.isdir(out_path):
+        raise UsageError(f"{out_path} is a directory: OUT is the dump file to write")
     if not to_stdout and os.path.exists(out_path) and not a.force:
         raise UsageError(f"{out_path} exists (makedumpfile: \"File exists.\"); -f overwrites it")
+    if not to_stdout:
+        _check_output_file("OUT", out_path)
+    if not a.rebuild and not os.path.isfile(a.paths[0]):
+        raise UsageError(f"VMCORE {a.paths[0]}: " + ("is not a regular file" if os.path.exists(a.paths[0])
+                                                     else "No such file or directory"))
     msg_out = sys.stderr if to_stdout else sys.stdout
     state: Dict[str, Any] = {"step": "", "lapse": 0, "t0": 0.0, "open": False}
 
@@ -272,7 +314,10 @@ def _makedumpfile(a: argparse.Namespace) -> int:
 
     name = "STDOUT" if to_stdout else out_path
     tmp = out_path + ".incomplete" if not to_stdout else None
-    out: BinaryIO = sys.stdout.buffer if to_stdout else open(tmp, "wb")  # type: ignore[arg-type,assignment]
+    try:
+        out: BinaryIO = sys.stdout.buffer if to_stdout else open(tmp, "wb")  # type: ignore[arg-type,assignment]
+    except OSError as e:
+        raise UsageError(f"OUT {out_path}: {e.strerror}") from None
     try:
         if a.rebuild:
             rebuild_flattened(sys.stdin.buffer, out, name, say)
@@ -283,16 +328,19 @@ def _makedumpfile(a: argparse.Namespace) -> int:
                 else:
                     makedumpfile(dump, out, a.dump_level, a.compression, "elf" if a.elf else "kdump",
                                  a.flatten, progress, name, on_message=say)
-    except BaseException:
+        if tmp:
+            out.close()
+            os.replace(tmp, out_path)
+    except BaseException as e:
         if state["open"]:
             sys.stderr.write("\n")
         if tmp:
             out.close()
-            os.unlink(tmp)
+            if os.path.exists(tmp):
+                os.unlink(tmp)           # nothing is left behind on failure
+        if isinstance(e, OSError) and not isinstance(e, BrokenPipeError):
+            raise LabError(f"makedumpfile: {out_path}: {e.strerror or e}") from None
         raise
-    if tmp:
-        out.close()
-        os.replace(tmp, out_path)
     return EXIT_OK
 
 

@@ -20,7 +20,7 @@ from kpanic_lab.analysis.regs import RegisterSet
 from kpanic_lab.analysis.system import parse_banner
 from kpanic_lab.analysis.target import Target
 from kpanic_lab.errors import LabError
-from kpanic_lab.guest.image import KernelImage
+from kpanic_lab.guest.image import ImageError, KernelImage
 
 
 class MismatchError(AnalysisError):
@@ -57,12 +57,18 @@ class DumpTarget(Target):
         """Refuse a vmlinux that did not write this dump (build-id, then OSRELEASE)."""
         vi = self.vmcoreinfo
         dump_id = vi.get("BUILD-ID")
+        release = vi.get("OSRELEASE")
+        mine = image_release(self.image)
+        if mine is None:
+            raise MismatchError(f"{self.image.path} is not the kernel that wrote {self.dump.name}: it has no "
+                                "linux_banner, so it is not a Linux kernel image (give the dump's vmlinux)")
+        if dump_id and not self.image.build_id:
+            raise MismatchError(f"{self.image.path} and {self.dump.name} do not match: the dump was written by "
+                                f"build-id {dump_id}, the vmlinux has no build-id")
         if dump_id and self.image.build_id and dump_id.lower() != self.image.build_id.lower():
             raise MismatchError(f"{self.image.path} and {self.dump.name} do not match: the dump was written by "
                                 f"build-id {dump_id}, the vmlinux is build-id {self.image.build_id}")
-        release = vi.get("OSRELEASE")
-        mine = image_release(self.image)
-        if release and mine and release != mine:
+        if release and release != mine:
             raise MismatchError(f"{self.image.path} and {self.dump.name} do not match: the dump's kernel is "
                                 f"{release}, the vmlinux is {mine}")
 
@@ -120,7 +126,13 @@ def open_dump_target(vmcore: Union[str, "os.PathLike[str]"], vmlinux: Union[str,
     """Open ``vmcore`` with ``vmlinux`` (default: the shipped guest kernel) as a target."""
     from kpanic_lab.formats import open_dump
 
-    image = KernelImage.open(Path(vmlinux) if vmlinux else None)
+    try:
+        image = KernelImage.open(Path(vmlinux) if vmlinux else None)
+    except LabError:
+        raise
+    except Exception as e:      # pyelftools' ELFParseError, struct.error ... on a truncated file
+        raise ImageError(f"{vmlinux}: not a usable vmlinux (truncated or malformed ELF: "
+                         f"{type(e).__name__}: {e})") from None
     dump = open_dump(vmcore)
     try:
         return DumpTarget(dump, image, check=check)

@@ -17,6 +17,7 @@ class ReadError(AnalysisError):
     """Memory at ``address`` could not be read (unmapped, outside RAM, excluded from the dump)."""
 
     def __init__(self, address: int, size: int, why: str, physical: bool = False) -> None:
+        address &= (1 << 64) - 1         # pointer arithmetic on guest data wraps as on the CPU
         self.address, self.size, self.why, self.physical = address, size, why, physical
         kind = "physical" if physical else "virtual"
         super().__init__(f"cannot read {size} byte(s) at {kind} address {address:x}: {why}")

@@ -20,6 +20,8 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, List, Optional
 
+from kpanic_lab.analysis.errors import AnalysisError
+
 if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program
 
@@ -62,24 +64,53 @@ class LogFormatError(ValueError):
     """The buffer does not hold well-formed records where the indices say (a corrupt log)."""
 
 
+class LogRecords(List[LogRecord]):
+    """The records read, oldest first; ``error`` says why reading stopped early (else None)."""
+
+    error: Optional[str] = None
+
+
+MAX_LOG_BUF_LEN = 1 << 28      # larger than any log_buf_len= Linux accepts on a lab-sized machine
+
+
 def parse_log_buffer(buf: bytes, first_idx: int, next_idx: int, first_seq: int, next_seq: int,
-                     layout: RecordLayout = RecordLayout()) -> List[LogRecord]:
-    """Every record from ``first_seq`` to ``next_seq`` (pure).  Stops with what it has at a
-    record that does not fit the buffer, as a corrupted log in a real dump can."""
-    out: List[LogRecord] = []
+                     layout: RecordLayout = RecordLayout()) -> LogRecords:
+    """Every record from ``first_seq`` to ``next_seq`` (pure).
+
+    The indices come from the guest, so a corrupted dump can say anything: reading stops at a
+    record that does not fit the buffer, at a second wrap marker, or once the records read
+    would not fit in the buffer any more, whatever ``next_seq - first_seq`` says.  The records
+    read so far are returned, with the reason in ``error`` (makedumpfile's "log_buf wraps twice").
+    """
+    out = LogRecords()
     idx = first_idx
     size = len(buf)
-    for _ in range(max(0, next_seq - first_seq)):
-        if idx + layout.header_size > size:
-            break
+    want = max(0, next_seq - first_seq)
+    used = 0
+    wrapped = False
+
+    def stop(why: str) -> LogRecords:
+        out.error = why
+        return out
+
+    while len(out) < want:
+        if idx < 0 or idx + layout.header_size > size:
+            return stop(f"log_buf index {idx} leaves no room for a record header "
+                        f"in the {size}-byte buffer")
         rlen = struct.unpack_from("<H", buf, idx + layout.len)[0]
         if rlen == 0:                       # the wrap marker: the record is at the start
-            idx = 0
+            if wrapped or idx == 0:
+                return stop(f"log_buf wraps twice (at index {idx}) after {len(out)} of {want} records")
+            wrapped, idx = True, 0
             rlen = struct.unpack_from("<H", buf, layout.len)[0]
             if rlen == 0:
-                break
+                return stop("log_buf wraps twice (at index 0): the buffer starts with a wrap marker")
         if idx + rlen > size or rlen < layout.header_size:
-            break
+            return stop(f"printk_log at index {idx}: len {rlen} does not fit the {size}-byte buffer")
+        used += rlen
+        if used > size:
+            return stop(f"log_first_seq {first_seq} .. log_next_seq {next_seq}: more records than "
+                        f"the {size}-byte buffer holds (stopped after {len(out)})")
         ts = struct.unpack_from("<Q", buf, idx + layout.ts_nsec)[0]
         text_len = struct.unpack_from("<H", buf, idx + layout.text_len)[0]
         fl = buf[idx + layout.flags_level]
@@ -88,8 +119,9 @@ def parse_log_buffer(buf: bytes, first_idx: int, next_idx: int, first_seq: int, 
         out.append(LogRecord(ts, fl >> layout.level_shift, buf[idx + layout.facility],
                              fl & ((1 << layout.level_shift) - 1), text))
         idx += rlen
-        if idx == next_idx and len(out) < next_seq - first_seq:
-            break
+        if idx == next_idx and len(out) < want:
+            return stop(f"log_next_idx {next_idx} reached after {len(out)} of the {want} records "
+                        "log_first_seq .. log_next_seq count")
     return out
 
 
@@ -105,10 +137,12 @@ def record_layout(prog: "Program") -> RecordLayout:
     return prog.cache["printk_layout"]
 
 
-def kernel_log(prog: "Program") -> List[LogRecord]:
-    """The records in the kernel's log buffer, oldest first."""
+def kernel_log(prog: "Program") -> LogRecords:
+    """The records in the kernel's log buffer, oldest first (``error`` set if it is corrupt)."""
     base = prog.read_u64(prog.address_of("log_buf"))
     size = prog.read_u32(prog.address_of("log_buf_len"))
+    if not 0 < size <= MAX_LOG_BUF_LEN:
+        raise AnalysisError(f"log_buf_len is {size}: not a plausible ring buffer size")
     buf = prog.read(base, size)
     return parse_log_buffer(buf, prog.read_u32(prog.address_of("log_first_idx")),
                             prog.read_u32(prog.address_of("log_next_idx")),

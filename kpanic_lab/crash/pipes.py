@@ -1,6 +1,9 @@
 """The shell pipes crash hands to ``/bin/sh`` (``log | tail -40``, ``ps | grep sh``),
 done in Python: ``grep``, ``head``, ``tail``, ``wc``, ``sort``, ``uniq``.  Pure over text.
 
+``grep`` patterns run on RE2 (``google-re2``), whose matching time is linear in the text:
+no pattern (``(.*)*y``) can make the shell hang by backtracking, as Python's ``re`` can.
+
 >>> apply_pipes("a\\nb\\nab", ["grep -c a"])
 '2'
 >>> apply_pipes("1\\n2\\n3", ["tail -2", "head -n 1"])
@@ -8,9 +11,10 @@ done in Python: ``grep``, ``head``, ``tail``, ``wc``, ``sort``, ``uniq``.  Pure 
 """
 from __future__ import annotations
 
-import re
 import shlex
 from typing import List
+
+import re2
 
 from kpanic_lab.crash.registry import CommandError
 
@@ -50,10 +54,14 @@ def _grep(lines: List[str], args: List[str]) -> List[str]:
     unknown = flags - set("civwE")
     if unknown:
         raise CommandError(f"grep: option not supported here: -{''.join(sorted(unknown))} (use -c -i -v -w -E)")
+    options = re2.Options()
+    options.log_errors = False
+    options.case_sensitive = "i" not in flags
     try:
-        rx = re.compile(rf"\b{pattern}\b" if "w" in flags else pattern, re.I if "i" in flags else 0)
-    except re.error as e:
-        raise CommandError(f"grep: bad pattern {pattern!r}: {e}") from None
+        rx = re2.compile(rf"\b(?:{pattern})\b" if "w" in flags else pattern, options=options)
+    except re2.error as e:
+        why = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise CommandError(f"grep: bad pattern {pattern!r}: {why}") from None
     hits = [l for l in lines if bool(rx.search(l)) != ("v" in flags)]
     return [str(len(hits))] if "c" in flags else hits
 

@@ -17,6 +17,7 @@ from typing import IO, Iterable, List, Optional, Tuple
 from kpanic_lab.crash.session import PROMPT, CrashSession
 from kpanic_lab.errors import LabError
 
+MAX_SCRIPT = 1 << 20          # -i FILE and stdin: at most 1 MiB of commands (crash -i /dev/zero ends)
 HISTORY = Path(os.environ.get("KPANIC_CRASH_HISTORY", Path.home() / ".kpanic_lab_crash_history"))
 
 
@@ -48,6 +49,38 @@ def classify_files(paths: List[str]) -> Tuple[Optional[str], Optional[str]]:
                 raise CrashUsageError(f"two dumps given: {vmcore} and {p}")
             vmcore = p
     return vmlinux, vmcore
+
+
+def script_lines(data: bytes, name: str, first: int = 1) -> List[str]:
+    """The command lines of a script's bytes (at most MAX_SCRIPT of them, UTF-8 text, no NUL):
+    CrashUsageError names the line that is not text (counting from ``first``)."""
+    if len(data) > MAX_SCRIPT:
+        raise CrashUsageError(f"{name}: more than {MAX_SCRIPT >> 20} MiB of commands: not a command file")
+    lines = data.split(b"\n")
+    for no, raw in enumerate(lines, first):
+        if b"\0" in raw:
+            raise CrashUsageError(f"{name}:{no}: holds a NUL byte: not a command file")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CrashUsageError(f"{name}:{no}: byte 0x{raw[e.start]:02x} at column {e.start + 1} "
+                                  "is not UTF-8 text") from None
+    text = data.decode("utf-8")
+    return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
+
+
+def _stream_lines(stream: IO[bytes], name: str) -> Iterable[str]:
+    """Lines from a binary stream as they come (a pipe), each checked as script_lines does."""
+    total, no = 0, 0
+    while True:
+        raw = stream.readline(MAX_SCRIPT + 1 - total)
+        if not raw:
+            return
+        total += len(raw)
+        no += 1
+        if total > MAX_SCRIPT:
+            raise CrashUsageError(f"{name}: more than {MAX_SCRIPT >> 20} MiB of commands: not a command file")
+        yield script_lines(raw.rstrip(b"\n"), name, no)[0]
 
 
 def run_batch(session: CrashSession, lines: Iterable[str], out: IO[str], echo: bool = False) -> int:
@@ -128,14 +161,18 @@ def main(files: List[str], script: Optional[str] = None, live: Optional[str] = N
     interactive otherwise."""
     stdin = stdin or sys.stdin
     out = out or sys.stdout
-    session = open_session(files, live, **machine)
-    if script is not None:
+    lines: Optional[List[str]] = None
+    if script is not None:          # checked before the dump is opened
         try:
-            with open(script) as f:
-                lines = f.read().splitlines()
+            with open(script, "rb") as f:
+                data = f.read(MAX_SCRIPT + 1)
         except OSError as e:
             raise CrashUsageError(f"-i {script}: {e.strerror}") from None
+        lines = script_lines(data, f"-i {script}")
+    session = open_session(files, live, **machine)
+    if lines is not None:
         return run_batch(session, lines, out, echo)
     if not stdin.isatty():
-        return run_batch(session, stdin, out, echo)
+        binary = getattr(stdin, "buffer", None)
+        return run_batch(session, _stream_lines(binary, "stdin") if binary is not None else stdin, out, echo)
     return run_interactive(session, out)

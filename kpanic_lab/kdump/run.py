@@ -45,7 +45,7 @@ class KdumpRun:
 
     def __init__(self, scenario: Union[str, Scenario], *, cpus: int = 2, memory: Union[str, int] = "256M",
                  cmdline: Optional[str] = None, crashkernel: str = DEFAULT_CRASHKERNEL,
-                 kdump_conf: Optional[str] = None, crash_dir: Union[str, Path, None] = None,
+                 kdump_conf: Union[str, bytes, None] = None, crash_dir: Union[str, Path, None] = None,
                  targets: Optional[Targets] = None, kexec_args: str = "-p",
                  max_seconds: float = 120.0) -> None:
         self.conf: KdumpConf = parse_kdump_conf(kdump_conf) if kdump_conf is not None else KdumpConf()

@@ -18,7 +18,7 @@ MAX_CPUS = 8
 MIN_MEMORY = 64 << 20
 MAX_MEMORY = 16 << 30
 DEFAULT_CMDLINE = "console=ttyS0"
-_SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(i?B)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(i?B)?\s*$", re.IGNORECASE | re.ASCII)   # ASCII digits only
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -47,7 +47,7 @@ class MachineConfig:
                vmlinux: Optional[Union[str, Path]] = None, quantum: int = 50_000) -> "MachineConfig":
         """Check every option; a bad one raises ConfigError naming it."""
         try:
-            n = int(cpus)
+            n = int(cpus) if not isinstance(cpus, str) or cpus.isascii() else int("x")
         except (TypeError, ValueError):
             raise ConfigError("--cpus", cpus, "not a number") from None
         if not 1 <= n <= MAX_CPUS:

@@ -63,7 +63,11 @@ def _log(s: CrashSession, args: List[str]) -> Output:
     code = py_lines("from kpanic_lab.analysis.printk import kernel_log",
                     "from kpanic_lab.crash.render import render_log",
                     f"print(render_log(kernel_log(prog), levels={levels}))")
-    return Output(render_log(kernel_log(s.prog), levels), code)
+    records = kernel_log(s.prog)
+    text = render_log(records, levels)
+    if records.error:       # what could be read, then why the rest cannot
+        text = (text + "\n" if text else "") + f"log: {records.error}"
+    return Output(text, code)
 
 
 @command("mod", "the loaded modules: struct module, name, base, size",

@@ -8,6 +8,7 @@ Each view is a thin widget over one library object and holds no logic of its own
     handoff.HandoffView       the kexec handoff between the two kernels, stepped with a stepper
     shell.CrashShell          a crash> prompt; shell.VmcoreExplorer: a dump's header, VMCOREINFO, CPUs
     progress.ProgressView     makedumpfile's progress callback and long runs
+    fold.folded               a long output: its key lines first, the whole text behind a toggle
 
 Names are imported lazily, so ``import kpanic_lab.viz`` costs little and matplotlib is loaded
 only by the view that draws with it.
@@ -26,6 +27,7 @@ _NAMES: Dict[str, str] = {
     "HandoffView": "handoff", "handoff_digraph": "handoff",
     "CrashShell": "shell", "VmcoreExplorer": "shell",
     "ProgressView": "progress", "run_with_progress": "progress",
+    "folded": "fold", "folded_html": "fold",
 }
 
 __all__ = sorted(_NAMES)

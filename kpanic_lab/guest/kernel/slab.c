@@ -17,6 +17,7 @@
 #include "mm.h"
 #include "memlayout.h"
 #include "spinlock.h"
+#include "bug.h"
 
 #define KMALLOC_MIN_SHIFT 3
 #define KMALLOC_MAX_SHIFT 11
@@ -140,6 +141,12 @@ void kfree(void *obj)
 		return;
 	}
 	struct kmem_cache *c = &kmalloc_caches[(page->index >> 16) % NR_KMALLOC];
+	/*
+	 * mm/slub.c set_freepointer(): "naive detection of double free or
+	 * corruption" (CONFIG_SLAB_FREELIST_HARDENED): the object being freed is
+	 * already first on its slab's free chain.
+	 */
+	BUG_ON(obj == (void *)page->private);
 	spin_lock_irqsave(&c->lock, flags);
 	bool was_full = !page->private;
 	*(void **)obj = (void *)page->private;

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import threading
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
 
 from kpanic_lab.errors import LabError
 
@@ -66,6 +69,19 @@ class Codec:
         """Compress pages one by one (zstd does them in parallel threads)."""
         return self._load().compress_many(pages)
 
+    def local(self) -> "_Impl":
+        """This thread's own compressor (the libraries' contexts are not shared between threads)."""
+        impls: Dict[str, _Impl] = _THREAD.__dict__.setdefault("impls", {})
+        if self.name not in impls:
+            impls[self.name] = type(self._load())()
+        return impls[self.name]
+
+    def zero_page(self) -> bytes:
+        """The compressed form of a page of zeros (the same bytes every time: it is cached)."""
+        if self.name not in _ZERO:
+            _ZERO[self.name] = self.compress(bytes(PAGE))
+        return _ZERO[self.name]
+
     def decompress(self, data: bytes, size: int) -> bytes:
         try:
             out = self._load().decompress(data, size)
@@ -87,7 +103,7 @@ class _Impl(ABC):
     @abstractmethod
     def decompress(self, data: bytes, size: int) -> bytes: ...
 
-    def compress_many(self, pages: List[bytes]) -> List[bytes]:
+    def compress_many(self, pages: Sequence[bytes], threads: int = -1) -> List[bytes]:
         c = self.compress
         return [c(p) for p in pages]
 
@@ -114,10 +130,10 @@ class _Zstd(_Impl):
     def compress(self, page: bytes) -> bytes:
         return self._c.compress(page)
 
-    def compress_many(self, pages: List[bytes]) -> List[bytes]:
+    def compress_many(self, pages: Sequence[bytes], threads: int = -1) -> List[bytes]:
         if len(pages) < 64:
             return [self._c.compress(p) for p in pages]
-        out = self._c.multi_compress_to_buffer(list[Union[bytes, bytearray, memoryview]](pages), threads=-1)
+        out = self._c.multi_compress_to_buffer(list[Union[bytes, bytearray, memoryview]](pages), threads=threads)
         return [out[i].tobytes() for i in range(len(out))]
 
     def decompress(self, data: bytes, size: int) -> bytes:
@@ -150,6 +166,9 @@ class _Snappy(_Impl):
 
 
 _LOADED: Dict[str, _Impl] = {}
+_THREAD = threading.local()
+_ZERO: Dict[str, bytes] = {}
+PAGE = 4096
 
 
 def _loader(name: str, package: str, option: str, make: Callable[[], _Impl]) -> Callable[[], _Impl]:
@@ -192,3 +211,44 @@ def codec_for_flags(flags: int) -> Optional[Codec]:
         if bits == c.flag:
             return c
     raise CodecError(f"page flags 0x{flags:x} name more than one compression")
+
+
+@dataclass
+class CompressedBatch:
+    """A batch of pages as the kdump-compressed format stores them."""
+
+    blob: bytes             # the stored bytes of every page that is not a shared zero page, in order
+    sizes: np.ndarray       # uint32 per page: stored size (PAGE for a raw or shared zero page)
+    flags: np.ndarray       # uint32 per page: the codec's flag, or 0 for a raw page
+    shared: np.ndarray      # bool per page: a zero page that points at the one shared zero page
+
+
+def compress_batch(codec: Optional[Codec], pages: np.ndarray, share_zero: bool) -> CompressedBatch:
+    """Compress each page of a (k, 4096) uint8 block on its own, keeping it only if smaller.
+
+    This is makedumpfile's rule per page (a page that does not shrink is stored raw, flag 0).
+    ``share_zero`` (-d 1): zero pages are not stored, they point at the shared zero page.  Safe
+    to call from several threads at once: each thread uses its own compressor, and the codecs
+    release the GIL while they work, so batches compress in parallel.
+    """
+    k = len(pages)
+    zero: np.ndarray = np.asarray(~pages.view(np.uint64).any(axis=1), dtype=bool) if k else np.zeros(0, dtype=bool)
+    shared: np.ndarray = zero if share_zero else np.zeros(k, dtype=bool)
+    sizes = np.full(k, PAGE, dtype=np.uint32)
+    flags = np.zeros(k, dtype=np.uint32)
+    own = np.nonzero(~shared)[0]
+    if codec is None or len(own) == 0:
+        return CompressedBatch(pages[own].tobytes(), sizes, flags, shared)
+    impl = codec.local()
+    busy = own[~zero[own]]
+    packed = iter(impl.compress_many([pages[i].tobytes() for i in busy], 1))
+    zc = codec.zero_page()
+    parts: List[bytes] = []
+    for i in own:
+        c = zc if zero[i] else next(packed)
+        if len(c) < PAGE:
+            parts.append(c)
+            sizes[i], flags[i] = len(c), codec.flag
+        else:
+            parts.append(pages[i].tobytes())
+    return CompressedBatch(b"".join(parts), sizes, flags, shared)

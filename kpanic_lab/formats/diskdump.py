@@ -124,57 +124,122 @@ def pack_bitmap(bits: np.ndarray, nbytes: int) -> bytes:
 
 
 # ---------------------------------------------------------------- writer
+class KdumpWriter:
+    """Writes a kdump-compressed dump piece by piece, as makedumpfile's cyclic mode does.
+
+    The file's layout is fixed once the number of page descriptors is known (makedumpfile's
+    ``num_dumpable``, counted in a first pass): the headers go first, then each cycle's part of
+    both bitmaps, its page descriptors and its page data are written at their offsets, the
+    bitmaps and descriptors back-filling the space reserved before the data.  Nothing grows
+    with the dump but the offsets.
+
+    >>> import io; from kpanic_lab.formats.sink import StreamSink
+    >>> w = KdumpWriter(StreamSink(io.BytesIO()), DiskDumpHeader(), KdumpSubHeader(), b"", None, 8, 0, False)
+    >>> w.bitmaps(0, np.ones(8, bool), np.zeros(8, bool)); w.finish()
+    16384
+    """
+
+    def __init__(self, sink: Sink, header: DiskDumpHeader, sub: KdumpSubHeader, notes: bytes,
+                 vmcoreinfo_in_notes: Optional[Tuple[int, int]], max_mapnr: int, ndesc: int,
+                 zero_page: bool) -> None:
+        self.sink, self.header = sink, header
+        bs = header.block_size
+        header.max_mapnr = max_mapnr
+        header.sub_hdr_size = -(-(KDUMP_SUB_HEADER.size + len(notes)) // bs)
+        header.bitmap_blocks = bitmap_blocks_for(max_mapnr, bs)
+        sub.max_mapnr_64 = max_mapnr
+        if notes:
+            sub.offset_note, sub.size_note = bs + KDUMP_SUB_HEADER.size, len(notes)
+            if vmcoreinfo_in_notes is not None:
+                sub.offset_vmcoreinfo = sub.offset_note + vmcoreinfo_in_notes[0]
+                sub.size_vmcoreinfo = vmcoreinfo_in_notes[1]
+        self.max_mapnr, self.ndesc = max_mapnr, ndesc
+        self.half = header.bitmap_blocks * bs // 2
+        self.bitmap_off = (1 + header.sub_hdr_size) * bs
+        self.desc_off = self.bitmap_off + 2 * self.half
+        self.data_off = self.desc_off + PAGE_DESC.itemsize * ndesc
+        self.pos = self.data_off
+        self.index = 0
+        self.zero_page = zero_page
+        sink.write_at(0, header.pack())
+        sink.write_at(bs, sub.pack() + notes)
+
+    def bitmap1(self, lo: int, bits: np.ndarray) -> None:
+        """The 1st bitmap's bits (pfn is RAM) for pfns lo .. lo+len-1 (``lo`` a multiple of 8)."""
+        self._bitmap(0, lo, bits)
+
+    def bitmap2(self, lo: int, bits: np.ndarray) -> None:
+        """The 2nd bitmap's bits (pfn is in the dump) for pfns lo .. lo+len-1."""
+        self._bitmap(self.half, lo, bits)
+
+    def bitmaps(self, lo: int, bitmap1: np.ndarray, bitmap2: np.ndarray) -> None:
+        self.bitmap1(lo, bitmap1)
+        self.bitmap2(lo, bitmap2)
+
+    def _bitmap(self, half: int, lo: int, bits: np.ndarray) -> None:
+        if lo % 8 or lo < 0 or lo + len(bits) > self.max_mapnr:
+            raise ValueError(f"bitmap part at pfn {lo} of {len(bits)} bits does not fit {self.max_mapnr}")
+        self.sink.write_at(self.bitmap_off + half + lo // 8, pack_bitmap(bits, -(-len(bits) // 8)))
+
+    def _zero_page(self) -> None:
+        if self.zero_page and self.pos == self.data_off:
+            self.sink.write_at(self.pos, bytes(PAGE_SIZE))
+            self.pos += PAGE_SIZE
+
+    def pages(self, sizes: np.ndarray, flags: np.ndarray, shared_zero: np.ndarray, data: bytes) -> None:
+        """The next pages in pfn order: their descriptors, and ``data``, the stored bytes of those
+        that are not shared zero pages."""
+        n = len(sizes)
+        if self.index + n > self.ndesc:
+            raise ValueError(f"{self.index + n} pages written, the 2nd bitmap has {self.ndesc}")
+        self._zero_page()
+        descs = np.zeros(n, dtype=PAGE_DESC)
+        own = ~shared_zero
+        own_sizes = sizes[own].astype(np.int64)
+        if int(own_sizes.sum()) != len(data):
+            raise ValueError(f"page data is {len(data)} bytes, the descriptors say {int(own_sizes.sum())}")
+        descs["offset"][own] = self.pos + np.concatenate(([0], np.cumsum(own_sizes)[:-1])) if len(own_sizes) else 0
+        descs["size"][own] = own_sizes
+        descs["flags"][own] = flags[own]
+        descs["offset"][shared_zero] = self.data_off
+        descs["size"][shared_zero] = PAGE_SIZE
+        self.sink.write_at(self.desc_off + PAGE_DESC.itemsize * self.index, descs.tobytes())
+        if data:
+            self.sink.write_at(self.pos, data)
+        self.pos += len(data)
+        self.index += n
+
+    def mark_incomplete(self) -> None:
+        """Rewrite the header with DUMP_DH_COMPRESSED_INCOMPLETE: the disk filled up (makedumpfile's
+        check_and_modify_kdump_headers); the page descriptors never written stay zero."""
+        self.header.status |= DUMP_DH_COMPRESSED_INCOMPLETE
+        self.sink.write_at(0, self.header.pack())
+
+    def finish(self) -> int:
+        """Check every reserved descriptor was written; returns the file size."""
+        if self.index != self.ndesc:
+            raise ValueError(f"{self.index} page descriptors written, {self.ndesc} reserved")
+        self._zero_page()
+        return self.pos
+
+
 def write_kdump(sink: Sink, header: DiskDumpHeader, sub: KdumpSubHeader, notes: bytes,
                 vmcoreinfo_in_notes: Optional[Tuple[int, int]], bitmap1: np.ndarray, bitmap2: np.ndarray,
                 sizes: np.ndarray, flags: np.ndarray, shared_zero: np.ndarray,
                 data: Iterable[bytes], zero_page: bool) -> int:
-    """Lay out and write a kdump-compressed dump; returns the file size.
+    """Lay out and write a whole kdump-compressed dump at once; returns the file size.
 
     ``sizes``/``flags``/``shared_zero`` have one entry per page set in ``bitmap2`` (pfn order);
     ``data`` yields the stored bytes of every page that is not a shared zero page, in order.
     ``zero_page``: write the shared zero page (makedumpfile does with ``-d 1``).
     """
-    bs = header.block_size
-    max_mapnr = len(bitmap1)
-    header.max_mapnr = max_mapnr
-    header.sub_hdr_size = -(-(KDUMP_SUB_HEADER.size + len(notes)) // bs)
-    header.bitmap_blocks = bitmap_blocks_for(max_mapnr, bs)
-    sub.max_mapnr_64 = max_mapnr
-    if notes:
-        sub.offset_note, sub.size_note = bs + KDUMP_SUB_HEADER.size, len(notes)
-        if vmcoreinfo_in_notes is not None:
-            sub.offset_vmcoreinfo = sub.offset_note + vmcoreinfo_in_notes[0]
-            sub.size_vmcoreinfo = vmcoreinfo_in_notes[1]
-    half = header.bitmap_blocks * bs // 2
-    bitmap_off = (1 + header.sub_hdr_size) * bs
-    desc_off = bitmap_off + 2 * half
     n = int(np.count_nonzero(bitmap2))
     if not (len(sizes) == len(flags) == len(shared_zero) == n):
         raise ValueError(f"{n} pages in the 2nd bitmap, but {len(sizes)} sizes")
-    data_off = desc_off + PAGE_DESC.itemsize * n
-    descs = np.zeros(n, dtype=PAGE_DESC)
-    own = ~shared_zero
-    first = data_off + (PAGE_SIZE if zero_page else 0)
-    own_sizes = sizes[own].astype(np.int64)
-    descs["offset"][own] = first + np.concatenate(([0], np.cumsum(own_sizes)[:-1])) if len(own_sizes) else 0
-    descs["size"][own] = own_sizes
-    descs["flags"][own] = flags[own]
-    descs["offset"][shared_zero] = data_off
-    descs["size"][shared_zero] = PAGE_SIZE
-    sink.write_at(0, header.pack())
-    sink.write_at(bs, sub.pack() + notes)
-    sink.write_at(bitmap_off, pack_bitmap(bitmap1, half) + pack_bitmap(bitmap2, half))
-    sink.write_at(desc_off, descs.tobytes())
-    pos = data_off
-    if zero_page:
-        sink.write_at(pos, bytes(PAGE_SIZE))
-        pos += PAGE_SIZE
-    for blob in data:
-        sink.write_at(pos, blob)
-        pos += len(blob)
-    if pos != first + int(own_sizes.sum()):
-        raise ValueError(f"page data is {pos - first} bytes, the descriptors say {int(own_sizes.sum())}")
-    return pos
+    w = KdumpWriter(sink, header, sub, notes, vmcoreinfo_in_notes, len(bitmap1), n, zero_page)
+    w.bitmaps(0, bitmap1, bitmap2)
+    w.pages(sizes, flags, shared_zero, b"".join(data))
+    return w.finish()
 
 
 # ---------------------------------------------------------------- reader

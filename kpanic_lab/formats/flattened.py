@@ -11,7 +11,9 @@ sending dump data to a different architecture").  ``makedumpfile -R OUT < FLAT``
 record's bytes at its offset of OUT, giving back the kdump-compressed (or ELF) file.
 
 >>> import io; out = io.BytesIO(); w = FlattenedWriter(out); w.write_at(0, b"KDUMP   "); w.close()
->>> back = io.BytesIO(); rebuild(io.BytesIO(out.getvalue()), back); back.getvalue()
+>>> back = io.BytesIO(); rebuild(io.BytesIO(out.getvalue()), back)
+8
+>>> back.getvalue()
 b'KDUMP   '
 """
 from __future__ import annotations
@@ -30,6 +32,7 @@ END_FLAG = -1
 _HEADER = struct.Struct(">16sqq")
 _DATA = struct.Struct(">qq")
 MAX_RECORD = 1 << 30      # makedumpfile never writes more than its cache size at once
+_COPY = 1 << 20
 MAX_OFFSET = 1 << 42      # 4 TiB: no dump of a machine this lab (or a student's server) makes is larger
 
 
@@ -62,12 +65,9 @@ class FlattenedWriter:
             self.closed = True
 
 
-def iter_records(stream: BinaryIO, name: str = "flattened dump") -> Iterator[Tuple[int, bytes]]:
-    """(offset, data) of each record, checked; the end marker ends the iteration.
-
-    A stream that stops before the end marker raises DumpError ("truncated"): a dump cut off
-    mid-transfer must not pass for a whole one.
-    """
+def _record_heads(stream: BinaryIO, name: str) -> Iterator[Tuple[int, int, int]]:
+    """(offset, size, stream position) of each record, the stream left at the record's data,
+    which the caller must consume before asking for the next one."""
     head = stream.read(MDF_HEADER_SIZE)
     if not head:
         raise DumpError(name, 0, "zero-length: no makedumpfile header")
@@ -91,24 +91,48 @@ def iter_records(stream: BinaryIO, name: str = "flattened dump") -> Iterator[Tup
             return
         if offset < 0 or size <= 0 or size > MAX_RECORD or offset + size > MAX_OFFSET:
             raise DumpError(name, pos, f"corrupted data header: offset {offset}, size {size}")
-        data = stream.read(size)
-        if len(data) < size:
-            raise DumpError(name, pos + _DATA.size, f"truncated: record of {size} bytes has only {len(data)}")
-        yield offset, data
+        yield offset, size, pos + _DATA.size
         pos += _DATA.size + size
 
 
+def iter_records(stream: BinaryIO, name: str = "flattened dump") -> Iterator[Tuple[int, bytes]]:
+    """(offset, data) of each record, checked; the end marker ends the iteration.
+
+    A stream that stops before the end marker raises DumpError ("truncated"): a dump cut off
+    mid-transfer must not pass for a whole one.
+    """
+    for offset, size, at in _record_heads(stream, name):
+        data = stream.read(size)
+        if len(data) < size:
+            raise DumpError(name, at, f"truncated: record of {size} bytes has only {len(data)}")
+        yield offset, data
+
+
 def rebuild(flat: BinaryIO, out: BinaryIO, name: str = "flattened dump") -> int:
-    """``makedumpfile -R``: write every record at its offset of ``out`` (seekable); returns the size."""
+    """``makedumpfile -R``: write every record at its offset of ``out`` (seekable); returns the size.
+
+    A record is copied in pieces of at most 1 MiB, so memory stays bounded whatever the
+    stream says a record's size is.
+    """
     end = 0
-    for offset, data in iter_records(flat, name):
+    for offset, size, at in _record_heads(flat, name):
         try:
             out.seek(offset)
-            out.write(data)
         except OSError as e:
-            raise DumpError(name, None, f"cannot write {len(data)} bytes at offset 0x{offset:x} of the "
-                            f"rebuilt dump: {e.strerror or e}") from None
-        end = max(end, offset + len(data))
+            raise DumpError(name, None, f"cannot seek to offset 0x{offset:x} of the rebuilt dump: "
+                            f"{e.strerror or e}") from None
+        left = size
+        while left:
+            piece = flat.read(min(left, _COPY))
+            if not piece:
+                raise DumpError(name, at, f"truncated: record of {size} bytes has only {size - left}")
+            try:
+                out.write(piece)
+            except OSError as e:
+                raise DumpError(name, None, f"cannot write {len(piece)} bytes at offset "
+                                f"0x{offset + size - left:x} of the rebuilt dump: {e.strerror or e}") from None
+            left -= len(piece)
+        end = max(end, offset + size)
     out.truncate(end)
     out.flush()
     return end

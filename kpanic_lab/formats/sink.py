@@ -20,14 +20,23 @@ class Sink(Protocol):
 
 
 class StreamSink:
-    """Writes in offset order to any stream; a gap is filled with zeros, so pipes work too."""
+    """Writes at offsets of a stream: a seekable one (a file) seeks, as makedumpfile's
+    ``write_buffer`` does, so a writer can reserve room and back-fill it; on a pipe the writes
+    must come in offset order, and a gap is filled with zeros."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
         self.position = 0
         self.written = 0
+        try:
+            self.seekable = bool(stream.seekable())
+        except (AttributeError, ValueError, OSError):
+            self.seekable = False
 
     def write_at(self, offset: int, data: Bytes) -> None:
+        if offset != self.position and self.seekable:
+            self.stream.seek(offset)
+            self.position = offset
         if offset < self.position:
             raise ValueError(f"StreamSink writes forward only: offset 0x{offset:x} < 0x{self.position:x}")
         while self.position < offset:

@@ -151,15 +151,25 @@ class _Limited(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, off: int, whence: int = 0) -> int:
+        return self.f.seek(off, whence)
+
+    def tell(self) -> int:
+        return self.f.tell()
+
     def write(self, b) -> int:  # type: ignore[no-untyped-def]
-        if self.limit is not None and self.n + len(b) > self.limit:
-            room = max(0, self.limit - self.n)
-            self.f.write(bytes(b[:room]))
-            self.n += room
+        pos, size = self.f.tell(), len(memoryview(b).cast("B"))     # self.n: the file's size on the disk
+        if self.limit is not None and pos + size > max(self.n, self.limit):
+            room = max(0, self.limit - pos)
+            self.f.write(bytes(memoryview(b).cast("B")[:room]))
+            self.n = max(self.n, pos + room)
             raise OSError(errno.ENOSPC, "No space left on device")
         self.f.write(b)
-        self.n += len(b)
-        return len(b)
+        self.n = max(self.n, pos + size)
+        return size
 
 
 MAX_SYMLINKS = 40            # Linux's MAXSYMLINKS: past it, ELOOP
@@ -316,6 +326,8 @@ def _run_makedumpfile(dump: Dump, args: MakedumpfileArgs, f: BinaryIO, targets: 
                            args.compression, fmt, flatten, output_name=output_name)
     except OSError as e:
         say(f"write_buffer: Can't write the dump file({output_name}). {e.strerror}")
+        if getattr(e, "incomplete_dump", False):     # the header now says DUMP_DH_COMPRESSED_INCOMPLETE
+            say("This is an incomplete dumpfile, but might analyzable.")
         say("makedumpfile Failed.")
         raise
     stdout, stderr = res.render(args.message_level if args.message_level is not None else 7)

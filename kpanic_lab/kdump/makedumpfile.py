@@ -16,16 +16,20 @@ picks what ``--message-level`` lets through, the CLI prints it.
 """
 from __future__ import annotations
 
+import errno
+import os
 import re
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import BinaryIO, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from kpanic_lab.errors import LabError
-from kpanic_lab.formats.codecs import CODECS, Codec, get_codec
-from kpanic_lab.formats.diskdump import DiskDumpHeader, KdumpSubHeader, Utsname, write_kdump
+from kpanic_lab.formats.codecs import CODECS, Codec, CompressedBatch, compress_batch, get_codec
+from kpanic_lab.formats.diskdump import DiskDumpHeader, KdumpSubHeader, KdumpWriter, Utsname
 from kpanic_lab.formats.dump import Dump
 from kpanic_lab.formats.elfcore import ElfLoad, build_vmcore_notes, write_elf_core
 from kpanic_lab.formats.flattened import FlattenedWriter, rebuild
@@ -34,6 +38,7 @@ from kpanic_lab.formats.source import PAGE_SIZE
 from kpanic_lab.kdump.dmesg import format_dmesg, read_dmesg
 from kpanic_lab.kdump.pageclass import (DL_EXCLUDE_ZERO, KINDS, MAX_DUMP_LEVEL, Exclusion, PageClassError,
                                         PageLayout, classify_pages, zero_pages)
+from kpanic_lab.kdump.pagestream import DEFAULT_CYCLIC_BUFFER, CycleWalk, PageReader, PageStreamError
 
 ML_PRINT_PROGRESS, ML_PRINT_COMMON_MSG, ML_PRINT_ERROR_MSG, ML_PRINT_DEBUG_MSG, ML_PRINT_REPORT_MSG = 1, 2, 4, 8, 16
 DEFAULT_MSG_LEVEL = 7
@@ -45,6 +50,8 @@ PROGRESS_COPY = "Copying data"
 PFN_EXCLUDED = 256          # -E drops a run of excluded pages only when it is this long
 LATEST_KERNEL = (6, 0)      # makedumpfile 1.7.2 knows kernels up to 6.0 (the reference capture warns on 6.1)
 _CHUNK = 4096               # pages per batch
+_BATCH = 512                # pages per compression job (2 MiB raw)
+DEFAULT_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 _SPINNER = "/|\\-"
 
 ProgressFn = Callable[[str, int, int], None]
@@ -77,6 +84,8 @@ class Result:
     messages: List[Message] = field(default_factory=list)
     seconds: float = 0.0
     exclusion: Optional[Exclusion] = None
+    cycles: int = 0                     # cycles of the cyclic walk (makedumpfile's cyclic mode)
+    threads: int = 0                    # compression threads (0: the main thread only)
 
     @property
     def original_pages(self) -> int:
@@ -174,31 +183,27 @@ def exclude_pages(dump: Dump, dump_level: int, ram: np.ndarray) -> Exclusion:
     return classify_pages(raw, layout, dump_level, ram)
 
 
-def _compress_batch(codec: Optional[Codec], pages: np.ndarray) -> Tuple[List[bytes], np.ndarray, np.ndarray]:
-    """(stored bytes, size, flags) of each page: compressed when that makes it smaller."""
-    raw = [p.tobytes() for p in pages]
-    if codec is None:
-        return raw, np.full(len(raw), PAGE_SIZE, np.uint32), np.zeros(len(raw), np.uint32)
-    comp = codec.compress_many(raw)
-    blobs, sizes, flags = [], np.empty(len(raw), np.uint32), np.empty(len(raw), np.uint32)
-    for i, (r, c) in enumerate(zip(raw, comp)):
-        if len(c) < PAGE_SIZE:
-            blobs.append(c)
-            sizes[i], flags[i] = len(c), codec.flag
-        else:
-            blobs.append(r)
-            sizes[i], flags[i] = PAGE_SIZE, 0
-    return blobs, sizes, flags
-
-
 def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Optional[str] = None,
                  fmt: str = "kdump", flatten: bool = False, progress: Optional[ProgressFn] = None,
                  output_name: str = "DUMPFILE", timestamp: Optional[Tuple[int, int]] = None,
-                 on_message: Optional[MessageFn] = None) -> Result:
+                 on_message: Optional[MessageFn] = None, *, num_threads: Optional[int] = None,
+                 cyclic_buffer: int = DEFAULT_CYCLIC_BUFFER, record_exclusion: bool = False) -> Result:
     """Filter ``dump`` at ``dump_level`` and write it to ``out`` (kdump-compressed or "elf").
+
+    Memory stays bounded whatever the dump's size: pages are classified cycle by cycle (each
+    cycle's state fits ``cyclic_buffer`` bytes, as makedumpfile's ``--cyclic-buffer``), then
+    read, compressed and written batch by batch; the kdump-compressed format's bitmaps and page
+    descriptors, which come before the data in the file, are back-filled at offsets reserved
+    after a first counting pass.  ``out`` must be seekable unless ``flatten``.
+    ``num_threads`` compresses batches in that many threads (None: the host's cores, up to 4;
+    0 or 1: the main thread, as makedumpfile without ``--num-threads``); the output is the same
+    byte for byte.  ``record_exclusion`` keeps every pfn's kind in ``Result.exclusion`` (one byte
+    per page frame: for views and tests, not for big dumps).
 
     ``progress(step, done, total)`` is called as each step goes; ``on_message(message)`` as each
     message is made (they are in ``Result.messages`` too, in the order makedumpfile prints them).
+    When a kdump-compressed dump runs out of disk (ENOSPC), the header is rewritten with
+    DUMP_DH_COMPRESSED_INCOMPLETE before the OSError goes up, as makedumpfile does.
     """
     t0 = time.monotonic()
     if not 0 <= dump_level <= MAX_DUMP_LEVEL:
@@ -207,29 +212,32 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
         raise MakedumpfileError(f"unknown output format {fmt!r} (kdump or elf)")
     if fmt == "elf" and compression:
         raise MakedumpfileError("-E cannot be used with -c, -l, -p or -z: an ELF dump is not compressed")
+    threads = DEFAULT_THREADS if num_threads is None else int(num_threads)
+    if threads < 0:
+        raise MakedumpfileError(f"--num-threads {threads}: it is 0 or more")
+    if cyclic_buffer <= 0:
+        raise MakedumpfileError(f"--cyclic-buffer {cyclic_buffer}: it is a size in bytes, more than 0")
     codec = get_codec(compression) if compression else None
     if codec is not None:
         codec.compress(bytes(PAGE_SIZE))            # CodecUnavailable now, not after the scan
     res = Result(output_name, fmt, flatten, dump_level, compression)
+    res.threads = threads if threads > 1 and fmt == "kdump" and codec is not None else 0
     _say(res, on_message, *check_release(dump.vmcoreinfo.osrelease))
     prog = progress or (lambda step, done, total: None)
-    src = dump.source
     prog(PROGRESS_HOLES, 0, 1)
-    ram = src.ram_bitmap()
-    res.max_mapnr = len(ram)
-    res.memory_hole = int(len(ram) - np.count_nonzero(ram))
+    try:
+        walk = CycleWalk(dump, dump_level, cyclic_buffer)
+    except PageStreamError as e:
+        raise MakedumpfileError(str(e)) from None
+    res.max_mapnr = walk.max_mapnr
+    res.cycles = walk.ncycles
     prog(PROGRESS_HOLES, 1, 1)
-    prog(PROGRESS_UNN_PAGES, 0, 1)
-    exc = exclude_pages(dump, dump_level, ram)
-    res.exclusion = exc
-    res.counts.update(exc.counts)
-    keep = src.saved_bitmap() & ~exc.excluded
-    prog(PROGRESS_UNN_PAGES, 1, 1)
+    ndump, kinds = _count(walk, res, prog, record_exclusion)
     sink = FlattenedWriter(out) if flatten else StreamSink(out)
     if fmt == "kdump":
-        _write_kdump(dump, sink, res, ram, keep, codec, prog, timestamp)
+        _write_kdump(dump, walk, sink, res, ndump, codec, prog, timestamp, res.threads)
     else:
-        _write_elf(dump, sink, res, keep, prog)
+        _write_elf(dump, walk, sink, res, prog)
     sink.close()
     res.write_bytes = sink.written
     res.seconds = time.monotonic() - t0
@@ -237,38 +245,86 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
     return res
 
 
-def _write_kdump(dump: Dump, sink, res: Result, ram: np.ndarray, keep: np.ndarray,  # type: ignore[no-untyped-def]
-                 codec: Optional[Codec], prog: ProgressFn, timestamp: Optional[Tuple[int, int]]) -> None:
-    src = dump.source
-    pfns = np.nonzero(keep)[0]
-    n = len(pfns)
-    sizes, flags = np.empty(n, np.uint32), np.empty(n, np.uint32)
-    shared = np.zeros(n, dtype=bool)
-    blobs: List[bytes] = []
-    zero_level = bool(res.dump_level & DL_EXCLUDE_ZERO)
-    for start in range(0, n, _CHUNK):
-        prog(PROGRESS_COPY, start, n)
-        batch = pfns[start:start + _CHUNK]
-        pages = src.read_pages(batch)
-        if zero_level:
-            z = zero_pages(pages)
-            shared[start:start + len(batch)] = z
-            res.counts["zero"] += int(np.count_nonzero(z))
-            pages = pages[~z]
-        b, s, f = _compress_batch(codec, pages)
-        own = ~shared[start:start + len(batch)]
-        sizes[start:start + len(batch)][own], flags[start:start + len(batch)][own] = s, f
-        sizes[start:start + len(batch)][~own], flags[start:start + len(batch)][~own] = PAGE_SIZE, 0
-        blobs += b
-    prog(PROGRESS_COPY, n, n)
+def _count(walk: CycleWalk, res: Result, prog: ProgressFn, record: bool) -> Tuple[int, List[np.ndarray]]:
+    """The first pass: pages per excluded kind, memory holes, and the 2nd bitmap's size."""
+    ndump, ram_pages, kinds = 0, 0, []
+    totals = [0] * len(KINDS)
+    prog(PROGRESS_UNN_PAGES, 0, walk.ncycles)
+    try:
+        for i, c in enumerate(walk):
+            ndump += int(np.count_nonzero(c.keep))
+            ram_pages += int(np.count_nonzero(c.ram))
+            totals = [a + b for a, b in zip(totals, c.counts())]
+            if record:
+                kinds.append(c.kind)
+            prog(PROGRESS_UNN_PAGES, i + 1, walk.ncycles)
+    except PageStreamError as e:
+        raise MakedumpfileError(str(e)) from None
+    res.memory_hole = walk.max_mapnr - ram_pages
+    res.counts.update(zip(KINDS, totals))
+    if record:
+        res.exclusion = Exclusion(np.concatenate(kinds) if kinds else np.zeros(0, np.uint8), dict(zip(KINDS, totals)))
+    return ndump, kinds
+
+
+def _write_kdump(dump: Dump, walk: CycleWalk, sink: Union[StreamSink, FlattenedWriter], res: Result, ndump: int,
+                 codec: Optional[Codec], prog: ProgressFn, timestamp: Optional[Tuple[int, int]],
+                 threads: int) -> None:
+    """The second pass: each cycle's bitmaps, then its kept pages compressed batch by batch."""
     vi = dump.vmcoreinfo
     uts = Utsname(release=vi.osrelease or "", version=_uts_version(dump))
     header = DiskDumpHeader(uts, timestamp=timestamp or (vi.crashtime or int(time.time()), 0),
                             status=codec.flag if codec else 0, nr_cpus=max(1, dump.nr_cpus))
     sub = KdumpSubHeader(phys_base=dump.phys_base, dump_level=res.dump_level)
     notes, vmi_at = _notes_of(dump)
-    write_kdump(sink, header, sub, notes, vmi_at, ram, keep, sizes, flags, shared, blobs, zero_level)
-    res.pages_written = n
+    zero_level = bool(res.dump_level & DL_EXCLUDE_ZERO)
+    writer = KdumpWriter(sink, header, sub, notes, vmi_at, walk.max_mapnr, ndump, zero_level)
+    reader = walk.reader
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="makedumpfile") if threads > 1 else None
+    pending: Deque[Union["Future[CompressedBatch]", CompressedBatch]] = deque()
+    done = [0]
+
+    def put(limit: int) -> None:
+        while len(pending) > limit:
+            item = pending.popleft()
+            b = item.result() if isinstance(item, Future) else item
+            writer.pages(b.sizes, b.flags, b.shared, b.blob)
+            res.counts["zero"] += int(np.count_nonzero(b.shared))
+            done[0] += len(b.sizes)
+            prog(PROGRESS_COPY, done[0], ndump)
+
+    prog(PROGRESS_COPY, 0, ndump)
+    try:
+        for lo, hi in walk.bounds():            # as makedumpfile: the whole 1st bitmap first,
+            writer.bitmap1(lo, reader.ram(lo, hi))
+        for c in walk:                          # then each cycle's 2nd bitmap and its pages
+            keep = c.keep
+            writer.bitmap2(c.lo, keep)
+            pfns = np.nonzero(keep)[0] + c.lo
+            for s in range(0, len(pfns), _BATCH):
+                pages = reader.read(pfns[s:s + _BATCH])
+                if pool is not None:
+                    pending.append(pool.submit(compress_batch, codec, pages, zero_level))
+                else:
+                    pending.append(compress_batch(codec, pages, zero_level))
+                put(threads)
+        put(0)
+        writer.finish()
+    except OSError as e:
+        if e.errno == errno.ENOSPC and isinstance(sink, StreamSink) and sink.seekable:
+            try:
+                writer.mark_incomplete()
+                e.incomplete_dump = True            # type: ignore[attr-defined]
+            except OSError:
+                pass
+        raise
+    except PageStreamError as e:
+        raise MakedumpfileError(str(e)) from None
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    prog(PROGRESS_COPY, ndump, ndump)
+    res.pages_written = ndump
 
 
 def _uts_version(dump: Dump) -> str:
@@ -290,58 +346,113 @@ def _notes_of(dump: Dump) -> Tuple[bytes, Optional[Tuple[int, int]]]:
     return notes, (desc_at, len(vmi))
 
 
+class ElfLoadBuilder:
+    """-E's PT_LOADs, built as the keep bits arrive cycle by cycle (makedumpfile's rule).
+
+    A System RAM range becomes one PT_LOAD, cut where 256 or more pages in a row are not kept:
+    the PT_LOAD before the cut ends its file part (``p_filesz``) at its last kept page and its
+    memory part (``p_memsz``) where the next kept page starts a new PT_LOAD.  Shorter runs stay
+    in the file: their pages are copied as the input holds them, zeros where it holds none.
+    """
+
+    def __init__(self, ranges: Sequence[Tuple[int, int]], page_offset: int) -> None:
+        self.ranges = list(ranges)
+        self.page_offset = page_offset
+        self.loads: List[List[ElfLoad]] = [[] for _ in self.ranges]
+        self.seg = [a for a, _ in self.ranges]                  # where each range's open PT_LOAD starts
+        self.run: List[Optional[int]] = [None] * len(self.ranges)   # pfn where an open not-kept run starts
+        self.span = [(a // PAGE_SIZE, -(-b // PAGE_SIZE)) for a, b in self.ranges]
+
+    def feed(self, lo: int, keep: np.ndarray) -> None:
+        """The keep bits of pfns lo .. lo+len-1 (fed in ascending pfn order)."""
+        hi = lo + len(keep)
+        for r, (first, last) in enumerate(self.span):
+            s, e = max(lo, first), min(hi, last)
+            if s < e:
+                self._range_bits(r, s, keep[s - lo:e - lo])
+
+    def _range_bits(self, r: int, p0: int, bits: np.ndarray) -> None:
+        open_run = self.run[r]
+        if open_run is not None and bits[0]:        # a run left open by the last cycle ends here
+            self._close(r, open_run, p0)
+        d = np.diff(np.concatenate(([1], bits.astype(np.int8), [1])))
+        starts, ends = np.nonzero(d == -1)[0], np.nonzero(d == 1)[0]
+        for s, e in zip(starts, ends):
+            carried = self.run[r]
+            rs = carried if s == 0 and carried is not None else p0 + int(s)
+            if e == len(bits):                  # open: it may go on in the next cycle
+                self.run[r] = rs
+                return
+            self._close(r, rs, p0 + int(e))
+
+    def _close(self, r: int, rs: int, re_: int) -> None:
+        """A run of not-kept pfns [rs, re_) ended at a kept page: cut there if it is long."""
+        self.run[r] = None
+        if re_ - rs < PFN_EXCLUDED:
+            return
+        a, b = self.ranges[r]
+        seg = self.seg[r]
+        cut = max(a, rs * PAGE_SIZE)
+        resume = min(b, re_ * PAGE_SIZE)
+        fe = max(seg, min(cut, rs * PAGE_SIZE))
+        self.loads[r].append(ElfLoad(seg, self.page_offset + seg, resume - seg, fe - seg))
+        self.seg[r] = resume
+
+    def finish(self) -> Tuple[List[ElfLoad], int]:
+        """The PT_LOADs in range order, and the pages really left out of the file."""
+        out: List[ElfLoad] = []
+        in_ranges = 0
+        for r, (a, b) in enumerate(self.ranges):
+            seg, rs = self.seg[r], self.run[r]
+            if seg < b:
+                fe = b if rs is None else max(seg, min(b, rs * PAGE_SIZE))
+                self.loads[r].append(ElfLoad(seg, self.page_offset + seg, b - seg, fe - seg))
+            out += self.loads[r]
+            in_ranges += self.span[r][1] - self.span[r][0]
+        in_file = sum(-(-(ld.paddr + ld.filesz) // PAGE_SIZE) - ld.paddr // PAGE_SIZE for ld in out if ld.filesz)
+        return out, in_ranges - in_file
+
+
 def elf_loads(ranges: List[Tuple[int, int]], keep: np.ndarray, page_offset: int) -> Tuple[List[ElfLoad], int]:
     """PT_LOADs for -E: a range is cut where 256 or more excluded pages in a row start; shorter
     excluded runs stay in the file.  Returns the loads and the pages really left out."""
-    loads, in_file, in_ranges = [], 0, 0
-    for a, b in ranges:
-        first, last = a // PAGE_SIZE, -(-b // PAGE_SIZE)
-        in_ranges += last - first
-        k = keep[first:last].astype(np.int8)
-        edges = np.diff(np.concatenate(([1], k, [1])))
-        gaps = [(int(s), int(e)) for s, e in zip(np.nonzero(edges == -1)[0], np.nonzero(edges == 1)[0])
-                if e - s >= PFN_EXCLUDED]
-        seg_start = a
-        for s, e in gaps:
-            cut, resume = max(a, (first + s) * PAGE_SIZE), min(b, (first + e) * PAGE_SIZE)
-            kept = _last_kept_end(keep, seg_start, cut)
-            loads.append(ElfLoad(seg_start, page_offset + seg_start, resume - seg_start, kept - seg_start))
-            seg_start = resume
-        if seg_start < b:
-            kept = _last_kept_end(keep, seg_start, b)
-            loads.append(ElfLoad(seg_start, page_offset + seg_start, b - seg_start, kept - seg_start))
-    for ld in loads:
-        if ld.filesz:
-            in_file += -(-(ld.paddr + ld.filesz) // PAGE_SIZE) - ld.paddr // PAGE_SIZE
-    return loads, in_ranges - in_file
+    b = ElfLoadBuilder(ranges, page_offset)
+    b.feed(0, keep)
+    return b.finish()
 
 
-def _last_kept_end(keep: np.ndarray, start: int, end: int) -> int:
-    lo, hi = start // PAGE_SIZE, -(-end // PAGE_SIZE)
-    idx = np.nonzero(keep[lo:hi])[0]
-    return start if len(idx) == 0 else min(end, max(start, (lo + int(idx[-1]) + 1) * PAGE_SIZE))
-
-
-def _write_elf(dump: Dump, sink, res: Result, keep: np.ndarray, prog: ProgressFn) -> None:  # type: ignore[no-untyped-def]
-    src = dump.source
-    if res.dump_level & DL_EXCLUDE_ZERO:
-        cand = np.nonzero(keep)[0]
-        for start in range(0, len(cand), _CHUNK):
-            batch = cand[start:start + _CHUNK]
-            z = zero_pages(src.read_pages(batch))
-            keep[batch[z]] = False
-            res.counts["zero"] += int(np.count_nonzero(z))
-    ranges = [r for r in src.ranges]
-    loads, res.elf_excluded = elf_loads(ranges, keep, src.page_offset or dump.page_offset)
+def _write_elf(dump: Dump, walk: CycleWalk, sink: Union[StreamSink, FlattenedWriter], res: Result,
+               prog: ProgressFn) -> None:
+    """-E: a pass that finds the PT_LOADs (reading every kept page with -d 1, as makedumpfile
+    must before the ELF header can be written), then the header and the pages, batch by batch."""
+    reader = walk.reader
+    zero_level = bool(res.dump_level & DL_EXCLUDE_ZERO)
+    builder = ElfLoadBuilder(reader.ranges, dump.source.page_offset or dump.page_offset)
+    kept = 0
+    try:
+        for c in walk:
+            keep = c.keep
+            if zero_level:
+                pfns = np.nonzero(keep)[0] + c.lo
+                for s in range(0, len(pfns), _CHUNK):
+                    batch = pfns[s:s + _CHUNK]
+                    z = zero_pages(reader.read(batch))
+                    keep[batch[z] - c.lo] = False
+                    res.counts["zero"] += int(np.count_nonzero(z))
+            kept += int(np.count_nonzero(keep))
+            builder.feed(c.lo, keep)
+    except PageStreamError as e:
+        raise MakedumpfileError(str(e)) from None
+    loads, res.elf_excluded = builder.finish()
     total = sum(ld.filesz for ld in loads)
     done = [0]
 
     def data(ld: ElfLoad) -> Iterator[bytes]:
         pos, end = ld.paddr, ld.paddr + ld.filesz
         while pos < end:
-            n = min(end - pos, _CHUNK * PAGE_SIZE - pos % PAGE_SIZE)
+            n = min(end - pos, _BATCH * PAGE_SIZE - pos % PAGE_SIZE)
             first, last = pos // PAGE_SIZE, -(-(pos + n) // PAGE_SIZE)
-            block = src.read_pages(np.arange(first, last)).reshape(-1)
+            block = reader.read(np.arange(first, last)).reshape(-1)
             yield block[pos - first * PAGE_SIZE: pos - first * PAGE_SIZE + n].tobytes()
             pos += n
             done[0] += n
@@ -351,7 +462,7 @@ def _write_elf(dump: Dump, sink, res: Result, keep: np.ndarray, prog: ProgressFn
     prog(PROGRESS_COPY, 0, total)
     write_elf_core(sink, notes, loads, data)
     prog(PROGRESS_COPY, total, total)
-    res.pages_written = int(np.count_nonzero(keep))
+    res.pages_written = kept
 
 
 _NO_LAYOUT = PageLayout(1, 0, 0, 0, 0, 0, 0, 0, 0)

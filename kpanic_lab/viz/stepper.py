@@ -50,11 +50,11 @@ def notifier_rows(records: Sequence[StageRecord], position: int) -> List[Tuple[s
         ret = next((r for r in records[j + 1:] if r.key == "NOTIFIER_RET"), None)
         k = ret.index if ret is not None else None
         if position < j:
-            status = "not called yet"
+            status = _("not called yet")
         elif k is None or position < k:
-            status = "running"
+            status = _("running")
         else:
-            status = f"returned {notify_name(ret.notifier.ret if ret and ret.notifier else None)}"
+            status = _("returned {value}").format(value=notify_name(ret.notifier.ret if ret and ret.notifier else None))
         rows.append((rec.notifier.name, rec.notifier.priority, status, j <= position and (k is None or position <= k)))
     return rows
 
@@ -67,10 +67,10 @@ def new_text(before: str, now: str) -> Tuple[str, str]:
 def explanation(rec: Optional[StageRecord]) -> str:
     """Why Linux does what this stage shows (the library's words)."""
     if rec is None:
-        return "The shell waits at its prompt. Step to type the trigger."
+        return _("The shell waits at its prompt. Step to type the trigger.")
     info = STAGE_INFO.get(rec.key)
     if info is not None:
-        return info.explain
+        return _(info.explain)
     why = [ln.split("why:", 1)[1].strip() for ln in report.stage_card(rec).splitlines() if "  why:" in ln]
     return why[0] if why else ""
 
@@ -78,7 +78,7 @@ def explanation(rec: Optional[StageRecord]) -> str:
 def _lamp(on: bool) -> str:
     """A lamp: IF=1 green and "interrupts on", IF=0 red and "interrupts off" (never colour alone)."""
     colour = IF_ON if on else IF_OFF
-    words = "interrupts on" if on else "interrupts off"
+    words = _("interrupts on") if on else _("interrupts off")
     return (f'<span style="white-space:nowrap"><span class="kpanic-lamp" style="color:{colour}; font-size:1.4em" '
             f'title="RFLAGS.IF = {int(on)}">&#9679;</span> <b style="color:{colour}">IF={int(on)}</b> '
             f'<span style="font-size:0.85em">{words}</span></span>')
@@ -157,10 +157,10 @@ class PanicStepper(w.VBox):
         self.graph.add_class("kpanic-stage-graph")
         self.graph_style = w.HTML("", layout=w.Layout(height="0px", overflow="hidden"))
         self.console = w.HTML("")
-        self._console_box = w.VBox([w.HTML("<b>console</b> (since the trigger; this stage's lines highlighted)"),
+        self._console_box = w.VBox([w.HTML(_("<b>console</b> (since the trigger; this stage's lines highlighted)")),
                                     self.console])
         # one fixed layout: two columns that never wrap (the graph stays on the right at any width)
-        left = w.VBox([w.HTML("<b>CPUs</b>"), self._cpus, self.what, self.why,
+        left = w.VBox([w.HTML(f"<b>{_('CPUs')}</b>"), self._cpus, self.what, self.why,
                        w.HTML("<b>panic_notifier_list</b>"), self.notifiers, self._console_box],
                       layout=w.Layout(width="50%" if self._draw_graph else "100%", min_width="0"))
         right = w.VBox([self.graph_style, self.graph], layout=w.Layout(width="50%", min_width="0"))
@@ -261,25 +261,27 @@ class PanicStepper(w.VBox):
         self.stage_key = rec.key if rec else ""
 
     def _show_stage(self, rec: Optional[StageRecord]) -> None:
-        total = f"{self.recorded} recorded" + (f", run ended: {self.ended}" if self.ended else "")
+        total = (_("{n} recorded").format(n=self.recorded)
+                 + (_(", run ended: {end}").format(end=self.ended) if self.ended else ""))
         if rec is None:
-            self.stage_label.value = (f"<b>before the trigger</b> — the shell prompt "
-                                      f"<span class='kpanic-aside'>({total})</span>")
-            self.what.value = f"<b>next:</b> <code>{esc(self._s().scenario.trigger)}</code>"
+            self.stage_label.value = (_("<b>before the trigger</b> — the shell prompt") +
+                                      f" <span class='kpanic-aside'>({total})</span>")
+            self.what.value = f"<b>{_('next:')}</b> <code>{esc(self._s().scenario.trigger)}</code>"
         else:
-            self.stage_label.value = (f"<b>stage {rec.index}: {esc(rec.key)}</b> — {esc(rec.title)} "
-                                      f"<span class='kpanic-aside'>(CPU {rec.cpu}, at "
-                                      f"{esc(rec.symbol.split('/')[0])}; {total})</span>")
-            self.what.value = f"<b>what:</b> {esc(rec.detail)}" if rec.detail else ""
-        self.why.value = f"<b>why:</b> {esc(explanation(rec))}"
+            where = _("(CPU {cpu}, at {symbol}; {total})").format(cpu=rec.cpu, symbol=esc(rec.symbol.split('/')[0]),
+                                                                  total=total)
+            self.stage_label.value = (f"<b>{_('stage {index}').format(index=rec.index)}: {esc(rec.key)}</b> — "
+                                      f"{esc(_(rec.title))} <span class='kpanic-aside'>{where}</span>")
+            self.what.value = f"<b>{_('what:')}</b> {esc(rec.detail)}" if rec.detail else ""
+        self.why.value = f"<b>{_('why:')}</b> {esc(explanation(rec))}"
 
     def _show_cpus(self, rec: Optional[StageRecord]) -> None:
         if rec is not None:
             rows = [(c.cpu, c.interrupts_enabled, c.doing, c.symbol, c.rip,
                      report.describe_preempt_count(c.preempt_count)) for c in rec.cpus]
         else:      # before the trigger: the machine as it stands at the prompt
-            rows = [(v.index, v.interrupts_enabled, v.state + (" (user mode)" if v.cpl == 3 else ""), v.symbol,
-                     v.rip, "(not recorded before the trigger)") for v in self._s().machine.cpu_views()]
+            rows = [(v.index, v.interrupts_enabled, v.state + (_(" (user mode)") if v.cpl == 3 else ""), v.symbol,
+                     v.rip, _("(not recorded before the trigger)")) for v in self._s().machine.cpu_views()]
         self._cpu_panels(len(rows))
         for (cpu, on, doing, symbol, rip, preempt), lamp, text in zip(rows, self.lamps, self.cpu_texts):
             lamp.value = _lamp(on)
@@ -288,7 +290,7 @@ class PanicStepper(w.VBox):
             mark = " &#9664;" if rec is not None and rec.cpu == cpu else ""
             text.value = (f"<b>CPU {cpu}</b>{mark} · {esc(doing)} · <code>{esc(symbol.split('/')[0])}</code> "
                           f"<span class='kpanic-aside'>(rip <code>{rip:#018x}</code>)</span> · "
-                          f"preempt {esc(preempt)}")
+                          f"{_('preempt')} {esc(preempt)}")
         self.if_flags = [r[1] for r in rows]
         self.doing = [r[2] for r in rows]
         self.symbols = [r[3] for r in rows]
@@ -296,11 +298,12 @@ class PanicStepper(w.VBox):
     def _show_notifiers(self, p: int) -> None:
         rows = notifier_rows(self._s().records, p)
         if not rows:
-            self.notifiers.value = "<i>no notifier called (yet)</i>"
+            self.notifiers.value = f"<i>{_('no notifier called (yet)')}</i>"
             self.notifier_current = ""
             return
         html = ["<table style='border-collapse:collapse'>",
-                "<tr><th align=left>#</th><th align=left>notifier</th><th>priority</th><th align=left>status</th></tr>"]
+                f"<tr><th align=left>#</th><th align=left>{_('notifier')}</th><th>{_('priority')}</th>"
+                f"<th align=left>{_('status')}</th></tr>"]
         for i, (name, prio, status, now) in enumerate(rows, 1):
             cls = ' class="kpanic-notifier-current"' if now else ""
             html.append(f"<tr{cls}><td>{i}</td><td><code>{esc(name)}</code></td><td align=center>{prio}</td>"

@@ -76,6 +76,10 @@ class Registers:
     def as_dict(self) -> Dict[str, int]:
         return dict(self.__dict__)
 
+    def __repr__(self) -> str:
+        """In hex, as Linux and crash print registers (``rip=0xffffffff81012a34``), not in decimal."""
+        return "Registers(" + ", ".join(f"{k}={v:#x}" for k, v in self.__dict__.items()) + ")"
+
 
 @dataclass
 class PendingEvent:

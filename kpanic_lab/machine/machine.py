@@ -252,6 +252,8 @@ class Machine:
             return i
         if port == HW.APIC_NCPUS_PORT:
             return len(self.cpus)
+        if port == HW.PVPANIC_PORT:
+            return HW.PVPANIC_CAPABILITY
         if port == HW.LAB_PORT:
             return self._pycall_result.pop(i, 0) & 0xFFFFFFFF
         if port == HW.APIC_CLOCK_LO:
@@ -288,6 +290,9 @@ class Machine:
             uc.emu_stop()
         elif port == HW.LAB_PORT:
             self._lab_op(cpu, value)
+        elif port == HW.PVPANIC_PORT:
+            # the pvpanic device: the guest tells the host it panicked (recorded, not printed)
+            self._emit(LabEvent(self.clock_ns, i, "pvpanic", (value & 0xFF, 0, 0), cpu.rip))
 
     def _ipi(self, sender: Cpu, value: int) -> None:
         vector, mode, dest = decode_icr(value)

@@ -214,16 +214,6 @@ def cpu_line(c: CpuState) -> str:
             f"  {c.doing}  at {_sym(c.symbol)}")
 
 
-# Stages the session records that are not panic_stages.h stages (so not in STAGE_INFO).
-_MORE_INFO: Dict[str, str] = {
-    "CPU_STOPPED": "This CPU took the stop NMI: whatever it was doing, it marks itself offline, keeps "
-                   "interrupts off and halts in stop_this_cpu() (the crash NMI of kdump first saves its "
-                   "registers for the dump).",
-    "TASK_EXIT": "The task that oopsed is killed (make_task_dead()): the kernel goes on without it.",
-    "END": "The run is over: the machine loops, was reset, or is back at the shell prompt.",
-}
-
-
 def stage_card(rec: Optional[StageRecord]) -> str:
     """One stage for a student: what happened, why Linux does it, and every CPU's state."""
     if rec is None:
@@ -233,7 +223,7 @@ def stage_card(rec: Optional[StageRecord]) -> str:
     if rec.detail:
         lines.append(f"  what:  {rec.detail}")
     info = STAGE_INFO.get(rec.key)
-    why = info.explain if info else _MORE_INFO.get(rec.key)
+    why = info.explain if info else None
     if why:
         lines.append(f"  why:   {why}")
     lines += [f"  {cpu_line(c)}" for c in rec.cpus]
@@ -323,7 +313,8 @@ def outcomes_table(traces: Iterable[Trace]) -> str:
 
 
 def notifier_output(session: "PanicSession") -> str:
-    """What each notifier printed on the console while it ran (between its call and its return)."""
+    """What each notifier printed on the console while it ran (between its call and its return), and
+    what a silent one did (pvpanic's port write, the panic LED), as the stage's detail says."""
     out = []
     for r in session.records:
         if r.key == "NOTIFIER_RET" and r.notifier:
@@ -331,8 +322,10 @@ def notifier_output(session: "PanicSession") -> str:
             if start is None:
                 continue
             text = session.console_at(r.index)[len(session.console_at(start.index)):]
-            printed = pick_lines(text, re.compile(r"\S")) or "(nothing)"
+            printed = pick_lines(text, re.compile(r"\S")) or "(nothing printed)"
             out.append(f"{r.notifier.name}:\n" + "\n".join(f"    {line}" for line in printed.splitlines()))
+            if "; " in r.detail:
+                out.append(f"    did: {r.detail.split('; ', 1)[1]}")
     return "\n".join(out)
 
 
@@ -352,8 +345,9 @@ def notifier_table(trace: Trace, outcomes: Sequence["NotifierOutcome"] = ()) -> 
 
 # ---------------------------------------------------------------------------- panic() in outline
 # Stages of panic() itself (the trigger, oops and end are not panic()'s steps).
-_PANIC_KEYS = ("IRQS_OFF", "CPU_CLAIMED", "MESSAGE", "STACK_DUMPED", "CRASH_KEXEC", "CPUS_STOPPED",
-               "NOTIFIERS_DONE", "KMSG_DUMP", "CONSOLE_FLUSH", "TIMEOUT", "RESTART", "LOOP")
+_PANIC_KEYS = ("IRQS_OFF", "CPU_CLAIMED", "MESSAGE", "STACK_DUMPED", "KGDB", "CRASH_KEXEC", "STOP_IPI", "STOP_NMI",
+               "CPUS_STOPPED", "NOTIFIERS_DONE", "SYS_INFO", "KMSG_DUMP", "CONSOLE_UNBLANK", "DEBUG_LOCKS_OFF",
+               "CONSOLE_FLUSH", "TIMEOUT", "RESTART", "LOOP")
 
 
 def panic_outline(trace: Trace, notifiers: bool = False) -> List[str]:
@@ -435,8 +429,9 @@ def lecture_vs_linux(trace: Trace, dirty_before: Optional[int] = None,
         "differs: there is no such step. panic() never syncs file systems: writing to disk needs locks, "
         "interrupts and a working block layer, none of which a panicking kernel can trust; 'not syncing' "
         "says so." + dirty,
-        f"differs: NOTIFIERS_DONE at {_at(trace, 'NOTIFIERS_DONE')}, after the other CPUs were stopped by NMI "
-        f"(CPUS_STOPPED at {_at(trace, 'CPUS_STOPPED')}), which the lecture does not mention.",
+        f"differs: NOTIFIERS_DONE at {_at(trace, 'NOTIFIERS_DONE')}, after the other CPUs were stopped "
+        f"(CPUS_STOPPED at {_at(trace, 'CPUS_STOPPED')}: a REBOOT_VECTOR IPI, an NMI only for a CPU that "
+        "ignored it), which the lecture does not mention.",
         (f"differs: CRASH_KEXEC at {_at(trace, 'CRASH_KEXEC')} comes BEFORE the notifiers (Linux's default), "
          "so a broken notifier cannot spoil the dump." if kexec_first else
          f"as the lecture: CRASH_KEXEC at {_at(trace, 'CRASH_KEXEC')} comes after the notifiers, because "

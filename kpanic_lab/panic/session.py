@@ -23,6 +23,7 @@ from typing import Callable, List, Optional, Tuple, Union
 from kpanic_lab.errors import LabError
 from kpanic_lab.machine.hwdefs import header
 from kpanic_lab.machine import LabEvent, Machine, MachineConfig, Snapshot
+from kpanic_lab.machine.cpu import ERROR_CODE_VECTORS
 from kpanic_lab.machine.config import DEFAULT_CMDLINE
 from kpanic_lab.panic.notifiers import NotifierContext, NotifierError, PythonNotifiers
 from kpanic_lab.panic.scenarios import Scenario, get_scenario, panic_settings
@@ -32,6 +33,12 @@ from kpanic_lab.panic.trace import CpuState, NotifierCall, StageRecord, Trace, n
 STOP_KINDS = ("stage", "exception", "cpu_stopped", "task_exit")
 VECTOR_NAMES = {0: "divide error", 6: "invalid opcode", 8: "double fault", 13: "general protection fault",
                 14: "page fault"}
+# LAB_EV_CPU_STOPPED's second argument (hw.h): how the CPU came to stop
+STOP_HOW = {0: "stopped by NMI (smp_send_stop's fallback, smp_stop_nmi_callback)",
+            1: "spins in panic_smp_self_stop, interrupts off",
+            2: "stopped by the crash NMI, registers saved",
+            3: "stopped by the REBOOT_VECTOR IPI (sysvec_reboot, hard-IRQ context)"}
+PVPANIC_EVENTS = {1: "PVPANIC_PANICKED", 2: "PVPANIC_CRASH_LOADED"}
 END_NAMES = {"panic-loop": "hang", "reset": "restart", "halted": "halted", "poweroff": "poweroff"}
 
 
@@ -253,13 +260,16 @@ class PanicSession:
         out = []
         for v in m.cpu_views():
             name = v.symbol.split("+")[0]
+            how = stopped.get(v.index)
             if v.state == "parked":
                 doing = "offline"
-            elif stopped.get(v.index) == 2 or name == "crash_nmi_callback":
+            elif how == 2 or name == "crash_nmi_callback":
                 doing = "stopped by the crash NMI (registers saved)"
-            elif stopped.get(v.index) == 1 or name == "panic_smp_self_stop":
+            elif how == 1 or name == "panic_smp_self_stop":
                 doing = "spinning in panic_smp_self_stop"
-            elif v.index in stopped or name == "stop_this_cpu":
+            elif how == 3:
+                doing = "stopped by IPI"
+            elif how == 0:
                 doing = "stopped by NMI"
             elif v.state == "halted":
                 doing = "idle (hlt)"
@@ -271,6 +281,23 @@ class PanicSession:
                 doing = "running" + (" in user mode" if v.cpl == 3 else "")
             out.append(CpuState(v.index, doing, v.rip, v.symbol, v.interrupts_enabled,
                                 self._preempt_count(v.index)))
+        return out
+
+    def _at_fault(self, states: List[CpuState], ev: LabEvent) -> List[CpuState]:
+        """The CPUs as they were when ``ev``'s exception happened: the faulting CPU at the faulting
+        instruction, with the IF flag of the code that faulted (read from the exception frame the
+        delivery just pushed), not at the handler's first instruction with IF cleared by the gate."""
+        m = self.machine
+        cpu = m.cpus[ev.cpu]
+        frame = cpu.reg("rsp") + (8 if ev.args[0] in ERROR_CODE_VECTORS else 0)
+        try:
+            rflags = int.from_bytes(m.read(frame + 16, 8, cpu=ev.cpu), "little")
+        except LabError:
+            return states
+        out = list(states)
+        c = out[ev.cpu]
+        out[ev.cpu] = CpuState(c.cpu, "running", ev.rip, m.symbolize(ev.rip), bool(rflags & 0x200),
+                               c.preempt_count)
         return out
 
     def _record(self, ev: LabEvent) -> StageRecord:
@@ -294,9 +321,7 @@ class PanicSession:
             args = list(ev.args)
         elif ev.kind == "cpu_stopped":
             key = "CPU_STOPPED"
-            detail = f"CPU {ev.args[0]} " + {1: "spins in panic_smp_self_stop",
-                                              2: "stopped by the crash NMI, registers saved"}.get(
-                ev.args[1], "stopped by NMI")
+            detail = f"CPU {ev.args[0]} " + STOP_HOW.get(ev.args[1], "stopped")
             args = [ev.args[0], ev.args[1]]
         else:  # task_exit
             key = "TASK_EXIT"
@@ -305,8 +330,11 @@ class PanicSession:
                       f"pid {ev.args[0]} exited, exit code 0x{ev.args[1]:x}")
             args = [ev.args[0], ev.args[1]]
         info = STAGE_INFO.get(key)
+        states = self.cpu_states()
+        if ev.kind == "exception":
+            states = self._at_fault(states, ev)
         return StageRecord(len(self.records), key, info.title if info else key.lower(), detail, ev.cpu,
-                           ev.time_ns, ev.rip, m.symbolize(ev.rip), args, self.cpu_states(),
+                           ev.time_ns, ev.rip, m.symbolize(ev.rip), args, states,
                            len(m.serial.output), notifier)
 
     def _python_slot(self, fn: int) -> Optional[int]:
@@ -333,7 +361,7 @@ class PanicSession:
         if key == "TRIGGER":
             return f"{trigger_names().get(a, a)}" + (f" (0x{b:x})" if b else "")
         if key == "ENTRY":
-            return f"called from {m.symbolize(a)}"
+            return f"called from {self._return_address(a)}"
         if key == "CPU_CLAIMED":
             return f"panic_cpu = {a} (was {_signed(b)})"
         if key == "SELF_STOP":
@@ -349,6 +377,9 @@ class PanicSession:
             return f"{self._notifier_name(a)} (priority {_signed(b)})"
         if key == "NOTIFIER_RET":
             text = f"{self._notifier_name(a)} returned {notify_name(_signed32(b))}"
+            did = self._notifier_effect(self._notifier_name(a))
+            if did:
+                text += f"; {did}"
             slot = self._python_slot(a)
             if slot is not None:
                 last = [o for o in self.notifiers.outcomes if o.name == self.notifiers.slots[slot].name]
@@ -366,19 +397,72 @@ class PanicSession:
         if key == "OOPS":
             return f"die counter #{a}"
         if key == "OOPS_END":
-            return "will panic" if b else ("kill the task" if a else "carry on")
+            first = "crash_kexec() first (kexec_should_crash), then " if b & 2 else ""
+            return first + ("oops_end() panics (in interrupt or panic_on_oops)" if b & 1 else
+                            "make_task_dead(): kill the task" if a else "carry on")
+        if key == "STOP_IPI":
+            return f"REBOOT_VECTOR IPI to CPUs {_cpu_list(a)}; up to 1 s for them to stop"
+        if key == "STOP_NMI":
+            return f"CPUs {_cpu_list(a)} still online after 1 s: 'Shutting down cpus with NMI'"
+        if key == "KGDB":
+            return "no kernel debugger: nothing to do"
+        if key == "SYS_INFO":
+            what = "replay the whole log (0x20)" if b else "tasks 0x1, memory 0x2, ftrace 0x10"
+            return f"panic_print = 0x{a:x}" + ("" if a else ": nothing to print") + f" ({what})"
+        if key == "CONSOLE_UNBLANK":
+            return "console_unblank(): a serial console has nothing to redraw"
+        if key == "DEBUG_LOCKS_OFF":
+            return "debug_locks = 0: locks held by stopped CPUs are not reported"
+        if key == "RESTART":
+            return f"emergency_restart() (panic_timeout = {_signed(a)})"
+        if key == "LOOP":
+            return "end marker printed; suppress_printk = 1; interrupts on; mdelay + panic_blink forever"
         if key == "KMSG_DUMP":
             return f"{a} dumper(s)"
         return ""
 
+    def _return_address(self, addr: int) -> str:
+        """A return address as Linux's %pS prints one in a backtrace: looked up at addr - 1 (a
+        noreturn call may be a function's last instruction), offset + 1, module named."""
+        name = self.machine.symbolize(addr - 1)
+        head, sep, tail = name.partition("+0x")
+        if not sep:
+            return self.machine.symbolize(addr)
+        off, slash, rest = tail.partition("/")
+        return f"{head}+0x{int(off, 16) + 1:x}{slash}{rest}"
+
+    def _notifier_effect(self, name: str) -> str:
+        """What a silent built-in notifier did, for the stepper (Linux prints nothing for these)."""
+        m = self.machine
+        if name == "pvpanic_panic_notify":
+            ev = next((e for e in reversed(m.events) if e.kind == "pvpanic"), None)
+            return (f"wrote {PVPANIC_EVENTS.get(ev.args[0], hex(ev.args[0]))} to the pvpanic port"
+                    if ev else "sent nothing")
+        if name == "led_trigger_panic_notifier":
+            try:
+                level = int.from_bytes(m.read_symbol("ledtrig_panic_brightness", 4), "little")
+            except (KeyError, LabError):
+                return ""
+            return f"panic LED brightness {level}"
+        return ""
+
+    def _end_cpu(self) -> int:
+        """The CPU that ended the run: the one in panic()'s final loop, else the last stage's."""
+        m = self.machine
+        loop = next((e for e in reversed(m.events) if e.kind == "panic_loop"), None)
+        if loop is not None:
+            return loop.cpu
+        return self.records[-1].cpu if self.records else 0
+
     def _record_end(self, reason: str) -> StageRecord:
         m = self.machine
-        c = m.cpus[0]
+        cpu = self._end_cpu()
+        c = m.cpus[cpu]
         text = {"hang": "the final loop: interrupts on, forever", "restart": "emergency_restart(): reset",
                 "task-killed": "the task was killed; the shell prompts again",
                 "continued": "the kernel carried on; the shell prompts again",
                 "halted": "every CPU halted with interrupts off"}.get(self.end or "", reason)
-        return StageRecord(len(self.records), "END", f"end: {self.end}", text, 0, m.clock_ns, c.rip,
+        return StageRecord(len(self.records), "END", f"end: {self.end}", text, cpu, m.clock_ns, c.rip,
                            m.symbolize(c.rip), [], self.cpu_states(), len(m.serial.output))
 
     # ------------------------------------------------------------------ results
@@ -412,6 +496,11 @@ def _is_stop(ev: LabEvent) -> bool:
         pid, code = ev.args[0], ev.args[1]
         return pid == 1 or (code & 0x7F) != 0
     return ev.kind in STOP_KINDS
+
+
+def _cpu_list(mask: int) -> str:
+    """0b101 -> '0,2'"""
+    return ",".join(str(i) for i in range(64) if mask >> i & 1) or "none"
 
 
 def _signed(v: int) -> int:

@@ -46,17 +46,27 @@ def test_panic_cpu_bt_matches_the_console_call_trace(live, scenario):
         f"\nours:    {ours}\nconsole: {console}\n'?':     {sorted(unsure)}"
 
 
-def test_the_other_cpu_was_stopped_by_nmi(live):
+def test_the_idle_cpu_was_stopped_by_the_reboot_ipi(live):
+    # x86 smp_send_stop(): the REBOOT_VECTOR IPI reaches an idle CPU (IF=1) in sysvec_reboot
     prog, _ = live("sysrq-c")
-    bts = all_cpu_backtraces(prog)
-    other = bts[0]
+    other = all_cpu_backtraces(prog)[0]
     names = other.functions
-    assert names[:4] == ["stop_this_cpu", "smp_stop_nmi_callback", "exc_nmi", "asm_exc_nmi"]
-    assert other.frames[3].exception is not None
-    switched = [f for f in other.frames if f.stack_switch]
-    assert switched and switched[0].stack_switch == "NMI exception stack"
-    assert switched[0].pc == other.frames[3].exception.regs.rip
+    assert names[:3] == ["stop_this_cpu", "sysvec_reboot", "asm_sysvec_reboot"]
+    assert other.frames[2].exception is not None
+    assert "exc_nmi" not in names
     assert names[-1] == "startup_64"
+
+
+def test_a_cpu_spinning_with_interrupts_off_was_stopped_by_the_nmi_fallback(live):
+    prog, _ = live("double-panic")
+    bts = all_cpu_backtraces(prog)
+    loser = next(bt for bt in bts.values() if "panic_smp_self_stop" in bt.functions)
+    names = loser.functions
+    assert names[:5] == ["stop_this_cpu", "smp_stop_nmi_callback", "exc_nmi", "asm_exc_nmi", "panic_smp_self_stop"]
+    assert loser.frames[3].exception is not None
+    switched = [f for f in loser.frames if f.stack_switch]
+    assert switched and switched[0].stack_switch == "NMI exception stack"
+    assert switched[0].pc == loser.frames[3].exception.regs.rip
 
 
 def test_every_task_unwinds_to_its_first_frame(live):

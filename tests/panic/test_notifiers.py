@@ -35,7 +35,7 @@ def chain():
     s.add_notifier(goodbye, priority=200)
     s.add_notifier(broken, priority=50)
     s.add_notifier(stuck, priority=10)
-    s.add_notifier(stopper, priority=0)
+    s.add_notifier(stopper, priority=1)     # after pvpanic (1, registered first), before the 0s
     s.notifiers.timeout = 0.5
     s.start()
     return s, s.run_to_end(), heard
@@ -68,7 +68,11 @@ def test_notify_stop_ends_the_chain(chain):
     _, t, _ = chain
     calls = t.notifier_calls()
     assert calls[-1].name == "python:stopper" and calls[-1].ret == NOTIFY_STOP
-    assert "led_trigger_panic_notifier" not in [c.name for c in calls]   # priority -1: never reached
+    names = [c.name for c in calls]
+    assert names[-2] == "pvpanic_panic_notify"
+    # priority 0 (kernel offset, and ledtrig-panic with the default priority): never reached
+    assert "dump_kernel_offset" not in names and "led_trigger_panic_notifier" not in names
+    assert "Kernel Offset:" not in t.console
 
 
 def test_notifiers_must_be_added_before_start(chain):

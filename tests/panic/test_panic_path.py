@@ -33,16 +33,20 @@ def test_interrupts_drop_at_irqs_off_and_come_back_only_in_the_final_loop(run_sc
     assert all(s.cpus[cpu].preempt_count >= 1 for s in t.stages[i_off:])
 
 
-def test_the_other_cpu_is_stopped_by_nmi_before_the_notifiers(run_scenario):
+def test_the_idle_cpu_is_stopped_by_the_reboot_ipi_before_the_notifiers(run_scenario):
+    # x86 native_stop_other_cpus(): REBOOT_VECTOR first; an idle CPU (IF=1) takes it in hard-IRQ context
     t = run_scenario("sysrq-c").trace()
     cpu = t.stages[[s.key for s in t.stages].index("ENTRY")].cpu
     other = 1 - cpu
     stopped = [s for s in t.stages if s.key == "CPU_STOPPED"]
     assert len(stopped) == 1 and stopped[0].cpu == other
-    assert in_order(t.keys(), ["CPU_STOPPED", "CPUS_STOPPED", "NOTIFIER_CALL"])
+    assert in_order(t.keys(), ["STOP_IPI", "CPU_STOPPED", "CPUS_STOPPED", "NOTIFIER_CALL"])
+    assert "STOP_NMI" not in t.keys() and "Shutting down cpus with NMI" not in t.console
     after = t.stages[[s.key for s in t.stages].index("CPUS_STOPPED")]
-    assert after.cpus[other].doing == "stopped by NMI" and not after.cpus[other].interrupts_enabled
+    assert after.cpus[other].doing == "stopped by IPI" and not after.cpus[other].interrupts_enabled
     assert after.cpus[other].symbol.startswith("stop_this_cpu")
+    assert after.cpus[other].preempt_count & 0xF0000 == 0x10000          # HARDIRQ_OFFSET: sysvec_reboot
+    assert "failed to stop secondary CPUs" not in t.console              # arm64's message, not x86's
 
 
 def test_notifiers_are_called_by_priority(run_scenario):
@@ -91,16 +95,19 @@ def test_my_panic_module_message(run_scenario):
     assert re.search(r"my_panic_init\+0x[0-9a-f]+/0x[0-9a-f]+ \[my_panic\]", t.console)
 
 
-def test_panic_on_cpu1_stops_the_busy_cpu0_by_nmi(run_scenario):
+def test_panic_on_cpu1_stops_the_busy_cpu0_with_the_ipi(run_scenario):
     t = run_scenario("panic-cpu1").trace()
     entry = next(s for s in t.stages if s.key == "ENTRY")
     assert entry.cpu == 1
     assert entry.cpus[0].doing.startswith("running")          # CPU 0 busy in its kernel thread
-    assert entry.cpus[0].interrupts_enabled
+    assert entry.cpus[0].interrupts_enabled                   # ... with interrupts on: the IPI gets through
     stopped = next(s for s in t.stages if s.key == "CPU_STOPPED")
-    assert stopped.cpu == 0 and stopped.cpus[0].doing == "stopped by NMI"
+    assert stopped.cpu == 0 and stopped.cpus[0].doing == "stopped by IPI"
+    assert "STOP_NMI" not in t.keys()
     assert "Kernel panic - not syncing: panic_on_cpu1: fatal error on CPU 1" in t.console
     assert t.end == "hang"
+    end = t.stages[-1]
+    assert end.key == "END" and end.cpu == 1 and end.symbol.split("+")[0] in ("panic", "udelay", "mdelay")
 
 
 def test_two_cpus_panicking_at_once_one_wins_the_other_stops_silently(run_scenario):
@@ -115,3 +122,11 @@ def test_two_cpus_panicking_at_once_one_wins_the_other_stops_silently(run_scenar
     after = t.stages[keys.index("SELF_STOP") + 1]
     assert not after.cpus[loser].interrupts_enabled
     assert t.end == "hang"
+    # the loser spins with IF=0: the REBOOT_VECTOR IPI cannot reach it, the NMI fallback does, after 1 s
+    assert in_order(keys, ["STOP_IPI", "STOP_NMI", "CPU_STOPPED", "CPUS_STOPPED"])
+    ipi, nmi = (next(s for s in t.stages if s.key == k) for k in ("STOP_IPI", "STOP_NMI"))
+    assert nmi.time_ns - ipi.time_ns >= 1_000_000_000
+    assert sum(line.endswith("] Shutting down cpus with NMI") for line in t.console.splitlines()) == 1
+    stopped = [s for s in t.stages if s.key == "CPU_STOPPED" and s.cpu == loser]
+    assert [s.args[1] for s in stopped] == [1, 0]          # self-stop spin, then the stop NMI
+    assert t.stages[-1].cpu == winner                       # the END row names the CPU in the final loop

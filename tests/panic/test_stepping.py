@@ -59,6 +59,16 @@ def test_unknown_scenario_is_a_clear_error():
 def test_contradictory_panic_settings_are_reported_and_resolved_as_linux_does():
     if not vmlinux_path().is_file():
         pytest.skip("no guest image")
-    s = PanicSession("oops", cmdline="panic_on_oops=0 oops=panic")
-    assert s.warnings and "panic_on_oops=0 wins" in s.warnings[0]
-    assert s.start().run_to_end().end == "task-killed"     # the guest agrees: panic_on_oops=0
+    s = PanicSession("oops", cmdline="sysctl.kernel.panic_on_oops=0 oops=panic")
+    assert s.warnings and "sysctl.kernel.panic_on_oops=0 wins" in s.warnings[0]
+    assert s.start().run_to_end().end == "task-killed"     # the guest agrees: the sysctl, applied later
+
+
+def test_panic_on_oops_is_not_a_boot_parameter_in_6_1():
+    if not vmlinux_path().is_file():
+        pytest.skip("no guest image")
+    s = PanicSession("oops", cmdline="panic_on_oops=1")
+    assert s.warnings and "not a Linux 6.1 boot parameter" in s.warnings[0]
+    t = s.start().run_to_end()
+    assert t.end == "task-killed"                           # no effect, as in 6.1
+    assert 'Unknown kernel command line parameters "panic_on_oops=1", will be passed to user space.' in t.console

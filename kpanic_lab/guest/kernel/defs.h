@@ -96,7 +96,9 @@ int vprintk(const char *fmt, va_list ap);
 #define pr_info(...)   printk(KERN_INFO __VA_ARGS__)
 #define pr_cont(...)   printk(KERN_CONT __VA_ARGS__)
 void console_init(void);
-void console_flush_on_panic(void);
+enum con_flush_mode { CONSOLE_FLUSH_PENDING, CONSOLE_REPLAY_ALL };
+void console_flush_on_panic(enum con_flush_mode mode);
+extern int suppress_printk;
 void serial_putc(char c);
 int serial_getc(void);                 /* -1 when no byte is waiting */
 void console_input_irq(void);          /* serial interrupt: move bytes into the tty buffer */
@@ -154,6 +156,13 @@ void unregister_nmi_handler(const char *name);
 /* ---- dumpstack.c: the oops ----------------------------------------- */
 extern int panic_on_oops;
 extern int oops_count;
+extern int oops_limit;                      /* kernel.oops_limit */
+extern int warn_limit;                      /* kernel.warn_limit */
+extern int warn_count;
+extern unsigned long panic_print;           /* kernel.panic_print */
+extern int panic_reboot_mode;
+void show_state(void);                      /* sysrq.c: every task (sysrq t, panic_print 0x1) */
+void show_mem(void);                        /* sysrq.c: Mem-Info (sysrq m, panic_print 0x2) */
 unsigned long oops_begin(void);
 void oops_end(unsigned long flags, struct pt_regs *regs, int signr);
 int __die(const char *str, struct pt_regs *regs, long err);

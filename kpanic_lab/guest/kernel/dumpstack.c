@@ -12,9 +12,13 @@
  *   Modules linked in: null_deref(OE)                       print_modules
  *   ---[ end trace 0000000000000000 ]---                    oops_exit
  *   RIP: ... (the first oops's registers again: the "executive summary")
- * then oops_end() decides: panic ("Fatal exception" with panic_on_oops,
- * "Fatal exception in interrupt" in an interrupt) or kill the task and go
- * on, tainted 'D'.
+ * then oops_end() decides.  First crash_kexec() if kexec_should_crash(): in
+ * interrupt, the idle task, init, or panic_on_oops (never with
+ * crash_kexec_post_notifiers) - with a capture kernel loaded that is the end.
+ * Otherwise it panics itself only in interrupt ("Fatal exception in
+ * interrupt") or with panic_on_oops ("Fatal exception"); everyone else,
+ * init included, goes to make_task_dead(), tainted 'D': init's panic
+ * ("Attempted to kill init!") then comes from do_exit().
  */
 #include "types.h"
 #include "param.h"
@@ -217,11 +221,13 @@ int __die(const char *str, struct pt_regs *regs, long err)
 
 void oops_end(unsigned long flags, struct pt_regs *regs, int signr)
 {
+	/* oops_end() itself panics only in interrupt or with panic_on_oops */
 	bool fatal = signr && (in_interrupt() || panic_on_oops);
+	/* kdump is tried first also for init and the idle task, which make_task_dead()/do_exit() panic for */
+	bool kexec = regs && kexec_should_crash(current);
 
-	panic_stage(PANIC_STAGE_OOPS_END, signr, fatal);
-	/* a fatal oops goes to the crash kernel at once, before anything else can break */
-	if (regs && kexec_should_crash(current))
+	panic_stage(PANIC_STAGE_OOPS_END, signr, fatal | kexec << 1);
+	if (kexec)
 		crash_kexec(regs);
 
 	bust_spinlocks(0);
@@ -264,6 +270,7 @@ void die(const char *str, struct pt_regs *regs, long err)
 void __noreturn make_task_dead(int signr)
 {
 	struct task_struct *tsk = current;
+	int limit;
 
 	if (in_interrupt())
 		panic("Aiee, killing interrupt handler!");
@@ -278,7 +285,14 @@ void __noreturn make_task_dead(int signr)
 			preempt_count());
 		this_pcpu()->preempt_count = 0;
 	}
-	oops_count++;
+	/*
+	 * Every oops may leak a reference the task held; repeated oopses
+	 * could wrap a counter into an exploitable bug.  So 6.1.y panics
+	 * after kernel.oops_limit of them (0: no limit).
+	 */
+	limit = READ_ONCE(oops_limit);
+	if (__sync_add_and_fetch(&oops_count, 1) >= limit && limit)
+		panic("Oopsed too often (kernel.oops_limit is %d)", limit);
 	if (tsk->flags & PF_EXITING) {
 		/* oopsed while exiting: leave it alone and wait for a reboot */
 		pr_alert("Fixing recursive fault but reboot is needed!\n");

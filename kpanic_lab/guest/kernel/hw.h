@@ -50,6 +50,10 @@
 #define POWEROFF_PORT      0x604   /* out 16: 0x2000 = power off (as QEMU's ACPI PM) */
 #define POWEROFF_VALUE     0x2000
 
+/* ---- pvpanic (QEMU's ISA pvpanic device) --------------------------- */
+#define PVPANIC_PORT       0x505   /* in 8: capability bits; out 8: event (1 panicked, 2 crash kernel loaded) */
+#define PVPANIC_CAPABILITY 0x03    /* what the lab machine's device answers */
+
 /* ---- the lab port --------------------------------------------------- */
 /* out 32 of an op code to LAB_PORT; arguments in rdi, rsi, rcx, r8 */
 #define LAB_PORT           0x500
@@ -66,7 +70,7 @@
 #define LAB_EV_TTY_WAIT    2       /* a reader blocks on the console with no input queued */
 #define LAB_EV_CPU_ONLINE  3       /* rsi = cpu that came online */
 #define LAB_EV_PANIC_LOOP  4       /* the CPU entered panic()'s final loop (irqs on, forever) */
-#define LAB_EV_CPU_STOPPED 5       /* the CPU stopped itself: rsi = cpu, rcx = 0 stop_this_cpu (NMI/IPI), 1 panic_smp_self_stop */
+#define LAB_EV_CPU_STOPPED 5       /* the CPU stopped itself: rsi = cpu, rcx = 0 stop NMI, 1 panic_smp_self_stop, 2 crash NMI, 3 REBOOT_VECTOR IPI */
 #define LAB_EV_STAGE       6       /* rsi = stage number (panic state machine), rcx/r8 = arguments */
 #define LAB_EV_TASK_EXIT   7       /* rsi = pid, rcx = exit code */
 

@@ -154,8 +154,9 @@ void exc_double_fault(struct pt_regs *regs, unsigned long error_code)
 }
 
 /*
- * NMIs: the stop request of smp_send_stop() first (it never returns), then
- * whatever traps.c makes of it (the crash NMI of kdump, unknown NMIs).
+ * NMIs: smp_send_stop()'s NMI fallback first (smp_stop_nmi_callback, which
+ * never returns), then whatever traps.c makes of it (the crash NMI of kdump,
+ * unknown NMIs).
  */
 void exc_nmi(struct pt_regs *regs)
 {
@@ -197,8 +198,10 @@ void sysvec_call_function(struct pt_regs *regs)
 	irqentry_exit(regs);
 }
 
+/* smp_send_stop()'s REBOOT_VECTOR: the CPU stops here, in hard-IRQ context */
 void sysvec_reboot(struct pt_regs *regs)
 {
+	irq_enter();
 	apic_eoi();
 	stop_this_cpu(NULL);
 }

@@ -13,7 +13,7 @@
 enum panic_stage {
 	PANIC_STAGE_TRIGGER        = 1,  /* a = enum panic_trigger, b = detail (address, key, ...) */
 	PANIC_STAGE_OOPS           = 2,  /* oops_begin(): a = die counter (after ++), b = trap number */
-	PANIC_STAGE_OOPS_END       = 3,  /* oops_end(): a = signal (0: none), b = 1 if it will panic */
+	PANIC_STAGE_OOPS_END       = 3,  /* oops_end(): a = signal (0: none), b = bit 0 it panics itself, bit 1 crash_kexec first */
 	PANIC_STAGE_ENTRY          = 4,  /* panic() entered: a = caller address */
 	PANIC_STAGE_IRQS_OFF       = 5,  /* local_irq_disable + preempt_disable done */
 	PANIC_STAGE_CPU_CLAIMED    = 6,  /* a = this cpu, b = old panic_cpu (-1: first) */
@@ -28,10 +28,16 @@ enum panic_stage {
 	PANIC_STAGE_KMSG_DUMP      = 15, /* a = number of dumpers, b = reason (KMSG_DUMP_PANIC) */
 	PANIC_STAGE_CONSOLE_FLUSH  = 16, /* console_flush_on_panic done */
 	PANIC_STAGE_TIMEOUT        = 17, /* a = panic_timeout */
-	PANIC_STAGE_RESTART        = 18, /* emergency_restart() about to run */
-	PANIC_STAGE_LOOP           = 19, /* the end marker printed, the final loop begins */
+	PANIC_STAGE_RESTART        = 18, /* emergency_restart() about to run: a = panic_timeout, b = reboot_mode */
+	PANIC_STAGE_LOOP           = 19, /* the end marker printed, suppress_printk = a, the final loop begins */
 	PANIC_STAGE_WARN           = 20, /* __warn(): a = bug address, b = panic_on_warn */
 	PANIC_STAGE_KEXEC          = 21, /* machine_kexec(): a = purgatory entry (physical), the jump */
+	PANIC_STAGE_STOP_IPI       = 22, /* smp_send_stop() sent REBOOT_VECTOR: a = mask of the CPUs asked */
+	PANIC_STAGE_STOP_NMI       = 23, /* ... and fell back to an NMI: a = mask of the CPUs still online */
+	PANIC_STAGE_KGDB           = 24, /* kgdb_panic(): a = 1 if a debugger took over (never here) */
+	PANIC_STAGE_SYS_INFO       = 25, /* panic_print_sys_info(): a = panic_print, b = console_flush */
+	PANIC_STAGE_CONSOLE_UNBLANK = 26, /* console_unblank() */
+	PANIC_STAGE_DEBUG_LOCKS_OFF = 27, /* debug_locks_off() */
 };
 
 /* what started it (PANIC_STAGE_TRIGGER's a) */

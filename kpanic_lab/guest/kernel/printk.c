@@ -69,6 +69,7 @@ static u32 console_idx;
 int console_loglevel = 7;                   /* print levels below this */
 int default_message_loglevel = 4;           /* KERN_WARNING when none is given */
 int oops_in_progress;                       /* bust_spinlocks(): the console must not block */
+int suppress_printk;                        /* set after panic()'s end marker: nothing more is logged */
 
 /* ---- the lock -------------------------------------------------------- */
 
@@ -294,6 +295,10 @@ int vprintk(const char *fmt, va_list ap)
 	int level = -1, lflags = 0;
 	unsigned long flags;
 
+	/* Suppress unimportant messages after panic happens (vprintk_emit) */
+	if (unlikely(suppress_printk))
+		return 0;
+
 	int len = vscnprintf(textbuf, sizeof(textbuf), fmt, ap);
 
 	/* strip and remember the KERN_<LEVEL> prefixes */
@@ -346,14 +351,20 @@ void bust_spinlocks(int yes)
 /*
  * Called by panic() after the other CPUs are stopped: one of them may have
  * been stopped inside printk with the lock held and records unprinted.
- * Take the lock whoever holds it, end any half-built line, print the rest.
+ * Take the lock whoever holds it, end any half-built line, print the rest
+ * (CONSOLE_FLUSH_PENDING), or the whole log again from its first record
+ * (CONSOLE_REPLAY_ALL: panic_print's "all printk messages" bit).
  */
-void console_flush_on_panic(void)
+void console_flush_on_panic(enum con_flush_mode mode)
 {
 	unsigned long flags;
 	local_irq_save(flags);
 	logbuf_owner = printk_cpu();
 	cont_flush();
+	if (mode == CONSOLE_REPLAY_ALL) {
+		console_seq = log_first_seq;
+		console_idx = log_first_idx;
+	}
 	console_flush();
 	__atomic_store_n(&logbuf_owner, -1, __ATOMIC_RELEASE);
 	local_irq_restore(flags);

@@ -232,16 +232,20 @@ extern int sysrq_enabled;
 struct ctl_table {
 	const char *procname;       /* path below /proc/sys */
 	void *data;
-	int kind;                   /* CTL_INT, CTL_TAINT, CTL_STRING */
+	int kind;                   /* CTL_INT, CTL_TAINT, CTL_STRING, CTL_ULONG */
 };
 #define CTL_INT    0
 #define CTL_TAINT  1
 #define CTL_STRING 2
+#define CTL_ULONG  3
 
 static struct ctl_table kern_table[] = {
 	{ "kernel/panic", &panic_timeout, CTL_INT },
 	{ "kernel/panic_on_oops", &panic_on_oops, CTL_INT },
 	{ "kernel/panic_on_warn", &panic_on_warn, CTL_INT },
+	{ "kernel/panic_print", &panic_print, CTL_ULONG },
+	{ "kernel/oops_limit", &oops_limit, CTL_INT },
+	{ "kernel/warn_limit", &warn_limit, CTL_INT },
 	{ "kernel/tainted", &tainted_mask, CTL_TAINT },
 	{ "kernel/sysrq", &sysrq_enabled, CTL_INT },
 	{ "kernel/ostype", UTS_SYSNAME, CTL_STRING },
@@ -254,7 +258,7 @@ static int sysctl_show(struct seq_file *m, void *v)
 	struct ctl_table *t = v;
 	if (t->kind == CTL_INT)
 		seq_printf(m, "%d\n", *(int *)t->data);
-	else if (t->kind == CTL_TAINT)
+	else if (t->kind == CTL_TAINT || t->kind == CTL_ULONG)
 		seq_printf(m, "%lu\n", *(unsigned long *)t->data);
 	else
 		seq_printf(m, "%s\n", (const char *)t->data);
@@ -269,6 +273,8 @@ static int sysctl_apply(struct ctl_table *t, const char *val)
 		return -EINVAL;
 	if (t->kind == CTL_INT) {
 		*(int *)t->data = (int)v;
+	} else if (t->kind == CTL_ULONG) {
+		*(unsigned long *)t->data = (unsigned long)v;
 	} else {
 		/* proc_taint(): taints can be added, never cleared */
 		for (int bit = 0; bit < 32; bit++)

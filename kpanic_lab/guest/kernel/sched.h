@@ -137,6 +137,7 @@ static inline struct task_struct *get_current(void)
 #define current get_current()
 static inline int smp_processor_id(void) { return this_pcpu()->cpu_number; }
 #define preempt_disable()   do { this_pcpu()->preempt_count++; barrier(); } while (0)
+#define preempt_disable_notrace() preempt_disable()   /* no tracer to hide from */
 #define preempt_enable()    do { barrier(); this_pcpu()->preempt_count--; } while (0)
 #define preempt_count()     (this_pcpu()->preempt_count)
 /* preempt_count bits as Linux: hardirq and NMI nesting counted in the high bits */

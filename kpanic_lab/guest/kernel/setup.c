@@ -8,8 +8,11 @@
  * already in use, and applies the command-line parameters the panic path
  * depends on:
  *   panic=N                     seconds before rebooting after a panic (0: never, <0: at once)
- *   panic_on_oops=N, oops=panic turn every oops into a panic
+ *   oops=panic                  turn every oops into a panic (there is no
+ *                               panic_on_oops= in 6.1: it is passed to user
+ *                               space as unknown; sysctl.kernel.panic_on_oops=1 works)
  *   panic_on_warn=N             turn every WARN() into a panic
+ *   panic_print=N               what panic() prints besides (tasks, memory, the whole log)
  *   crash_kexec_post_notifiers  run the panic notifiers before the crash kernel
  *   nr_cpus=N                   use at most N CPUs
  *   sysctl.kernel.<name>=V      set a sysctl at boot (Linux 5.8+)
@@ -85,7 +88,7 @@ const char *cmdline_get(const char *name)
 static bool is_known_param(const char *name)
 {
 	static const char *const known[] = {
-		"console", "panic", "panic_on_oops", "panic_on_warn", "oops", "nr_cpus", "maxcpus",
+		"console", "panic", "panic_on_warn", "panic_print", "oops", "nr_cpus", "maxcpus",
 		"crash_kexec_post_notifiers", "lab_notifiers", "crashkernel", "elfcorehdr", "quiet", "loglevel",
 		"debug", "ignore_loglevel", "init", "rdinit", "root", "ro", "rw", "nokaslr",
 		"reset_devices", "irqpoll", "nosmp", "earlyprintk", "BOOT_IMAGE",
@@ -121,12 +124,11 @@ static void parse_early_param(void)
 
 	if ((v = cmdline_get("panic")))
 		panic_timeout = param_int(v);
-	/* oops=panic is an early_param, panic_on_oops= a core_param parsed after all early ones:
-	 * so panic_on_oops= wins, wherever each stands on the command line (as Linux) */
+	/* oops=panic is an early_param (kernel/panic.c oops_setup) */
 	if ((v = cmdline_get("oops")) && !strcmp(v, "panic"))
 		panic_on_oops = 1;
-	if ((v = cmdline_get("panic_on_oops")))
-		panic_on_oops = *v ? param_int(v) : 1;
+	if ((v = cmdline_get("panic_print")))
+		panic_print = simple_strtoul(v, NULL, 0);
 	if ((v = cmdline_get("panic_on_warn")))
 		panic_on_warn = *v ? param_int(v) : 1;
 	if (cmdline_get("crash_kexec_post_notifiers"))

@@ -6,11 +6,17 @@
  * the stack of its own idle task, and waits until it says it is online
  * (secondary_start_kernel in main.c).
  *
- * Stop: smp_send_stop() sends an NMI to every other CPU.  An NMI gets
- * through even to a CPU that spins with interrupts off (for instance one
- * that waits for a lock the panicking CPU holds), which is why Linux falls
- * back to NMIs and why the lab uses them directly.  Each CPU that receives it
- * runs stop_this_cpu(): goes offline, turns interrupts off, halts for good.
+ * Stop: smp_send_stop() is x86's native_stop_other_cpus() (arch/x86/kernel/
+ * smp.c, Linux 6.1), in two steps:
+ *   1. a REBOOT_VECTOR IPI to every other CPU, a normal interrupt: a CPU with
+ *      interrupts on takes it (sysvec_reboot, in hard-IRQ context) and runs
+ *      stop_this_cpu(); then wait up to 1 s for them all to go offline;
+ *   2. only if some CPU is still online (it spins with interrupts off, for
+ *      instance in panic_smp_self_stop), "Shutting down cpus with NMI" and an
+ *      NMI, which IF cannot mask (smp_stop_nmi_callback -> stop_this_cpu);
+ *      wait up to 10 ms more.  Nothing is printed if a CPU still does not stop.
+ * kdump stops the CPUs differently: crash_smp_send_stop() -> nmi_shootdown_cpus()
+ * sends NMIs at once, and each CPU saves its registers (machine_kexec.c).
  */
 #include "types.h"
 #include "param.h"
@@ -20,6 +26,7 @@
 #include "spinlock.h"
 #include "errno.h"
 #include "defs.h"
+#include "panic_stages.h"
 
 void secondary_startup_64(void);        /* entry.S */
 
@@ -173,60 +180,87 @@ void generic_smp_call_function_interrupt(void)
 
 /* ---- stopping ------------------------------------------------------------ */
 
-static volatile int stop_requested;
-static volatile int stopping_cpu = -1;
+static volatile int stopping_cpu = -1;      /* the CPU running native_stop_other_cpus, as atomic_t */
+static volatile int stop_nmi_registered;    /* register_stop_handler(): the "smp_stop" NMI handler */
+
+/* how a CPU came to stop (LAB_EV_CPU_STOPPED's second argument, hw.h) */
+#define STOPPED_BY_NMI          0
+#define STOPPED_SELF            1
+#define STOPPED_BY_IPI          3
 
 /*
- * A CPU's last code: off the online mask, interrupts and its timer off, and
- * hlt with IF=0, which nothing but an NMI (a kdump crash NMI) can end.
+ * A CPU's last code (arch/x86/kernel/process.c): interrupts off, off the
+ * online mask, its local APIC (timer) off, and hlt with IF=0, which only an
+ * NMI can interrupt (and the CPU halts again after it).  Reached from
+ * sysvec_reboot (the REBOOT_VECTOR IPI, hard-IRQ context) or from the stop
+ * NMI (smp_stop_nmi_callback); the lab is told which.
  */
-void stop_this_cpu(void *unused)
+void stop_this_cpu(void *dummy)
 {
 	int cpu = smp_processor_id();
 
 	local_irq_disable();
 	set_cpu_online(cpu, false);
 	disable_local_APIC();
-	lab_event(LAB_EV_CPU_STOPPED, cpu, 0, 0);
+	lab_event(LAB_EV_CPU_STOPPED, cpu, in_nmi() ? STOPPED_BY_NMI : STOPPED_BY_IPI, 0);
 	for (;;)
 		asm volatile("hlt" ::: "memory");
 }
 
-/* exc_nmi (irqentry.c) asks here first: is this NMI the stop request? */
+/* exc_nmi (irqentry.c) asks here first: smp_stop_nmi_callback, the "smp_stop" NMI handler */
 int smp_stop_nmi_callback(struct pt_regs *regs)
 {
-	if (!stop_requested)
+	if (!stop_nmi_registered)
 		return 0;
+	/* registered on the stopping CPU too: avoid a spurious NMI there */
 	if (smp_processor_id() == stopping_cpu)
-		return 1;               /* ours: nothing to do */
+		return 1;
 	stop_this_cpu(NULL);
 }
 
-/* Stop every other CPU (panic, reboot).  Prints nothing unless one does not stop. */
+/*
+ * Stop every other CPU (panic, reboot): native_stop_other_cpus(wait = 0).
+ * Only the first CPU to get here does it.
+ */
 void smp_send_stop(void)
 {
-	int ms;
+	unsigned long ms;
 
-	if (num_online_cpus() <= 1)
+	if (!__sync_bool_compare_and_swap(&stopping_cpu, -1, smp_processor_id()))
 		return;
-	stopping_cpu = smp_processor_id();
-	stop_requested = 1;
-	apic_send_nmi(ICR_ALL_BUT_SELF);
-	for (ms = 0; ms < 1000 && num_online_cpus() > 1; ms++)
-		mdelay(1);
-	if (num_online_cpus() > 1)
-		pr_emerg("smp: failed to stop secondary CPUs %lx\n",
-			 cpu_online_mask & ~(1UL << smp_processor_id()));
+	/*
+	 * The REBOOT_VECTOR first: a sync point that lets other CPUs leave
+	 * critical sections with interrupts on; up to a second for them to stop.
+	 */
+	if (num_online_cpus() > 1) {
+		panic_stage(PANIC_STAGE_STOP_IPI, cpu_online_mask & ~(1UL << smp_processor_id()), 0);
+		apic_send_ipi(ICR_ALL_BUT_SELF, REBOOT_VECTOR);
+		for (ms = 0; num_online_cpus() > 1 && ms < 1000; ms++)
+			mdelay(1);
+	}
+	/* if the REBOOT_VECTOR did not work, try with the NMI */
+	if (num_online_cpus() > 1) {
+		stop_nmi_registered = 1;
+		pr_emerg("Shutting down cpus with NMI\n");
+		panic_stage(PANIC_STAGE_STOP_NMI, cpu_online_mask & ~(1UL << smp_processor_id()), 0);
+		apic_send_nmi(ICR_ALL_BUT_SELF);
+		/* don't wait longer than 10 ms: the caller did not ask to wait */
+		for (ms = 0; num_online_cpus() > 1 && ms < 10; ms++)
+			mdelay(1);
+	}
+	disable_local_APIC();
 }
 
 /*
- * A CPU that calls panic() while another CPU is already panicking: it says
- * so and spins with interrupts off, where the panicking CPU's stop NMI will
- * find it (Linux's default panic_smp_self_stop spins the same way).
+ * A CPU that calls panic() while another CPU is already panicking spins
+ * here with interrupts off (Linux's default panic_smp_self_stop(): a
+ * cpu_relax() loop).  Only an NMI reaches it: the REBOOT_VECTOR IPI stays
+ * pending.  The lab machine is told the CPU spins (cpu_relax_until_nmi), so
+ * it can skip the billions of pause instructions instead of emulating them.
  */
 void panic_smp_self_stop(void)
 {
-	lab_event(LAB_EV_CPU_STOPPED, smp_processor_id(), 1, 0);
+	lab_event(LAB_EV_CPU_STOPPED, smp_processor_id(), STOPPED_SELF, 0);
 	for (;;)
-		cpu_relax();
+		cpu_relax_until_nmi();
 }

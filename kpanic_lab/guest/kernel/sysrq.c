@@ -91,7 +91,7 @@ static void sysrq_handle_sync(int key)
 	pr_info("Emergency Sync complete\n");
 }
 
-static void sysrq_handle_showmem(int key)
+void show_mem(void)
 {
 	pr_info("Mem-Info:\n");
 	pr_info("free:%lu file:%lu dirty:%lu buffer_heads:%lu total:%lu\n", nr_free_pages(),
@@ -105,8 +105,13 @@ static char task_state(struct task_struct *t)
 	return t->__state & TASK_UNINTERRUPTIBLE ? 'D' : 'S';
 }
 
-/* 't': every task and where it is (sched_show_task) */
-static void sysrq_handle_showstate(int key)
+static void sysrq_handle_showmem(int key)
+{
+	show_mem();
+}
+
+/* every task and where it is (show_state -> sched_show_task) */
+void show_state(void)
 {
 	struct task_struct *t;
 	list_for_each_entry(t, &init_task.tasks, tasks) {
@@ -118,6 +123,11 @@ static void sysrq_handle_showstate(int key)
 		else if (!t->on_cpu)
 			show_stack(t, NULL, KERN_INFO);
 	}
+}
+
+static void sysrq_handle_showstate(int key)
+{
+	show_state();
 }
 
 static void sysrq_handle_showregs(int key);

@@ -84,6 +84,15 @@ static inline void lab_event(unsigned long ev, unsigned long a1, unsigned long a
 	lab_op(LAB_OP_EVENT, ev, a1, a2, a3);
 }
 
+/*
+ * cpu_relax() in a loop that only an interrupt (an NMI, with IF=0) can end:
+ * the machine is told so it can fast-forward instead of emulating pauses.
+ */
+static inline void cpu_relax_until_nmi(void)
+{
+	lab_op(LAB_OP_DELAY_UNTIL, ~0UL, 0, 0, 0);
+}
+
 /* virtual clock in nanoseconds, from the machine (hw.h) */
 static inline u64 read_clock_ns(void)
 {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Union
+from typing import List, Optional, Union
 
 from kpanic_lab.analysis.errors import AnalysisError, ReadError
 from kpanic_lab.analysis.regs import RegisterSet
@@ -111,6 +111,16 @@ class DumpTarget(Target):
     @property
     def partial(self) -> bool:
         return bool(self.dump.dump_level)
+
+    @property
+    def labels(self) -> List[str]:
+        """What ``sys`` adds behind DUMPFILE besides [PARTIAL DUMP]: TRUNCATED, INCOMPLETE."""
+        return (["TRUNCATED"] if self.dump.truncated else []) + (["INCOMPLETE"] if self.dump.incomplete else [])
+
+    @property
+    def warnings(self) -> List[str]:
+        """What crash warns about when it opens this dump (a truncated or incomplete file)."""
+        return list(self.dump.warnings)
 
     def close(self) -> None:
         self.dump.close()

@@ -33,6 +33,7 @@ class SystemInfo:
     memory_bytes: int
     panic: str                  # the panic message ('' when there was none)
     panic_cpu: Optional[int]
+    labels: Tuple[str, ...] = ()  # TRUNCATED, INCOMPLETE: the dump file is not whole
 
 
 def parse_banner(banner: str) -> Tuple[str, str]:
@@ -88,7 +89,8 @@ def system_info(prog: "Program") -> SystemInfo:
         kernel=str(prog.image.path), dumpfile=t.description, partial=t.partial, cpus=t.cpu_count,
         date=t.date, uptime_seconds=_uptime(prog), tasks=len(all_tasks(prog)), nodename=_nodename(prog),
         release=release, version=version, machine="x86_64", memory_bytes=memory,
-        panic=panic_message(log_lines(kernel_log(prog))), panic_cpu=panic_cpu(prog))
+        panic=panic_message(log_lines(kernel_log(prog))), panic_cpu=panic_cpu(prog),
+        labels=tuple(getattr(t, "labels", ())))
 
 
 def format_uptime(seconds: float) -> str:

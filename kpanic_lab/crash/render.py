@@ -156,7 +156,8 @@ def render_sys(info: SystemInfo) -> str:
         "(unknown: the lab machine has no real-time clock)"
     rows = [
         ("KERNEL", info.kernel),
-        ("DUMPFILE", info.dumpfile + ("  [PARTIAL DUMP]" if info.partial else "")),
+        ("DUMPFILE", info.dumpfile + ("  [PARTIAL DUMP]" if info.partial else "")
+         + "".join(f"  [{label}]" for label in info.labels)),
         ("CPUS", str(info.cpus)),
         ("DATE", date),
         ("UPTIME", format_uptime(info.uptime_seconds) if info.uptime_seconds is not None else "(unknown)"),

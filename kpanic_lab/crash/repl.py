@@ -170,6 +170,8 @@ def main(files: List[str], script: Optional[str] = None, live: Optional[str] = N
             raise CrashUsageError(f"-i {script}: {e.strerror}") from None
         lines = script_lines(data, f"-i {script}")
     session = open_session(files, live, **machine)
+    for warning in session.warnings:        # as crash warns when it opens such a dump
+        sys.stderr.write(f"WARNING: {warning}\n")
     if lines is not None:
         return run_batch(session, lines, out, echo)
     if not stdin.isatty():

@@ -58,6 +58,11 @@ class CrashSession:
 
         return cls(open_dump_target(vmcore, vmlinux))
 
+    @property
+    def warnings(self) -> List[str]:
+        """What is wrong with the dump as a whole (truncated, incomplete), one line each."""
+        return list(getattr(self.target, "warnings", []))
+
     # ---------------------------------------------------------------- context
     @property
     def context(self) -> Task:

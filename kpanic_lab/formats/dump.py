@@ -31,6 +31,7 @@ from kpanic_lab.formats.errors import DumpError, PageExcluded
 from kpanic_lab.formats.flattened import is_flattened, rebuild
 from kpanic_lab.formats.prstatus import PrStatus
 from kpanic_lab.formats.source import PAGE_SIZE, PhysicalSource
+from kpanic_lab.errors import LabError
 from kpanic_lab.formats.vmcoreinfo import VmcoreInfo, VmcoreInfoError, parse_vmcoreinfo
 from kpanic_lab.machine.errors import MemoryFault
 
@@ -64,6 +65,21 @@ class Dump:
         self.kernel_image_size = _safe(lambda: vi.number("KERNEL_IMAGE_SIZE"), KERNEL_IMAGE_SIZE) \
             if "NUMBER(KERNEL_IMAGE_SIZE)" in vi else KERNEL_IMAGE_SIZE
         self.pgd = _safe(lambda: vi.symbol("init_top_pgt"), None) if "SYMBOL(init_top_pgt)" in vi else None
+        # makedumpfile ran out of room and said so in the header (DUMP_DH_COMPRESSED_INCOMPLETE)
+        self.incomplete: bool = bool(getattr(source, "incomplete", False))
+        # the file is shorter than its own headers say (cut short by a copy, a full disk, head -c)
+        self.truncated: Optional[str] = _truncation(source)
+
+    @property
+    def warnings(self) -> List[str]:
+        """What crash warns about when it opens such a dump, one line each."""
+        out = []
+        if self.truncated:
+            out.append(f"{self.name}: {self.truncated}")
+        if self.incomplete:
+            out.append(f"{self.name}: This dumpfile is incomplete (DUMP_DH_COMPRESSED_INCOMPLETE: makedumpfile "
+                       "ran out of space): commands may fail on the pages it did not write")
+        return out
 
     # -- facts
     @property
@@ -90,7 +106,10 @@ class Dump:
         if size < 0:
             raise MemoryFault(addr, size, "negative size")
         if physical:
-            return self.source.read_physical(addr, size)
+            try:
+                return self.source.read_physical(addr, size)
+            except DumpError as e:
+                raise self._past_the_end(addr, size, addr, e) from None
         out = bytearray()
         va, left = addr, size
         while left > 0:
@@ -103,9 +122,18 @@ class Dump:
                                    virtual=True) from None
             except MemoryFault as e:
                 raise MemoryFault(va, left, f"{e.why} (physical 0x{pa:x})") from None
+            except DumpError as e:
+                raise self._past_the_end(va, left, pa, e) from None
             va += n
             left -= n
         return bytes(out)
+
+    def _past_the_end(self, addr: int, size: int, pa: int, e: DumpError) -> LabError:
+        """A page of a truncated file that is not there is a read fault that says why."""
+        if not self.truncated:
+            return e
+        return MemoryFault(addr, size, f"physical 0x{pa:x} lies past the end of {self.name}, which is "
+                           f"truncated ({e.problem})")
 
     def read_u64(self, addr: int, **kw: bool) -> int:
         return int.from_bytes(self.read(addr, 8, **kw), "little")
@@ -151,6 +179,30 @@ class Dump:
     def __repr__(self) -> str:
         return (f"<Dump {self.name} format={self.format} cpus={self.nr_cpus} "
                 f"dump_level={self.dump_level} ranges={len(self.ranges)}>")
+
+
+def _truncation(source: PhysicalSource) -> Optional[str]:
+    """Why a kdump-compressed file is shorter than its headers say, or None if it is whole.
+
+    Its bitmaps count the saved pages, so the page_desc table that follows them has a known
+    length, and each page_desc gives the offset and size of its page's data.
+    """
+    view = getattr(source, "view", None)
+    descs = getattr(source, "descs", None)
+    saved = getattr(source, "bitmap2", None)
+    start = getattr(source, "desc_offset", None)
+    if view is None or descs is None or saved is None or start is None:
+        return None
+    need = start + int(saved.sum()) * 24
+    if len(descs):
+        need = max(need, int((descs["offset"].astype(object) + descs["size"].astype(object)).max()))
+    if view.size >= need:
+        return None
+    total = int(saved.sum())
+    missing = total - len(descs)
+    return (f"truncated: the file has {view.size} bytes, its headers describe {need}: "
+            + (f"{missing} of {total} page_desc entries and their pages are missing" if missing
+               else "the data of the last pages is missing"))
 
 
 def _safe(fn, default):  # type: ignore[no-untyped-def]

@@ -346,11 +346,17 @@ def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutc
     say(f"kdump: saving to {shown}")
     say(f"kdump: saving vmcore-dmesg.txt to {shown}")
     tmp_dmesg = directory / "vmcore-dmesg-incomplete.txt"
-    with _create(tmp_dmesg) as f:
-        dump_dmesg(dump, f)
-    os.replace(tmp_dmesg, directory / "vmcore-dmesg.txt")
-    out.dmesg = directory / "vmcore-dmesg.txt"
-    say("kdump: saving vmcore-dmesg.txt complete")
+    try:
+        with _create(tmp_dmesg) as f:
+            dump_dmesg(dump, _Limited(f, targets.disk_limit))  # type: ignore[arg-type]
+    except (OSError, LabError) as e:
+        # kdump.sh keeps vmcore-dmesg-incomplete.txt, says so, and goes on to the vmcore
+        say(f"kdump: saving vmcore-dmesg.txt failed: {e.strerror if isinstance(e, OSError) else e}")
+        out.dmesg = tmp_dmesg
+    else:
+        os.replace(tmp_dmesg, directory / "vmcore-dmesg.txt")
+        out.dmesg = directory / "vmcore-dmesg.txt"
+        say("kdump: saving vmcore-dmesg.txt complete")
     say("kdump: saving vmcore")
     args = conf.makedumpfile
     assert args is not None       # collect() refused any other core_collector

@@ -51,7 +51,7 @@ CASE_SECONDS = 10.0
 class Corpus:
     folder: Path
     files: Dict[str, Path]                 # fmt -> dump file; "full" -> the whole ELF vmcore
-    fields: Dict[str, Tuple[int, int]]     # guest field -> (offset in the whole ELF vmcore, width)
+    fields: Dict[str, Tuple[List[int], int]]   # guest field -> (its offsets in the whole ELF vmcore, width)
 
 
 def _paddr_to_offset(elf_path: Path) -> List[Tuple[int, int, int]]:
@@ -62,20 +62,21 @@ def _paddr_to_offset(elf_path: Path) -> List[Tuple[int, int, int]]:
                 if s["p_type"] == "PT_LOAD"]
 
 
-def _guest_fields(machine, loads) -> Dict[str, Tuple[int, int]]:  # type: ignore[no-untyped-def]
-    """Where in the ELF vmcore the kernel data a reader trusts lies (printk indices, lists, tasks)."""
+def _guest_fields(machine, loads) -> Dict[str, Tuple[List[int], int]]:  # type: ignore[no-untyped-def]
+    """Where in the ELF vmcore the kernel data a reader trusts lies (printk indices, lists, tasks):
+    every copy (the kernel text's PT_LOAD repeats the RAM that holds the kernel image)."""
     from kpanic_lab.analysis import Program
     from kpanic_lab.analysis.target import LiveTarget
     from kpanic_lab.analysis.tasks import list_tasks, panic_cpu, task_on_cpu
 
     prog = Program(LiveTarget(machine))
-    out: Dict[str, Tuple[int, int]] = {}
+    out: Dict[str, Tuple[List[int], int]] = {}
 
     def add(name: str, va: int, width: int) -> None:
         pa = prog.target.virt_to_phys(va)
-        for paddr, size, off in loads:
-            if pa is not None and paddr <= pa < paddr + size:
-                out[name] = (off + pa - paddr, width)
+        offsets = [off + pa - paddr for paddr, size, off in loads if pa is not None and paddr <= pa < paddr + size]
+        if offsets:
+            out[name] = (offsets, width)
 
     for sym, width in (("log_buf", 8), ("log_buf_len", 4), ("log_first_idx", 4), ("log_next_idx", 4),
                        ("log_first_seq", 8), ("log_next_seq", 8), ("panic_cpu", 4), ("modules", 8),
@@ -169,9 +170,10 @@ def apply(recipe: dict, corpus: Corpus, out: Path) -> Path:
     """Write the file ``recipe`` describes to ``out``."""
     fmt = recipe["fmt"]
     if recipe["kind"] == "guest":
-        off, width = corpus.fields[recipe["field"]]
+        offsets, width = corpus.fields[recipe["field"]]
         data = bytearray(corpus.files["full"].read_bytes())
-        data[off:off + width] = int(recipe["value"]).to_bytes(width, "little")
+        for off in offsets:
+            data[off:off + width] = int(recipe["value"]).to_bytes(width, "little")
         mutated = out.with_suffix(".full")
         mutated.write_bytes(data)
         del data

@@ -272,7 +272,7 @@ def _write_kdump(dump: Dump, walk: CycleWalk, sink: Union[StreamSink, FlattenedW
                  threads: int) -> None:
     """The second pass: each cycle's bitmaps, then its kept pages compressed batch by batch."""
     vi = dump.vmcoreinfo
-    uts = Utsname(release=vi.osrelease or "", version=_uts_version(dump))
+    uts = utsname_of(dump, walk.reader)
     header = DiskDumpHeader(uts, timestamp=timestamp or (vi.crashtime or int(time.time()), 0),
                             status=codec.flag if codec else 0, nr_cpus=max(1, dump.nr_cpus))
     sub = KdumpSubHeader(phys_base=dump.phys_base, dump_level=res.dump_level)
@@ -327,13 +327,24 @@ def _write_kdump(dump: Dump, walk: CycleWalk, sink: Union[StreamSink, FlattenedW
     res.pages_written = ndump
 
 
-def _uts_version(dump: Dump) -> str:
+def utsname_of(dump: Dump, reader: Optional[PageReader] = None) -> Utsname:
+    """The kernel's ``struct new_utsname``, found as makedumpfile's check_release finds it:
+    SYMBOL(system_utsname), else SYMBOL(init_uts_ns) + OFFSET(uts_namespace.name) (or + 4, the
+    kref before it).  Without either, only the release from VMCOREINFO is known."""
     vi = dump.vmcoreinfo
+    fallback = Utsname(release=vi.osrelease or "")
     try:
-        base = vi.symbol("init_uts_ns") + (vi.offset("uts_namespace", "name") if "OFFSET(uts_namespace.name)" in vi else 4)
-        return dump.read(base + 3 * 65, 65).split(b"\0", 1)[0].decode("latin-1")
+        if "SYMBOL(system_utsname)" in vi:
+            base = vi.symbol("system_utsname")
+        elif "SYMBOL(init_uts_ns)" in vi:
+            base = vi.symbol("init_uts_ns") + (vi.offset("uts_namespace", "name")
+                                               if "OFFSET(uts_namespace.name)" in vi else 4)
+        else:
+            return fallback
+        raw = (reader or PageReader(dump)).read_virtual(base, 6 * 65)
     except LabError:
-        return ""
+        return fallback
+    return Utsname(*(raw[i * 65:(i + 1) * 65].split(b"\0", 1)[0].decode("latin-1") for i in range(6)))
 
 
 def _notes_of(dump: Dump) -> Tuple[bytes, Optional[Tuple[int, int]]]:

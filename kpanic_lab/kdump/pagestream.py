@@ -88,7 +88,9 @@ class PageReader:
         self._elf_saved: List[Tuple[int, int]] = []
         self._segs: List[Tuple[int, int, int]] = []
         if isinstance(src, ElfCore):
-            self._elf_saved = [(s.paddr // PAGE_SIZE, -(-(s.paddr + s.filesz) // PAGE_SIZE)) for s in src.loads]
+            # makedumpfile's exclude_nodata_pages: a page only partly in a PT_LOAD's file part
+            # (p_paddr + p_filesz not page-aligned) is not dumped
+            self._elf_saved = [(s.paddr // PAGE_SIZE, (s.paddr + s.filesz) // PAGE_SIZE) for s in src.loads]
             self._segs = src.page_segments()
 
     # -- bitmaps of [lo, hi)

@@ -251,6 +251,12 @@ def _makedumpfile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dump-dmesg", action="store_true", help="write the kernel log of VMCORE to OUT")
     p.add_argument("--message-level", type=int, default=7, metavar="N",
                    help="1 progress, 2 common, 4 error, 8 debug, 16 report (default 7, 31 = all)")
+    p.add_argument("--num-threads", type=int, default=None, metavar="N",
+                   help="compress pages in N threads (default: the host's cores, up to 4; 0: no threads); "
+                        "the output is the same whatever N")
+    p.add_argument("--cyclic-buffer", type=int, default=None, metavar="KiB",
+                   help="memory for one cycle of page classification, in KiB (default 16384): "
+                        "the dump is walked in cycles, so memory does not grow with its size")
     p.add_argument("paths", nargs="+", metavar="VMCORE OUT", help="the ELF vmcore and the dump file to write")
 
 
@@ -269,6 +275,10 @@ def _makedumpfile(a: argparse.Namespace) -> int:
         raise UsageError("-E cannot be used with -c, -l, -p or -z: an ELF dump is not compressed")
     if not 0 <= a.dump_level <= 31:
         raise UsageError(f"-d {a.dump_level}: the dump level is out of range (0 .. 31)")
+    if a.num_threads is not None and not 0 <= a.num_threads <= 64:
+        raise UsageError(f"--num-threads {a.num_threads}: it is 0 .. 64")
+    if a.cyclic_buffer is not None and a.cyclic_buffer <= 0:
+        raise UsageError(f"--cyclic-buffer {a.cyclic_buffer}: it is a size in KiB, more than 0")
     wanted = 1 if a.rebuild else 2
     if len(a.paths) != wanted:
         raise UsageError("-R takes one path: OUT (the flattened dump comes on stdin)" if a.rebuild
@@ -327,7 +337,8 @@ def _makedumpfile(a: argparse.Namespace) -> int:
                     dump_dmesg(dump, out, name, say)
                 else:
                     makedumpfile(dump, out, a.dump_level, a.compression, "elf" if a.elf else "kdump",
-                                 a.flatten, progress, name, on_message=say)
+                                 a.flatten, progress, name, on_message=say, num_threads=a.num_threads,
+                                 **({"cyclic_buffer": a.cyclic_buffer << 10} if a.cyclic_buffer else {}))
         if tmp:
             out.close()
             os.replace(tmp, out_path)

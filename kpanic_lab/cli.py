@@ -153,8 +153,13 @@ def _run(a: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     for w in session.warnings:
         _error(f"warning: {w}")
-    session.start()
-    trace = session.run_to_end()
+    try:
+        session.start()
+        trace = session.run_to_end()
+    except BaseException:
+        if session.machine is not None:      # whatever ends the run, the console so far is printed
+            _write(sys.stdout, session.machine.console_text)
+        raise
     _write(sys.stdout, trace.console)
     print(f"\n--- {trace.scenario}: {len(trace.stages)} stages, end: {trace.end}", file=sys.stderr)
     for st in trace.stages:
@@ -218,7 +223,12 @@ def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-d
                        kdump_conf=conf, crash_dir=a.crash_dir)
     except (UnknownScenario, KdumpConfError) as e:
         raise UsageError(str(e)) from None
-    r = run.run()
+    try:
+        r = run.run()
+    except BaseException:
+        if run.session.machine is not None:  # whatever ends the run, the console so far is printed
+            _write(sys.stdout, run.session.machine.console_text)
+        raise
     _write(sys.stdout, r.first_console)
     if r.capture_console:
         _write(sys.stdout, r.capture_console)

@@ -36,6 +36,7 @@ from kpanic_lab.machine import pagefault
 
 NEVER = 1 << 63                  # an `until` address no CPU can reach (non-canonical)
 KERNEL_SPACE = 0xFFFF800000000000
+IDLE_QUANTUM = 1_000               # the budget charged for a quantum that ends with the CPU idle
 
 
 class ToolFailed(MachineError):
@@ -480,8 +481,10 @@ class Machine:
             i = int(self._flags.get("rr", 0))  # type: ignore[call-overload]
             cpu = self.cpus[i]
             if self._service(cpu):
-                self._run_quantum(cpu, q)
-                used += q
+                # a quantum that ends with the CPU going idle (mdelay's sleep, hlt) ran only
+                # the few instructions up to it: the budget counts guest work, not waiting,
+                # so panic=7200's reboot wait costs virtual time, not the instruction budget
+                used += q if self._run_quantum(cpu, q) else IDLE_QUANTUM
                 self._flags["ran"] = True
             self._flags["rr"] = (i + 1) % n
             if i + 1 == n:
@@ -533,7 +536,8 @@ class Machine:
             except MemoryFault:
                 raise TripleFault(cpu.index, vector, cpu.rip, self.symbolize(cpu.rip)) from first
 
-    def _run_quantum(self, cpu: Cpu, q: int) -> None:
+    def _run_quantum(self, cpu: Cpu, q: int) -> bool:
+        """Run ``cpu`` for up to ``q`` instructions; False when it went idle (sleep, hlt)."""
         cpu.pending = None
         rip = cpu.rip
         try:
@@ -550,7 +554,8 @@ class Machine:
                 # kernel's hlt instructions means the CPU halted: those instructions are
                 # only ever followed by code reached through them.
                 cpu.rt.state = CpuState.HALTED if cpu.interrupts_enabled else CpuState.STOPPED
-            return
+                return False
+            return True
         cpu.pending = None
         if p.kind == "exception":
             v = p.vector
@@ -569,6 +574,8 @@ class Machine:
         elif p.kind == "sleep":
             if self.clock_ns + q < cpu.rt.sleep_until:
                 cpu.rt.state = CpuState.SLEEPING
+                return False
+        return True
 
     def _fire_timers(self) -> None:
         for cpu in self.cpus:

@@ -2,8 +2,10 @@
 and it is exactly what the sources in kpanic_lab/guest build."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -45,14 +47,44 @@ def test_symbolize_like_printk(image):
     assert image.symbolize(panic.address + 0x10) == f"panic+0x10/0x{panic.size:x}"
 
 
+def _build_copy(folder: Path, env: dict) -> Path:
+    """Copy the guest's sources (not its build/ or images/) into ``folder`` and build them there."""
+    src = folder / "guest"
+    shutil.copytree(GUEST_DIR, src, ignore=shutil.ignore_patterns("build", "images", "__pycache__", "*.pyc"))
+    proc = subprocess.run(["make", "-s", "-C", str(src)], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **env})
+    assert proc.returncode == 0, f"make in {src} failed:\n{proc.stderr[-2000:]}"
+    return src / "images"
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not shutil.which("gcc") or not shutil.which("make"), reason="needs gcc and make")
-def test_sources_rebuild_the_shipped_image(tmp_path, image):
-    """A clean build of the sources gives the same build-id: the shipped image is not stale."""
+@pytest.mark.skipif(not shutil.which("gcc") or not shutil.which("make"),
+                    reason="needs gcc and make (apt-get install gcc make binutils) to rebuild the guest")
+def test_sources_rebuild_the_shipped_image_byte_for_byte(tmp_path, image):
+    """The guest build is reproducible: two clean builds in folders of different names and depths, with
+    another time zone, locale and source date, give the same bytes as each other and as the shipped image
+    (so a clone at any path passes, and rebuilding in CI leaves git status clean)."""
+    a = _build_copy(tmp_path / "a", {"TZ": "Asia/Shanghai", "LANG": "zh_CN.UTF-8"})
+    b = _build_copy(tmp_path / "a much longer folder name" / "deeper", {"TZ": "UTC", "SOURCE_DATE_EPOCH": "0"})
+    for name in ("vmlinux", "purgatory"):
+        one, two = (a / name).read_bytes(), (b / name).read_bytes()
+        assert one == two, f"{name}: two builds of the same sources differ"
+        assert str(tmp_path).encode() not in one, f"{name}: the build folder is in the image"
+    assert (a / "vmlinux").read_bytes() == image.path.read_bytes(), \
+        "images/vmlinux is not what its sources build: run make guest and commit the image"
+    assert (a / "purgatory").read_bytes() == (GUEST_DIR / "images" / "purgatory").read_bytes()
+    assert KernelImage(a / "vmlinux").build_id == image.build_id
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("gcc") or not shutil.which("make"),
+                    reason="needs gcc and make (apt-get install gcc make binutils) to rebuild the guest")
+def test_an_out_of_tree_build_folder_changes_nothing(tmp_path, image):
+    """B= puts the objects elsewhere; the image is the same (the build folder is "build" in the DWARF)."""
     out = tmp_path / "vmlinux"
-    subprocess.run(["make", "-s", "-C", str(GUEST_DIR), f"B={tmp_path}/build", f"OUT={out}"], check=True,
+    subprocess.run(["make", "-s", "-C", str(GUEST_DIR), f"B={tmp_path}/objects", f"OUT={out}"], check=True,
                    capture_output=True, timeout=600)
-    assert KernelImage(out).build_id == image.build_id
+    assert out.read_bytes() == image.path.read_bytes()
 
 
 def test_loader_boot_params_layout_matches_the_kernels_dwarf(image):

@@ -37,6 +37,8 @@ LAB_CSS = """<style>
 .kpanic-console pre, pre.kpanic-console {font-size: 0.85em; line-height: 1.25; margin: 0; white-space: pre;}
 .kpanic-new {background: #fff3c4;}
 .kpanic-stage {font-size: 1.15em;}
+.kpanic-stepper .widget-html-content, .kpanic-handoff .widget-html-content, .kpanic-page-kinds .widget-html-content {line-height: 1.35;}
+.kpanic-stepper .widget-html-content table td, .kpanic-stepper .widget-html-content table th {padding: 0 0.4em 0 0;}
 .kpanic-aside {font-size: 0.85em; color: #455a64;}
 .kpanic-if-on .kpanic-lamp {color: %s;}
 .kpanic-if-off .kpanic-lamp {color: %s;}

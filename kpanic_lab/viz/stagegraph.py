@@ -33,7 +33,7 @@ from kpanic_lab.viz._common import CURRENT, FUTURE, PAST
 BEFORE = "before"            # the node for position -1
 ROW = 3                      # stages per row: the graph stays narrow enough for half a 1024 px screen
 FONT_PT = 10                 # node text; drawn at natural size it is 13.3 px (1 pt = 4/3 px)
-EM_PX = 13                   # a widget's em in JupyterLab (--jp-widgets-font-size): SVG sizes go in em
+EM_PX = 14                   # an HTML widget's em in JupyterLab (--jp-content-font-size1): SVG sizes in em
 NODE_CLASS = "kpanic_n_"     # + node id: the class of a node's <g> in the SVG (no '-': dot escapes it)
 
 
@@ -65,7 +65,7 @@ def _digraph(graph: Mapping[str, List[Dict[str, str]]], current: Optional[int],
     d = graphviz.Digraph("stages", graph_attr={"layout": "neato", "bgcolor": "transparent", "splines": "true",
                                                "outputorder": "edgesfirst"},
                          node_attr={"shape": "box", "fontname": "Helvetica", "fontsize": str(FONT_PT),
-                                    "width": "1.35", "height": "0.42", "margin": "0.04,0.02"},
+                                    "width": "1.25", "height": "0.42", "margin": "0.04,0.02"},
                          edge_attr={"arrowsize": "0.6", "color": "#607d8b"})
 
     def style(node_id: str, index: int) -> Dict[str, str]:
@@ -82,14 +82,14 @@ def _digraph(graph: Mapping[str, List[Dict[str, str]]], current: Optional[int],
         r, c = divmod(k, row)
         if r % 2:
             c = row - 1 - c
-        return f"{c * 1.55:.2f},{-r * 0.8:.2f}!"
+        return f"{c * 1.5:.2f},{-r * 0.8:.2f}!"
 
     d.node(BEFORE, "shell prompt\n(before the trigger)", pos=pos(BEFORE), **style(BEFORE, -1))
     for n in nodes:
         i = int(n["id"])
-        label = "\n".join(textwrap.wrap(f"{i} · {n['label']}", 20))
+        label = "\n".join(textwrap.wrap(f"{i} · {n['label']}", 18))
         if lines.get(n["id"]):
-            label += "\n" + "\n".join(_wrap_name(lines[n["id"]], 18))
+            label += "\n" + "\n".join(_wrap_name(lines[n["id"]], 16))
         d.node(n["id"], label, tooltip=n.get("key", ""), pos=pos(n["id"]), **style(n["id"], i))
     if nodes:
         d.edge(BEFORE, nodes[0]["id"])
@@ -130,7 +130,7 @@ def layout_svg(graph: Mapping[str, List[Dict[str, str]]], second_lines: Optional
     """The graph laid out and drawn once, every node plain: ``stage_css`` colours it per stage.
 
     Cached on the dot source, so stepping over stages already recorded never runs ``dot``. The
-    SVG is sized in ``em`` (at natural size for a 13 px em), so it never shrinks as the graph
+    SVG is sized in ``em`` (at natural size for a 14 px em), so it never shrinks as the graph
     grows, and it scales with JupyterLab's font size and presentation mode.
     """
     return _svg_in_em(render_svg(_digraph(graph, None, second_lines, ended, row).source))

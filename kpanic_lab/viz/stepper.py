@@ -18,6 +18,7 @@ Everything a test needs is state on the widget (``position``, ``stage_key``, ``i
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -162,8 +163,8 @@ class PanicStepper(w.VBox):
         # one fixed layout: two columns that never wrap (the graph stays on the right at any width)
         left = w.VBox([w.HTML(f"<b>{_('CPUs')}</b>"), self._cpus, self.what, self.why,
                        w.HTML("<b>panic_notifier_list</b>"), self.notifiers, self._console_box],
-                      layout=w.Layout(width="50%" if self._draw_graph else "100%", min_width="0"))
-        right = w.VBox([self.graph_style, self.graph], layout=w.Layout(width="50%", min_width="0"))
+                      layout=w.Layout(width="47%" if self._draw_graph else "100%", min_width="0"))
+        right = w.VBox([self.graph_style, self.graph], layout=w.Layout(width="53%", min_width="0"))
         self._body = w.HBox([left, right] if self._draw_graph else [left],
                             layout=w.Layout(flex_flow="row nowrap", align_items="flex-start", width="100%"))
 
@@ -328,6 +329,18 @@ class PanicStepper(w.VBox):
         self.console.value = (f'<div class="kpanic-console" style="max-height:14em; overflow:auto; border:1px solid '
                               f'#ddd; padding:4px; background:#fafafa"><pre>{body}</pre></div>')
 
+    def _draw_layout(self, graph: Any, lines: Any, end: Optional[str], key: Tuple[Any, ...], ids: List[str],
+                     p: int) -> None:
+        """Lay the graph out (deferred from a click) unless a newer layout was asked for meanwhile."""
+        if key != self._graph_layout:
+            return
+        try:
+            self.graph.value = layout_svg(graph, lines, end)
+        except Exception as e:          # noqa: BLE001 - no dot: say so where the graph would be
+            self._graph_layout = ()
+            self.graph.value = error_html(f"the stage graph needs Graphviz's dot ({describe_exception(e)}); "
+                                          "install it with: apt-get install graphviz")
+
     def _show_graph(self, p: int) -> None:
         s = self._s()
         tr = s.trace()
@@ -341,15 +354,27 @@ class PanicStepper(w.VBox):
             return
         try:
             key = (tuple(n["id"] for n in graph.get("nodes", [])), tuple(sorted(lines.items())), tr.end)
-            if key != self._graph_layout:       # a new stage recorded: lay the graph out again (one dot run)
-                self.graph.value = layout_svg(graph, lines, tr.end)
-                self._graph_layout = key
             ids = [BEFORE] + [n["id"] for n in graph.get("nodes", [])]
+            if key != self._graph_layout:       # a new stage recorded: lay the graph out again (one dot run)
+                self._graph_layout = key
+                loop = _running_loop()
+                if loop is not None and self.graph.value:
+                    # in a kernel: the rest of the view goes out first, the new node a moment later
+                    loop.call_soon(self._draw_layout, graph, lines, tr.end, key, ids, p)
+                else:
+                    self.graph.value = layout_svg(graph, lines, tr.end)
             self.graph_style.value = stage_css(self._graph_scope, ids, p)
         except Exception as e:          # noqa: BLE001 - no dot: say so where the graph would be
             self._graph_layout = ()
             self.graph.value = error_html(f"the stage graph needs Graphviz's dot ({describe_exception(e)}); "
                                           "install it with: apt-get install graphviz") + pre(dot, max_height="12em")
+
+
+def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _session_problem(obj: Any) -> Optional[str]:

@@ -212,3 +212,24 @@ def test_if_lamps_are_red_or_green_and_say_so(stepper, full_trace):
 def test_registers_in_hex(stepper):
     stepper.goto(0)
     assert all("(rip <code>0xffffffff" in t.value for t in stepper.cpu_texts if "user mode" not in t.value)
+
+
+def test_in_a_kernel_a_new_stage_is_laid_out_just_after_the_click():
+    """With an event loop running (a Jupyter kernel), the click's other updates go out first and the
+    graph is laid out right after; only the newest layout asked for is drawn."""
+    import asyncio
+
+    from kpanic_lab.viz.stepper import stepper_for
+
+    st = stepper_for("sysrq-c", cmdline="panic=0")
+
+    async def clicks():
+        svg = st.graph.value
+        st.step()
+        st.step()
+        assert st.stage_key == "ENTRY" and st.graph.value == svg        # not yet laid out
+        await asyncio.sleep(0.01)
+        assert "kpanic_n_1" in st.graph.value and st.graph.value != svg
+
+    asyncio.run(clicks())
+    assert st.error == ""

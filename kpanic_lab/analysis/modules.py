@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List
 
-from kpanic_lab.analysis.errors import NotFound
+from kpanic_lab.analysis.errors import AnalysisError, NotFound
 
 if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program
@@ -53,7 +53,12 @@ def loaded_modules(prog: "Program") -> List[Module]:
     off = t.member("list").offset
     out: List[Module] = []
     node = prog.read_u64(head.address_of_())
-    while node != head.address_of_() and len(out) < 10_000:
+    seen = {head.address_of_()}
+    while node != head.address_of_():
+        if node in seen or len(out) >= 10_000:
+            raise AnalysisError(f"modules: the list loops back to {node:x} after {len(out)} modules "
+                                "without coming back to its head (a corrupted module list)")
+        seen.add(node)
         mod = prog.object(node - off, t)
         out.append(Module(mod.address_of_(), mod.name.string_().decode(errors="replace"),
                           mod.core_layout.base.value_(), mod.core_layout.size.value_(),

@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
-from kpanic_lab.analysis.errors import NotFound, ReadError
+from kpanic_lab.analysis.errors import AnalysisError, NotFound, ReadError
 from kpanic_lab.analysis.mm import user_pages
 
 if TYPE_CHECKING:
@@ -126,11 +126,17 @@ def idle_tasks(prog: "Program") -> List[Task]:
 
 def list_tasks(prog: "Program") -> List[Task]:
     """The tasks on ``init_task.tasks`` (init_task itself first)."""
-    _, o = _offsets(prog)
+    size, o = _offsets(prog)
     head = prog.address_of("init_task")
     out = [read_task(prog, head)]
     node = prog.read_u64(head + o["tasks"])
-    while node != head + o["tasks"] and len(out) < 100_000:
+    most = max(1, min(100_000, prog.target.memory_size // max(size, 1)))   # what memory can hold
+    seen = {head + o["tasks"]}
+    while node != head + o["tasks"]:
+        if node in seen or len(out) >= most:
+            raise AnalysisError(f"init_task.tasks: the list loops back to {node:x} after {len(out)} "
+                                "tasks without coming back to init_task (a corrupted task list)")
+        seen.add(node)
         out.append(read_task(prog, node - o["tasks"]))
         node = prog.read_u64(node)
     return out

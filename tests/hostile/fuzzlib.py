@@ -10,6 +10,7 @@ of a few hundred bytes, not a dump):
     {"fmt": "flat",  "kind": "truncate", "length": n}
     {"fmt": "elf",   "kind": "set", "writes": [[offset, width, value], ...]}    header fields
     {"fmt": "kdump", "kind": "guest", "field": "log_next_seq", "value": v}      guest memory
+    {"fmt": "elf",   "kind": "guest", "field": "task_last.tasks", "value": "task1.tasks"}   a pointer
 
 A ``guest`` recipe changes the crashed kernel's memory (printk indices, list pointers,
 task_structs) in the whole ELF vmcore and runs makedumpfile again, so the mutated data
@@ -52,6 +53,7 @@ class Corpus:
     folder: Path
     files: Dict[str, Path]                 # fmt -> dump file; "full" -> the whole ELF vmcore
     fields: Dict[str, Tuple[List[int], int]]   # guest field -> (its offsets in the whole ELF vmcore, width)
+    addresses: Dict[str, int]                  # guest field -> its kernel virtual address
 
 
 def _paddr_to_offset(elf_path: Path) -> List[Tuple[int, int, int]]:
@@ -62,7 +64,7 @@ def _paddr_to_offset(elf_path: Path) -> List[Tuple[int, int, int]]:
                 if s["p_type"] == "PT_LOAD"]
 
 
-def _guest_fields(machine, loads) -> Dict[str, Tuple[List[int], int]]:  # type: ignore[no-untyped-def]
+def _guest_fields(machine, loads) -> Tuple[Dict[str, Tuple[List[int], int]], Dict[str, int]]:  # type: ignore[no-untyped-def]
     """Where in the ELF vmcore the kernel data a reader trusts lies (printk indices, lists, tasks):
     every copy (the kernel text's PT_LOAD repeats the RAM that holds the kernel image)."""
     from kpanic_lab.analysis import Program
@@ -71,8 +73,10 @@ def _guest_fields(machine, loads) -> Dict[str, Tuple[List[int], int]]:  # type: 
 
     prog = Program(LiveTarget(machine))
     out: Dict[str, Tuple[List[int], int]] = {}
+    addresses: Dict[str, int] = {}
 
     def add(name: str, va: int, width: int) -> None:
+        addresses[name] = va
         pa = prog.target.virt_to_phys(va)
         offsets = [off + pa - paddr for paddr, size, off in loads if pa is not None and paddr <= pa < paddr + size]
         if offsets:
@@ -103,7 +107,7 @@ def _guest_fields(machine, loads) -> Dict[str, Tuple[List[int], int]]:  # type: 
     add("log_record0.len", log_buf + first + 8, 2)
     add("log_record0.text_len", log_buf + first + 10, 2)
     add("log_record5.len", log_buf + first + 8 + 5 * 64, 2)
-    return out
+    return out, addresses
 
 
 def make_corpus(folder: Path) -> Corpus:
@@ -123,7 +127,8 @@ def make_corpus(folder: Path) -> Corpus:
         files[fmt] = folder / f"vmcore.{fmt}"
         with open_dump(full) as dump, open(files[fmt], "wb") as f:
             _makedumpfile(dump, f, fmt)
-    return Corpus(folder, files, _guest_fields(s.machine, _paddr_to_offset(full)))
+    fields, addresses = _guest_fields(s.machine, _paddr_to_offset(full))
+    return Corpus(folder, files, fields, addresses)
 
 
 def _makedumpfile(dump, out, fmt: str) -> None:  # type: ignore[no-untyped-def]
@@ -161,8 +166,11 @@ def generate(seed: int, corpus: Corpus) -> dict:
         width = corpus.fields[name][1]
         mask = (1 << 8 * width) - 1
         r["field"] = name
-        r["value"] = rng.choice([e & mask for e in EDGES] + [rng.getrandbits(8 * width),
-                                                             0xFFFFFFFF81000000 & mask, 0xFFFF888000000000 & mask])
+        if width == 8 and rng.random() < 0.3:      # a pointer to another kernel object: lists that loop
+            r["value"] = rng.choice(sorted(corpus.addresses))
+        else:
+            r["value"] = rng.choice([e & mask for e in EDGES] + [rng.getrandbits(8 * width),
+                                                                 0xFFFFFFFF81000000 & mask, 0xFFFF888000000000 & mask])
     return r
 
 
@@ -171,9 +179,11 @@ def apply(recipe: dict, corpus: Corpus, out: Path) -> Path:
     fmt = recipe["fmt"]
     if recipe["kind"] == "guest":
         offsets, width = corpus.fields[recipe["field"]]
+        v = recipe["value"]
+        value = corpus.addresses[v] if isinstance(v, str) else int(v)    # a field's name: its address
         data = bytearray(corpus.files["full"].read_bytes())
         for off in offsets:
-            data[off:off + width] = int(recipe["value"]).to_bytes(width, "little")
+            data[off:off + width] = (value & ((1 << 8 * width) - 1)).to_bytes(width, "little")
         mutated = out.with_suffix(".full")
         mutated.write_bytes(data)
         del data

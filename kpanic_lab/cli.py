@@ -390,6 +390,59 @@ def _crash(a: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
 
 
+def _exercises_options(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    g = sub.add_parser("generate", help="every student's dump and the answer key (exercise 7)")
+    g.add_argument("--students", required=True, metavar="ROSTER.csv", help="the roster: a 'student' column")
+    g.add_argument("--out", required=True, metavar="DIR", help="DIR/students/<id>/ to hand out, DIR/key/ to keep")
+    g.add_argument("--secret", default=os.environ.get("KPANIC_LAB_COURSE_SECRET", ""), metavar="TEXT",
+                   help="the course's secret, mixed into every seed (default $KPANIC_LAB_COURSE_SECRET)")
+    g.add_argument("--jobs", type=int, default=None, metavar="N", help="processes (default: one per core)")
+    r = sub.add_parser("grade", help="grade exercise 7 in a folder of submissions, without nbgrader")
+    r.add_argument("submissions", metavar="SUBMISSIONS_DIR", help="one folder per student")
+    r.add_argument("--key", required=True, metavar="answers.csv", help="the key generate wrote (DIR/key/answers.csv)")
+    r.add_argument("--out", required=True, metavar="grades.csv")
+    c = sub.add_parser("course", help="an nbgrader course folder (source/, nbgrader_config.py) and student/ copies")
+    c.add_argument("--out", required=True, metavar="DIR")
+    c.add_argument("--course-id", default="kpanic_lab", metavar="ID")
+
+
+@command("exercises", "the student exercises: per-student dumps, grading, an nbgrader course folder",
+         arguments=_exercises_options,
+         example="$ kpanic-lab exercises generate --students roster.csv --out class/\n"
+                 "  $ kpanic-lab exercises grade submitted/ --key class/key/answers.csv --out grades.csv")
+def _exercises(a: argparse.Namespace) -> int:
+    from kpanic_lab.exercises import course
+
+    if a.action == "generate":
+        if a.jobs is not None and a.jobs < 1:
+            raise UsageError(f"--jobs={a.jobs}: give at least 1")
+        try:
+            students = course.read_roster(a.students)
+        except course.CourseError as e:
+            raise UsageError(f"--students: {e}") from None
+
+        def progress(done: int, total: int, student: str) -> None:
+            sys.stderr.write(f"\r[{done:>{len(str(total))}}/{total}] {student:<24}")
+            if done == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+        out = course.generate(students, a.out, secret=a.secret, jobs=a.jobs, progress=progress)
+        _write(sys.stdout, f"{len(out.truths)} dumps in {out.students}/ (hand these out)\n"
+                           f"answer key: {out.key} (keep it; students never get it)")
+        return EXIT_OK
+    if a.action == "grade":
+        grades = course.grade(a.submissions, a.key)
+        course.write_grades(grades, a.out)
+        for gr in grades:
+            _write(sys.stdout, f"{gr.student:<24} {gr.total}/5 {gr.note}".rstrip())
+        return EXIT_OK
+    root = course.make_course(a.out, a.course_id)
+    _write(sys.stdout, f"nbgrader course in {root}: cd there, then nbgrader generate_assignment ASSIGNMENT")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------- front-end
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser, one subparser per registered command."""

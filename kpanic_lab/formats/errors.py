@@ -10,14 +10,15 @@ from __future__ import annotations
 from typing import Optional
 
 from kpanic_lab.errors import LabError
+from kpanic_lab.i18n import N_, _
 from kpanic_lab.machine.errors import MachineError, MemoryFault
 
 DUMP_LEVEL_BITS = (
-    (1, "zero pages"),
-    (2, "non-private cache pages"),
-    (4, "private cache pages"),
-    (8, "user process data pages"),
-    (16, "free pages"),
+    (1, N_("zero pages")),
+    (2, N_("non-private cache pages")),
+    (4, N_("private cache pages")),
+    (8, N_("user process data pages")),
+    (16, N_("free pages")),
 )
 
 
@@ -29,8 +30,8 @@ def dump_level_words(level: int) -> str:
     >>> dump_level_words(0)
     'nothing'
     """
-    kinds = [words for bit, words in DUMP_LEVEL_BITS if level & bit]
-    return ", ".join(kinds) if kinds else "nothing"
+    kinds = [_(words) for bit, words in DUMP_LEVEL_BITS if level & bit]
+    return _(", ").join(kinds) if kinds else _("nothing")
 
 
 class DumpError(LabError):

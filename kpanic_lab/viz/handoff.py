@@ -21,33 +21,34 @@ import graphviz
 import ipywidgets as w
 import traitlets as t
 
+from kpanic_lab.i18n import N_, _
 from kpanic_lab.viz._common import CURRENT, describe_exception, error_html, error_widget, esc, guarded, pre
 from kpanic_lab.viz.cjk import GRAPH_FONT
 from kpanic_lab.viz.stagegraph import render_svg
 
 # The handoff's phases, in order; a panic trace's stage keys map onto the first ones.
 PHASES: Tuple[Tuple[str, str], ...] = (
-    ("BEFORE", "The first kernel runs. kexec -p has loaded the capture kernel into the crashkernel= "
-               "reservation and checksummed it; nothing has run there yet."),
-    ("PANIC", "panic() runs on one CPU, interrupts off. The capture kernel still waits, untouched."),
-    ("CRASH_KEXEC", "__crash_kexec(): a capture kernel is loaded, so kdump takes over now, before the "
-                    "notifiers (unless crash_kexec_post_notifiers)."),
-    ("CPU_STOPPED", "machine_crash_shutdown(): an NMI stops every other CPU; each saves its registers "
-                    "as an NT_PRSTATUS note in its crash_notes, then halts. The panicking CPU saves its own."),
-    ("KEXEC", "machine_kexec(): the panicking CPU jumps to purgatory in the reservation. The old kernel is "
-              "gone, but its memory is left exactly as it was."),
-    ("PURGATORY", "Purgatory checks the SHA-256 of every loaded segment (a corrupted capture kernel must not "
-                  "run), then starts the capture kernel."),
-    ("CAPTURE_BOOT", "The capture kernel boots in the reservation on one CPU (nr_cpus=1): its e820 map holds "
-                     "only low memory and the reservation, so it cannot overwrite the old memory."),
-    ("VMCORE", "elfcorehdr= points at the ELF core header: /proc/vmcore shows the old memory (PT_LOAD) and "
-               "the notes (PT_NOTE: each CPU's registers, VMCOREINFO) as one ELF file."),
-    ("MAKEDUMPFILE", "The kdump service runs makedumpfile over /proc/vmcore: VMCOREINFO tells it where "
-                     "struct page is, so it drops pages by kind and compresses the rest into the vmcore."),
-    ("REBOOT", "final_action: the capture kernel reboots the machine into a normal kernel; the vmcore "
-               "waits on the dump target for crash."),
+    ("BEFORE", N_("The first kernel runs. kexec -p has loaded the capture kernel into the crashkernel= "
+               "reservation and checksummed it; nothing has run there yet.")),
+    ("PANIC", N_("panic() runs on one CPU, interrupts off. The capture kernel still waits, untouched.")),
+    ("CRASH_KEXEC", N_("__crash_kexec(): a capture kernel is loaded, so kdump takes over now, before the "
+                    "notifiers (unless crash_kexec_post_notifiers).")),
+    ("CPU_STOPPED", N_("machine_crash_shutdown(): an NMI stops every other CPU; each saves its registers "
+                    "as an NT_PRSTATUS note in its crash_notes, then halts. The panicking CPU saves its own.")),
+    ("KEXEC", N_("machine_kexec(): the panicking CPU jumps to purgatory in the reservation. The old kernel is "
+              "gone, but its memory is left exactly as it was.")),
+    ("PURGATORY", N_("Purgatory checks the SHA-256 of every loaded segment (a corrupted capture kernel must not "
+                  "run), then starts the capture kernel.")),
+    ("CAPTURE_BOOT", N_("The capture kernel boots in the reservation on one CPU (nr_cpus=1): its e820 map holds "
+                     "only low memory and the reservation, so it cannot overwrite the old memory.")),
+    ("VMCORE", N_("elfcorehdr= points at the ELF core header: /proc/vmcore shows the old memory (PT_LOAD) and "
+               "the notes (PT_NOTE: each CPU's registers, VMCOREINFO) as one ELF file.")),
+    ("MAKEDUMPFILE", N_("The kdump service runs makedumpfile over /proc/vmcore: VMCOREINFO tells it where "
+                     "struct page is, so it drops pages by kind and compresses the rest into the vmcore.")),
+    ("REBOOT", N_("final_action: the capture kernel reboots the machine into a normal kernel; the vmcore "
+               "waits on the dump target for crash.")),
 )
-PHASE_KEYS = [k for k, _ in PHASES]
+PHASE_KEYS = [k for k, _text in PHASES]
 _STAGE_TO_PHASE = {"": "BEFORE", "CRASH_KEXEC": "CRASH_KEXEC", "CPU_STOPPED": "CPU_STOPPED",
                    "CPUS_STOPPED": "CPU_STOPPED", "KEXEC": "KEXEC"}
 
@@ -128,39 +129,39 @@ def handoff_digraph(stage_key: str = "", plan: Any = None, trace: Any = None, re
 
     gone = order >= PHASE_KEYS.index("PURGATORY")
     with d.subgraph(name="cluster_first") as c:
-        c.attr(label="first kernel" + (" (gone: only its memory is left)" if gone else " (crashing)"),
+        c.attr(label=_("first kernel (gone: only its memory is left)") if gone else _("first kernel (crashing)"),
                style="rounded,filled", fillcolor="#eceff1" if gone else "#e3f2fd", color="#90a4ae")
-        node("first", "kexec -p (before the crash):\nkexec_load(2) of the segments", group="a")
+        node("first", _("kexec -p (before the crash):\nkexec_load(2) of the segments"), group="a")
         c.node("first")
-        node("panic_cpu", f"{pc}: panic()\ninterrupts off")
+        node("panic_cpu", f"{pc}: panic()\n{_('interrupts off')}")
         node("crash_kexec", f"{pc}: __crash_kexec()\nmachine_crash_shutdown()\nmachine_kexec()")
         node("other_cpus", f"{others}: crash NMI\ncrash_nmi_callback(), halt")
         for n in ("panic_cpu", "crash_kexec", "other_cpus"):
             c.node(n)
     with d.subgraph(name="cluster_memory") as c:
-        c.attr(label="memory (kept across the jump)", style="rounded,dashed", color="#8d6e63")
-        node("oldmem", "old System RAM\n(left as it was)", shape="folder", fillcolor="#fff3e0")
+        c.attr(label=_("memory (kept across the jump)"), style="rounded,dashed", color="#8d6e63")
+        node("oldmem", _("old System RAM\n(left as it was)"), shape="folder", fillcolor="#fff3e0")
         node("notes", f"crash_notes: NT_PRSTATUS\n(registers) {notes}\n+ VMCOREINFO note", shape="note",
              fillcolor="#fce4ec")
         with c.subgraph(name="cluster_reservation") as r:
-            r.attr(label=f"crashkernel= reservation{crash}", style="rounded,filled", fillcolor="#fff8e1",
+            r.attr(label=_("crashkernel= reservation") + crash, style="rounded,filled", fillcolor="#fff8e1",
                    color="#ffb300")
-            node("segments", "segments loaded by kexec -p:\nkernel, page tables, boot params", shape="component")
-            node("purgatory", "purgatory\n(SHA-256 check)" + (f"\n@ {plan.entry:#x}" if plan is not None else ""))
+            node("segments", _("segments loaded by kexec -p:\nkernel, page tables, boot params"), shape="component")
+            node("purgatory", _("purgatory\n(SHA-256 check)") + (f"\n@ {plan.entry:#x}" if plan is not None else ""))
             node("elfcorehdr", f"ELF core header{hdr}\nPT_NOTE + PT_LOAD", shape="note", fillcolor="#ffebee")
             for n in ("segments", "purgatory", "elfcorehdr"):
                 r.node(n)
         for n in ("oldmem", "notes"):
             c.node(n)
     with d.subgraph(name="cluster_capture") as c:
-        c.attr(label="capture kernel (nr_cpus=1, in the reservation)", style="rounded,filled",
+        c.attr(label=_("capture kernel (nr_cpus=1, in the reservation)"), style="rounded,filled",
                fillcolor="#e8f5e9" if order >= PHASE_KEYS.index("CAPTURE_BOOT") else "#f5f5f5", color="#81c784")
         cmd = (plan.cmdline if plan is not None else "... elfcorehdr=")
         if len(cmd) > 48:
             cmd = "..." + cmd[-45:]
-        node("capture", f"capture kernel boots\n{cmd}")
+        node("capture", f"{_('capture kernel boots')}\n{cmd}")
         node("proc_vmcore", "/proc/vmcore", shape="cylinder", fillcolor="#e0f2f1")
-        node("makedumpfile", "kdump service:\nmakedumpfile")
+        node("makedumpfile", _("kdump service:\nmakedumpfile"))
         node("dumpfile", dumpfile, shape="cylinder", fillcolor="#e0f2f1")
         node("reboot", "final_action: reboot")
         for n in ("capture", "proc_vmcore", "makedumpfile", "dumpfile", "reboot"):
@@ -169,16 +170,16 @@ def handoff_digraph(stage_key: str = "", plan: Any = None, trace: Any = None, re
     edge("panic_cpu", "crash_kexec")
     edge("crash_kexec", "other_cpus", "NMI")
     edge("other_cpus", "notes", "crash_save_cpu()")
-    edge("crash_kexec", "notes", "own registers")
-    edge("crash_kexec", "purgatory", "jump")
-    edge("purgatory", "segments", "verify")
-    edge("purgatory", "capture", "start")
+    edge("crash_kexec", "notes", _("own registers"))
+    edge("crash_kexec", "purgatory", _("jump"))
+    edge("purgatory", "segments", _("verify"))
+    edge("purgatory", "capture", _("start"))
     edge("elfcorehdr", "capture", "elfcorehdr=")
-    edge("elfcorehdr", "proc_vmcore", "describes")
+    edge("elfcorehdr", "proc_vmcore", _("describes"))
     edge("oldmem", "proc_vmcore", "PT_LOAD")
     edge("notes", "proc_vmcore", "PT_NOTE")
-    edge("proc_vmcore", "makedumpfile", "read")
-    edge("makedumpfile", "dumpfile", "write")
+    edge("proc_vmcore", "makedumpfile", _("read"))
+    edge("makedumpfile", "dumpfile", _("write"))
     edge("makedumpfile", "reboot")
     return d
 
@@ -195,7 +196,7 @@ class HandoffView(w.VBox):
     def __init__(self, plan: Any = None, trace: Any = None, result: Any = None, **kwargs: Any) -> None:
         self._error_box = error_widget()
         self.plan, self.trace, self.result = plan, trace, result
-        self.slider = w.SelectionSlider(options=PHASE_KEYS, value="BEFORE", description="handoff",
+        self.slider = w.SelectionSlider(options=PHASE_KEYS, value="BEFORE", description=_("handoff"),
                                         continuous_update=False, layout=w.Layout(width="40em", max_width="100%"))
         self.slider.observe(lambda ch: self.show(ch["new"]) if ch["new"] != self.phase else None, "value")
         self.caption = w.HTML("")
@@ -230,7 +231,7 @@ class HandoffView(w.VBox):
         self.graph_source = d.source
         if self.slider.value != phase:
             self.slider.value = phase
-        self.caption.value = f"<b>{esc(phase.replace('_', ' ').lower())}</b>: {esc(dict(PHASES)[phase])}"
+        self.caption.value = f"<b>{esc(phase.replace('_', ' ').lower())}</b>: {esc(_(dict(PHASES)[phase]))}"
         try:
             self.graph.value = render_svg(d.source)
         except Exception as e:          # noqa: BLE001 - no dot: the source, and how to get dot

@@ -28,6 +28,7 @@ import traitlets as t
 from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch, Patch, Rectangle
 
+from kpanic_lab.i18n import N_, _
 from kpanic_lab.kdump.kexec import KexecPlan, parse_iomem
 from kpanic_lab.viz._common import ViewError, error_html, error_widget, esc, guarded
 import kpanic_lab.viz.cjk  # noqa: F401  (Chinese labels: matplotlib falls back to Noto Sans CJK SC)
@@ -35,21 +36,21 @@ from kpanic_lab.viz.pagekinds import PageKindView  # noqa: F401  (re-exported: t
 
 MiB = 1 << 20
 STYLE = {   # kind: (face colour, hatch, words for the legend)
-    "ram": ("#c8e6c9", "", "System RAM (e820 usable)"),
-    "reserved": ("#e0e0e0", "", "reserved"),
-    "Kernel code": ("#1565c0", "", "kernel text"),
-    "Kernel rodata": ("#42a5f5", "", "kernel rodata"),
-    "Kernel data": ("#64b5f6", "", "kernel data"),
-    "Kernel bss": ("#bbdefb", "", "kernel bss"),
-    "crash": ("#ffcc80", "//", "crashkernel= reservation"),
-    "notes": ("#d81b60", "", "crash_notes (NT_PRSTATUS per CPU)"),
-    "oldmem": ("#fff3e0", "xx", "old kernel's memory: read via /proc/vmcore"),
-    "unknown": ("#ffffff", "..", "not booted yet"),
-    "purgatory": ("#8e24aa", "", "purgatory"),
-    "kernel": ("#1e88e5", "", "capture kernel image"),
-    "pgt": ("#00897b", "", "boot page tables, GDT"),
-    "bootparams": ("#6d4c41", "", "boot parameters (cmdline, e820)"),
-    "elfcorehdr": ("#e53935", "", "ELF core header (elfcorehdr=)"),
+    "ram": ("#c8e6c9", "", N_("System RAM (e820 usable)")),
+    "reserved": ("#e0e0e0", "", N_("reserved")),
+    "Kernel code": ("#1565c0", "", N_("kernel text")),
+    "Kernel rodata": ("#42a5f5", "", N_("kernel rodata")),
+    "Kernel data": ("#64b5f6", "", N_("kernel data")),
+    "Kernel bss": ("#bbdefb", "", N_("kernel bss")),
+    "crash": ("#ffcc80", "//", N_("crashkernel= reservation")),
+    "notes": ("#d81b60", "", N_("crash_notes (NT_PRSTATUS per CPU)")),
+    "oldmem": ("#fff3e0", "xx", N_("old kernel's memory: read via /proc/vmcore")),
+    "unknown": ("#ffffff", "..", N_("not booted yet")),
+    "purgatory": ("#8e24aa", "", N_("purgatory")),
+    "kernel": ("#1e88e5", "", N_("capture kernel image")),
+    "pgt": ("#00897b", "", N_("boot page tables, GDT")),
+    "bootparams": ("#6d4c41", "", N_("boot parameters (cmdline, e820)")),
+    "elfcorehdr": ("#e53935", "", N_("ELF core header (elfcorehdr=)")),
 }
 BAR = 0.3                        # the columns' bars are [0, BAR] wide; labels to their right
 _LAYER = {"ram": 1, "reserved": 1, "unknown": 1, "oldmem": 1, "crash": 2}    # everything else: 3, drawn inside
@@ -127,9 +128,9 @@ def memory_layout(iomem: str, plan: Optional[KexecPlan] = None, capture_console:
         owned = [(a, b) for a, b, _ in e820]
         for reg in (x for x in first if x.kind == "ram"):
             for a, b in _subtract((reg.start, reg.end), owned):
-                capture.append(Region(a, b, "oldmem", "old memory (/proc/vmcore)"))
+                capture.append(Region(a, b, "oldmem", N_("old memory (/proc/vmcore)")))
     elif crash is not None:
-        capture.append(Region(crash[0], crash[1], "crash", "reserved for it"))
+        capture.append(Region(crash[0], crash[1], "crash", N_("reserved for it")))
         for a, b in _subtract((0, size), [crash]):
             capture.append(Region(a, b, "unknown", "(the capture kernel has not booted)"))
     capture.sort(key=lambda r: r.start)
@@ -174,7 +175,8 @@ def _column(ax: Any, regions: Sequence[Region], lo: int, hi: int, title: str, un
     ax.set_xlim(0, 1)
     ax.set_ylim((lo - base) / unit, (hi - base) / unit)
     ax.set_title(title, fontsize=10)
-    ax.set_ylabel(f"physical address ({unit_name}{' from ' + hex(base) if base else ''})", fontsize=8)
+    unit_text = unit_name + (_(" from {base}").format(base=hex(base)) if base else "")
+    ax.set_ylabel(_("physical address ({unit})").format(unit=unit_text), fontsize=8)
     ax.set_xticks([])
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
@@ -183,7 +185,7 @@ def _column(ax: Any, regions: Sequence[Region], lo: int, hi: int, title: str, un
         a, b = max(r.start, lo), min(r.end, hi)
         if b <= a:
             continue
-        face, hatch, _ = STYLE[r.kind]
+        face, hatch, _words = STYLE[r.kind]
         layer = _LAYER.get(r.kind, 3)
         x0, x1 = (0.05, 0.25) if layer == 3 else (0.0, BAR)
         ax.add_patch(Rectangle((x0, (a - base) / unit), x1 - x0, max((b - a) / unit, span * 0.004), facecolor=face,
@@ -194,7 +196,7 @@ def _column(ax: Any, regions: Sequence[Region], lo: int, hi: int, title: str, un
     for y, (mid, r, a, b) in zip(ys, labelled):
         size = b - a
         size_text = f"{size / MiB:.1f} MiB" if size >= MiB else f"{size / 1024:.0f} KiB" if size >= 1024 else f"{size} B"
-        ax.annotate(f"{r.label}  {a:#x}  ({size_text})", xy=(BAR, (mid - base) / unit), xytext=(BAR + 0.05, y),
+        ax.annotate(f"{_(r.label)}  {a:#x}  ({size_text})", xy=(BAR, (mid - base) / unit), xytext=(BAR + 0.05, y),
                     fontsize=7, va="center", arrowprops={"arrowstyle": "-", "color": "#90a4ae", "lw": 0.5})
 
 
@@ -203,24 +205,24 @@ def draw_memory_maps(layout: MemoryLayout) -> Figure:
     fig = Figure(figsize=(15, 6.5), layout="constrained")
     grid = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1])
     ax1, ax2, ax3 = (fig.add_subplot(grid[0, i]) for i in range(3))
-    _column(ax1, layout.first, 0, layout.size, "first kernel (crashed): /proc/iomem")
-    cap_title = "capture kernel: its e820 map" if layout.capture_booted else "capture kernel (not booted yet)"
+    _column(ax1, layout.first, 0, layout.size, _("first kernel (crashed): /proc/iomem"))
+    cap_title = _("capture kernel: its e820 map") if layout.capture_booted else _("capture kernel (not booted yet)")
     _column(ax2, layout.capture, 0, layout.size, cap_title)
     if layout.segments and layout.crash:
         lo = layout.crash[0]
         hi = max(s.end for s in layout.segments)
         hi = min(layout.crash[1], hi + max((hi - lo) // 20, 4096))
-        _column(ax3, layout.segments, lo, hi, "kexec -p segments in the reservation", unit=1024,
+        _column(ax3, layout.segments, lo, hi, _("kexec -p segments in the reservation"), unit=1024,
                 unit_name="KiB", base=lo)
         for y in (lo, hi):
             fig.add_artist(ConnectionPatch(xyA=(BAR, y / MiB), coordsA=ax2.transData, xyB=(0, (y - lo) / 1024),
                                            coordsB=ax3.transData, color="#ef6c00", lw=0.8, ls="--"))
     else:
         ax3.axis("off")
-        ax3.text(0.5, 0.5, "no capture kernel loaded\n(kexec -p has not run)", ha="center", va="center",
+        ax3.text(0.5, 0.5, _("no capture kernel loaded\n(kexec -p has not run)"), ha="center", va="center",
                  fontsize=10, color="#757575", transform=ax3.transAxes)
     kinds = {r.kind for r in layout.first + layout.capture + layout.segments}
-    handles = [Patch(facecolor=STYLE[k][0], hatch=STYLE[k][1], edgecolor="#546e7a", label=STYLE[k][2])
+    handles = [Patch(facecolor=STYLE[k][0], hatch=STYLE[k][1], edgecolor="#546e7a", label=_(STYLE[k][2]))
                for k in STYLE if k in kinds]
     fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=7, frameon=False)
     return fig

@@ -35,6 +35,7 @@ from matplotlib.patches import Patch
 
 from kpanic_lab.errors import LabError
 from kpanic_lab.formats import open_dump
+from kpanic_lab.i18n import N_, _
 from kpanic_lab.formats.dump import Dump
 from kpanic_lab.formats.errors import dump_level_words
 from kpanic_lab.formats.codecs import get_codec
@@ -49,13 +50,14 @@ ROW = 256                         # pages per image row: 1 MiB
 # What a page is, as the view colours it (index = the value in the image).
 PAGE_KINDS = ("kernel", "zero", "cache", "cache_private", "user", "free", "other", "not saved", "hole")
 COLOURS = ("#1565c0", "#fff176", "#66bb6a", "#2e7d32", "#ab47bc", "#cfd8dc", "#ff7043", "#ef9a9a", "#ffffff")
-WORDS = {"kernel": "kernel (always kept)", "zero": "zero-filled", "cache": "page cache",
-         "cache_private": "page cache with private data", "user": "user process data", "free": "free (buddy)",
-         "other": "hwpoison / offline", "not saved": "excluded when this dump was saved",
-         "hole": "not in the dump (no RAM, or crashkernel=)"}
+WORDS = {"kernel": N_("kernel (always kept)"), "zero": N_("zero-filled"), "cache": N_("page cache"),
+         "cache_private": N_("page cache with private data"), "user": N_("user process data"),
+         "free": N_("free (buddy)"), "other": N_("hwpoison / offline"),
+         "not saved": N_("excluded when this dump was saved"),
+         "hole": N_("not in the dump (no RAM, or crashkernel=)")}
 KEPT = "#37474f"
-BITS = ((1, "1: zero pages"), (2, "2: cache, not private"), (4, "4: all cache"), (8, "8: user data"),
-        (16, "16: free pages"))
+BITS = ((1, N_("1: zero pages")), (2, N_("2: cache, not private")), (4, N_("4: all cache")), (8, N_("8: user data")),
+        (16, N_("16: free pages")))
 CODEC_FLAGS = {"lzo": "-l", "zlib": "-c", "snappy": "-p", "zstd": "-z"}
 DESC_BYTES = 24                   # one kdump page descriptor (offset, size, flags, page_flags)
 DEBOUNCE_SECONDS = 0.08           # a burst of control changes closer than this is one update
@@ -204,7 +206,7 @@ class LevelModel:
 
     def variable_bytes(self, level: int, codec: str) -> int:
         """The part of the vmcore's size that depends on the level (descriptors and page data)."""
-        why, _ = self.why(level)
+        why, _counts = self.why(level)
         shared = (why == KINDS.index("zero"))                 # -d 1: kept, one shared copy
         keep = self.c.ram & self.c.saved & ((why == 255) | shared)
         own = keep & ~shared
@@ -264,8 +266,8 @@ def draw_pages(c: Classified, why: np.ndarray, level: int, counts: Dict[str, int
     extent = (0, ROW, 0, -(-len(c.kind) // ROW))
     ax1.imshow(_grid(c.kind, PAGE_KINDS.index("hole")), cmap=cmap, vmin=0, vmax=len(COLOURS) - 1,
                origin="lower", aspect="auto", interpolation="nearest", extent=extent)
-    ax1.set_title("what each page frame is", fontsize=10)
-    ax1.set_ylabel("physical address (MiB)")
+    ax1.set_title(_("what each page frame is"), fontsize=10)
+    ax1.set_ylabel(_("physical address (MiB)"))
     shown = np.full(len(c.kind), len(COLOURS), dtype=np.uint8)          # kept
     shown[~c.ram] = PAGE_KINDS.index("hole")
     shown[c.ram & ~c.saved] = PAGE_KINDS.index("not saved")
@@ -274,13 +276,13 @@ def draw_pages(c: Classified, why: np.ndarray, level: int, counts: Dict[str, int
     shown[(why == KINDS.index("hwpoison")) | (why == KINDS.index("offline"))] = PAGE_KINDS.index("other")
     ax2.imshow(_grid(shown, PAGE_KINDS.index("hole")), cmap=ListedColormap(list(COLOURS) + [KEPT]), vmin=0,
                vmax=len(COLOURS), origin="lower", aspect="auto", interpolation="nearest", extent=extent)
-    ax2.set_title(f"makedumpfile -d {level}: dark = written, colour = excluded", fontsize=10)
+    ax2.set_title(_("makedumpfile -d {level}: dark = written, colour = excluded").format(level=level), fontsize=10)
     for ax in (ax1, ax2):
-        ax.set_xlabel("page within the MiB")
+        ax.set_xlabel(_("page within the MiB"))
     present = set(np.unique(c.kind).tolist())
-    handles = [Patch(facecolor=COLOURS[i], edgecolor="#90a4ae", label=WORDS[k]) for i, k in enumerate(PAGE_KINDS)
+    handles = [Patch(facecolor=COLOURS[i], edgecolor="#90a4ae", label=_(WORDS[k])) for i, k in enumerate(PAGE_KINDS)
                if i in present]
-    handles.append(Patch(facecolor=KEPT, label="written to the vmcore"))
+    handles.append(Patch(facecolor=KEPT, label=_("written to the vmcore")))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     return fig
 
@@ -315,20 +317,20 @@ class PageKindView(w.VBox):
         self.summary = w.HTML("")
         self.legend = w.HTML("")
         self.slider = w.IntSlider(value=level, min=0, max=31, description="-d", continuous_update=False)
-        self.boxes = [w.Checkbox(value=bool(level & bit), description=words, indent=False,
+        self.boxes = [w.Checkbox(value=bool(level & bit), description=_(words), indent=False,
                                  layout=w.Layout(width="auto")) for bit, words in BITS]
         have = [c for c, ok in available_compressions().items() if ok]
-        options = [("none", "")] + [(f"{CODEC_FLAGS.get(c, c)} {c}", c) for c in have]
+        options = [(_("none"), "")] + [(f"{CODEC_FLAGS.get(c, c)} {c}", c) for c in have]
         self.codec = w.Dropdown(options=options, value=compression if compression in have else "",
-                                description="compression")
+                                description=_("compression"))
         self.slider.observe(lambda ch: self._from_slider(), "value")
         for b in self.boxes:
             b.observe(lambda ch: self._from_boxes(), "value")
         self.codec.observe(lambda ch: None if self._syncing else self.set_compression(ch["new"]), "value")
         controls = w.VBox([w.HBox([self.slider, self.codec]),
                            w.HBox(self.boxes, layout=w.Layout(flex_flow="row wrap"))])
-        titles = w.HBox([w.HTML("<b>what each page frame is</b>", layout=w.Layout(width="50%")),
-                         w.HTML("<b>what this level writes</b> (dark) <b>and drops</b> (by kind)",
+        titles = w.HBox([w.HTML(f"<b>{_('what each page frame is')}</b>", layout=w.Layout(width="50%")),
+                         w.HTML(_("<b>what this level writes</b> (dark) <b>and drops</b> (by kind)"),
                                 layout=w.Layout(width="50%"))])
         maps = w.HBox([w.Box([self.kinds_image], layout=w.Layout(width="50%")),
                        w.Box([self.image], layout=w.Layout(width="50%"))])
@@ -345,14 +347,14 @@ class PageKindView(w.VBox):
         self.model = LevelModel.of(self.dump, self.classified)
         self.kinds_image.value = page_png(self.classified.kind, list(COLOURS), PAGE_KINDS.index("hole"))
         present = set(np.unique(self.classified.kind).tolist())
-        swatches = [(COLOURS[i], WORDS[k]) for i, k in enumerate(PAGE_KINDS) if i in present]
-        swatches.append((KEPT, "written to the vmcore"))
+        swatches = [(COLOURS[i], _(WORDS[k])) for i, k in enumerate(PAGE_KINDS) if i in present]
+        swatches.append((KEPT, _("written to the vmcore")))
         self.legend.value = ("<div style='line-height:1.6'>" + " ".join(
             f"<span style='white-space:nowrap; margin-right:1em'><span style='display:inline-block; width:0.9em; "
             f"height:0.9em; background:{col}; border:1px solid #90a4ae; vertical-align:middle'></span> "
             f"{esc(words)}</span>" for col, words in swatches) + "</div>"
-            "<div class='kpanic-aside'>one pixel per 4 KiB page, 256 pages (1 MiB) a row, low addresses at the "
-            "bottom</div>")
+            "<div class='kpanic-aside'>" + _("one pixel per 4 KiB page, 256 pages (1 MiB) a row, low addresses at "
+                                              "the bottom") + "</div>")
         self.compression = compression
         self.set_level(level)
 
@@ -412,7 +414,7 @@ class PageKindView(w.VBox):
         self._syncing = True
         try:
             self.slider.value = level
-            for (bit, _), b in zip(BITS, self.boxes):
+            for (bit, _words), b in zip(BITS, self.boxes):
                 b.value = bool(level & bit)
         finally:
             self._syncing = False
@@ -460,17 +462,19 @@ class PageKindView(w.VBox):
 
     def _summary(self) -> str:
         ram = int(np.count_nonzero(self.classified.ram)) if self.classified is not None else 0
-        rows = "".join(f"<tr><td>{esc(WORDS.get(k, k))}</td><td align=right>{n}</td>"
+        rows = "".join(f"<tr><td>{esc(_(WORDS.get(k, k)))}</td><td align=right>{n}</td>"
                        f"<td align=right>{n * PAGE / (1 << 20):.1f} MiB</td></tr>"
                        for k, n in self.counts.items() if n)
-        size = (f"<b>{self.vmcore_bytes:,} bytes</b> ({self.vmcore_bytes / (1 << 20):.2f} MiB)"
-                if self.vmcore_bytes else "<i>not computed</i>")
+        size = (_("<b>{n:,} bytes</b> ({mib:.2f} MiB)").format(n=self.vmcore_bytes, mib=self.vmcore_bytes / (1 << 20))
+                if self.vmcore_bytes else f"<i>{_('not computed')}</i>")
         flag = CODEC_FLAGS.get(self.compression, "")
-        return (f"<b>-d {self.dump_level}</b> drops {esc(dump_level_words(self.dump_level))}.<br>"
-                f"{ram} pages of RAM: {self.excluded_pages} excluded, {self.kept_pages} written. "
-                f"vmcore (<code>makedumpfile {flag + ' ' if flag else ''}-d {self.dump_level}</code>): {size}"
-                + (f"<table><tr><th align=left>excluded as</th><th>pages</th><th>size</th></tr>{rows}</table>"
-                   if rows else ""))
+        return (_("<b>-d {level}</b> drops {words}.").format(level=self.dump_level,
+                                                              words=esc(dump_level_words(self.dump_level)))
+                + "<br>" + _("{ram} pages of RAM: {excluded} excluded, {kept} written.").format(
+                    ram=ram, excluded=self.excluded_pages, kept=self.kept_pages)
+                + f" vmcore (<code>makedumpfile {flag + ' ' if flag else ''}-d {self.dump_level}</code>): {size}"
+                + (f"<table><tr><th align=left>{_('excluded as')}</th><th>{_('pages')}</th><th>{_('size')}</th></tr>"
+                   f"{rows}</table>" if rows else ""))
 
 def _as_dump(obj: Any) -> Dump:
     """A Dump from a Dump, a path, a KdumpResult or its CaptureOutcome."""

@@ -130,3 +130,37 @@ def test_the_chinese_catalogue_matches_the_code():
     for report in reports():
         assert report.ok, (f"{report.lang}.po: missing {report.missing}, untranslated {report.untranslated}, "
                            f"obsolete {report.obsolete}, placeholders {report.bad_placeholders}")
+
+
+def _functions_that_shadow_underscore(source: str) -> list:
+    """Functions that call _() but also bind ``_`` as a local (``x, _ = ...``, ``for _ in``): the call fails."""
+    import ast
+
+    found = []
+    for fn in ast.walk(ast.parse(source)):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        calls = binds = False
+        stack = list(fn.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
+                                 ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                continue           # their own scopes
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_":
+                calls = True
+            if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store):
+                binds = True
+            stack.extend(ast.iter_child_nodes(node))
+        if calls and binds:
+            found.append(fn.name)
+    return found
+
+
+def test_no_function_both_translates_and_binds_underscore():
+    assert _functions_that_shadow_underscore("def f():\n    a, _ = 1, 2\n    return _('x')\n") == ["f"]
+    assert _functions_that_shadow_underscore("def f():\n    return [_('x') for _y in ()] + [a for a, _ in ()]\n") == []
+    package = Path(i18n.__file__).resolve().parents[1]
+    bad = [f"{p.relative_to(package.parent)}: {name}" for p in sorted(package.rglob("*.py"))
+           for name in _functions_that_shadow_underscore(p.read_text(encoding="utf-8"))]
+    assert not bad, f"these functions call _() but also bind _ as a local (rename the throwaway): {bad}"

@@ -57,7 +57,7 @@ lab: $(STAMP)
 	  $(if $(filter zh,$(LAB_LANG)),--LabApp.default_url=/lab/tree/zh/index.ipynb)
 
 test: $(STAMP)
-	$(PY) -m pytest tests --nbmake notebooks/
+	$(PY) -m pytest -rs tests --nbmake notebooks/
 
 guest:
 	$(MAKE) -C kpanic_lab/guest

@@ -1,7 +1,8 @@
 """The real-browser tests: JupyterLab on 127.0.0.1, driven by Playwright in Debian's chromium.
 
 They need ``/usr/bin/chromium`` (``apt-get install chromium``), the ``playwright`` package
-(``pip install -r tests/browser/requirements.txt``; its own browser download is not used) and
+(in the test extras: ``pip install -e '.[test]'``, which ``make install`` runs; its own browser
+download is not used) and
 the guest image.  Without them the tests are skipped, saying what is missing, except under CI
 (``CI=true``), where .ci/run installs both and a missing piece is a failure, never a silent skip.
 
@@ -46,7 +47,7 @@ def _missing() -> List[str]:
     if not CHROMIUM.is_file():
         missing.append(f"{CHROMIUM} (apt-get install chromium)")
     if importlib.util.find_spec("playwright") is None:
-        missing.append("the playwright package (pip install -r tests/browser/requirements.txt)")
+        missing.append("the playwright package (make install, or pip install -e '.[test]')")
     if importlib.util.find_spec("jupyterlab") is None:
         missing.append("jupyterlab")
     if not vmlinux_path().is_file():

@@ -148,3 +148,14 @@ def test_ctrl_c_stops_the_command_and_returns_to_the_prompt(dumps, monkeypatch):
     assert repl.run_interactive(s, out) == 0
     text = out.getvalue()
     assert "(interrupted)\n1\n" in text and s.done
+
+
+def test_a_crashkernel_that_parses_but_cannot_fit_fails_as_linux_does_once():
+    if not vmlinux_path().is_file():
+        pytest.skip("no guest image")
+    r = kpanic_lab("run", "sysrq-c", "--kdump", "--crashkernel", "10G", timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stdout.count("crashkernel reservation failed - No suitable area found.") == 1
+    assert r.stdout.count("Memory for crashkernel is not reserved") == 1
+    assert r.stderr.splitlines()[-1] == ("--- no capture kernel ran (end: no-capture); "
+                                         "kexec said: Memory for crashkernel is not reserved")

@@ -137,6 +137,16 @@ class PanicSession:
             return self.goto(self.position + 1)
         return self._advance(snapshot=True)
 
+    def step_to(self, key: str) -> Optional[StageRecord]:
+        """Forward to the next stage named ``key`` (``"CRASH_KEXEC"``), through the ones before it;
+        None when the run ends first."""
+        if key not in STAGE_INFO:
+            raise KeyError(f"no stage {key!r}; the stages are: {', '.join(STAGE_INFO)}")
+        while True:
+            rec = self.step()
+            if rec is None or rec.key == key:
+                return rec
+
     def _run_to_next_stop(self):
         m = self.machine
         self._stepping = True

@@ -72,3 +72,13 @@ def test_panic_on_oops_is_not_a_boot_parameter_in_6_1():
     t = s.start().run_to_end()
     assert t.end == "task-killed"                           # no effect, as in 6.1
     assert 'Unknown kernel command line parameters "panic_on_oops=1", will be passed to user space.' in t.console
+
+
+def test_step_to_runs_forward_to_the_named_stage():
+    if not vmlinux_path().is_file():
+        pytest.skip("no guest image")
+    s = PanicSession("sysrq-c").start()
+    rec = s.step_to("CPU_STOPPED")
+    assert rec is not None and rec.key == "CPU_STOPPED" and s.records[rec.index - 1].key == "STOP_IPI"
+    with pytest.raises(KeyError, match="no stage 'NOPE'"):
+        s.step_to("NOPE")

@@ -291,7 +291,8 @@ def _write_kdump(dump: Dump, walk: CycleWalk, sink: Union[StreamSink, FlattenedW
             writer.pages(b.sizes, b.flags, b.shared, b.blob)
             res.counts["zero"] += int(np.count_nonzero(b.shared))
             done[0] += len(b.sizes)
-            prog(PROGRESS_COPY, done[0], ndump)
+            if done[0] < ndump:
+                prog(PROGRESS_COPY, done[0], ndump)
 
     prog(PROGRESS_COPY, 0, ndump)
     try:

@@ -3,8 +3,8 @@
 The lab's pictures keep their Latin font (DejaVu Sans in matplotlib, Helvetica in graphviz) and
 fall back to Noto Sans CJK SC (Debian's ``fonts-noto-cjk``; ``binder/apt.txt``) for Chinese
 characters, so an English picture looks as it did and a Chinese label is drawn with glyphs rather
-than boxes.  Importing this module (the matplotlib views do) adds the CJK family to matplotlib's
-``font.family`` as the fallback for glyphs the Latin font lacks; :data:`GRAPH_FONT` is the ``fontname`` the graphviz views use (pango
+than boxes.  :func:`use_cjk_fonts` (the matplotlib views call it before drawing) adds the CJK family to
+matplotlib's ``font.family`` as the fallback for glyphs the Latin font lacks; :data:`GRAPH_FONT` is the ``fontname`` the graphviz views use (pango
 measures it through fontconfig, and the browser draws the SVG with the same family list).
 
 >>> cjk_font_path()                                  # doctest: +SKIP
@@ -12,19 +12,24 @@ measures it through fontconfig, and the browser draws the SVG with the same fami
 """
 from __future__ import annotations
 
-from typing import Optional
+import textwrap
+import unicodedata
+from typing import Any, List, Optional
 
-import matplotlib
-from matplotlib import font_manager
-
-__all__ = ["CJK_FAMILY", "GRAPH_FONT", "cjk_font_path", "use_cjk_fonts"]
+__all__ = ["CJK_FAMILY", "GRAPH_FONT", "cjk_font_path", "use_cjk_fonts", "display_width", "wrap_label"]
 
 CJK_FAMILY = "Noto Sans CJK SC"
 #: the graphviz ``fontname``: Latin in Helvetica, Chinese in Noto Sans CJK SC
 GRAPH_FONT = f"Helvetica,{CJK_FAMILY}"
 
 
+def _font_manager() -> Any:
+    from matplotlib import font_manager      # here, so the graphviz views do not load matplotlib
+    return font_manager
+
+
 def _find(family: str) -> Optional[str]:
+    font_manager = _font_manager()
     try:
         return str(font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False))
     except ValueError:
@@ -39,6 +44,7 @@ def cjk_font_path() -> Optional[str]:
     """
     path = _find(CJK_FAMILY)
     if path is None:
+        font_manager = _font_manager()
         for candidate in font_manager.findSystemFonts():
             if "NotoSansCJK" in candidate.replace(" ", "") and "Bold" not in candidate:
                 font_manager.fontManager.addfont(candidate)
@@ -53,6 +59,8 @@ def use_cjk_fonts() -> bool:
     Latin text keeps its font.  Idempotent.  Returns whether the font is installed (False: Chinese
     labels would be boxes).
     """
+    import matplotlib
+
     found = cjk_font_path() is not None
     families = list(matplotlib.rcParams["font.family"])
     if CJK_FAMILY not in families:
@@ -60,4 +68,34 @@ def use_cjk_fonts() -> bool:
     return found
 
 
-use_cjk_fonts()
+def display_width(text: str) -> int:
+    """Columns ``text`` takes: a Chinese character (East Asian wide) counts two.
+
+    >>> display_width("panic"), display_width("恐慌")
+    (5, 4)
+    """
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def wrap_label(text: str, width: int) -> List[str]:
+    """Lines of at most ``width`` columns: at spaces, and between any two Chinese characters.
+
+    >>> wrap_label("3 · 进入 panic()", 8)
+    ['3 · 进入', 'panic()']
+    """
+    if display_width(text) == len(text):
+        return textwrap.wrap(text, width)          # no wide characters: exactly as before
+    lines: List[str] = []
+    line = ""
+    for word in text.split(" "):
+        pieces = [word] if display_width(word) <= width else list(word)
+        for k, piece in enumerate(pieces):
+            joiner = " " if line and k == 0 else ""
+            if line and display_width(line + joiner + piece) > width:
+                lines.append(line)
+                line = piece
+            else:
+                line = line + joiner + piece
+    if line:
+        lines.append(line)
+    return lines

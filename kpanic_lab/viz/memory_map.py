@@ -31,7 +31,7 @@ from matplotlib.patches import ConnectionPatch, Patch, Rectangle
 from kpanic_lab.i18n import N_, _
 from kpanic_lab.kdump.kexec import KexecPlan, parse_iomem
 from kpanic_lab.viz._common import ViewError, error_html, error_widget, esc, guarded
-import kpanic_lab.viz.cjk  # noqa: F401  (Chinese labels: matplotlib falls back to Noto Sans CJK SC)
+from kpanic_lab.viz.cjk import use_cjk_fonts
 from kpanic_lab.viz.pagekinds import PageKindView  # noqa: F401  (re-exported: the dump-level control)
 
 MiB = 1 << 20
@@ -202,6 +202,7 @@ def _column(ax: Any, regions: Sequence[Region], lo: int, hi: int, title: str, un
 
 def draw_memory_maps(layout: MemoryLayout) -> Figure:
     """The figure: first kernel | capture kernel | the reservation's first bytes, zoomed."""
+    use_cjk_fonts()                     # Chinese labels drawn with Noto Sans CJK SC, not boxes
     fig = Figure(figsize=(15, 6.5), layout="constrained")
     grid = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1])
     ax1, ax2, ax3 = (fig.add_subplot(grid[0, i]) for i in range(3))

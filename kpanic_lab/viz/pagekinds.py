@@ -42,7 +42,7 @@ from kpanic_lab.formats.codecs import get_codec
 from kpanic_lab.kdump.makedumpfile import available_compressions, exclude_pages, makedumpfile
 from kpanic_lab.kdump.pageclass import KINDS, PageLayout, classify_pages, zero_pages
 from kpanic_lab.viz._common import ViewError, error_html, error_widget, esc, guarded
-import kpanic_lab.viz.cjk  # noqa: F401  (Chinese labels: matplotlib falls back to Noto Sans CJK SC)
+from kpanic_lab.viz.cjk import use_cjk_fonts
 from kpanic_lab.viz.progress import ProgressView
 
 PAGE = 4096
@@ -259,6 +259,7 @@ def _grid(values: np.ndarray, fill: int) -> np.ndarray:
 
 def draw_pages(c: Classified, why: np.ndarray, level: int, counts: Dict[str, int]) -> Figure:
     """Two page maps: what each page is | what -d ``level`` keeps (dark) and drops (by kind)."""
+    use_cjk_fonts()                     # Chinese labels drawn with Noto Sans CJK SC, not boxes
     fig = Figure(figsize=(11, 5.2))
     fig.subplots_adjust(left=0.07, right=0.99, top=0.94, bottom=0.2, wspace=0.06)
     ax1, ax2 = fig.subplots(1, 2, sharey=True)

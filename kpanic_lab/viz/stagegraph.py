@@ -22,13 +22,14 @@ Stepping must feel live, so a view lays the graph out once per set of nodes
 from __future__ import annotations
 
 import re
-import textwrap
 from functools import lru_cache
 from typing import Dict, List, Mapping, Optional
 
 import graphviz
 
+from kpanic_lab.i18n import _
 from kpanic_lab.viz._common import CURRENT, FUTURE, PAST
+from kpanic_lab.viz.cjk import GRAPH_FONT, wrap_label
 
 BEFORE = "before"            # the node for position -1
 ROW = 3                      # stages per row: the graph stays narrow enough for half a 1024 px screen
@@ -64,7 +65,7 @@ def _digraph(graph: Mapping[str, List[Dict[str, str]]], current: Optional[int],
     lines = dict(second_lines or {})
     d = graphviz.Digraph("stages", graph_attr={"layout": "neato", "bgcolor": "transparent", "splines": "true",
                                                "outputorder": "edgesfirst"},
-                         node_attr={"shape": "box", "fontname": "Helvetica", "fontsize": str(FONT_PT),
+                         node_attr={"shape": "box", "fontname": GRAPH_FONT, "fontsize": str(FONT_PT),
                                     "width": "1.25", "height": "0.42", "margin": "0.04,0.02"},
                          edge_attr={"arrowsize": "0.6", "color": "#607d8b"})
 
@@ -84,10 +85,10 @@ def _digraph(graph: Mapping[str, List[Dict[str, str]]], current: Optional[int],
             c = row - 1 - c
         return f"{c * 1.5:.2f},{-r * 0.8:.2f}!"
 
-    d.node(BEFORE, "shell prompt\n(before the trigger)", pos=pos(BEFORE), **style(BEFORE, -1))
+    d.node(BEFORE, _("shell prompt\n(before the trigger)"), pos=pos(BEFORE), **style(BEFORE, -1))
     for n in nodes:
         i = int(n["id"])
-        label = "\n".join(textwrap.wrap(f"{i} · {n['label']}", 18))
+        label = "\n".join(wrap_label(f"{i} · {_(n['label'])}", 18))
         if lines.get(n["id"]):
             label += "\n" + "\n".join(_wrap_name(lines[n["id"]], 16))
         d.node(n["id"], label, tooltip=n.get("key", ""), pos=pos(n["id"]), **style(n["id"], i))
@@ -96,7 +97,7 @@ def _digraph(graph: Mapping[str, List[Dict[str, str]]], current: Optional[int],
     for e in graph.get("edges", []):
         d.edge(e["from"], e["to"])
     if ended:
-        d.node("end", f"end: {ended}", shape="plaintext", fontsize="10", fontcolor="#455a64", pos=pos("end"))
+        d.node("end", _("end: {how}").format(how=ended), shape="plaintext", fontsize="10", fontcolor="#455a64", pos=pos("end"))
         if nodes:
             d.edge(nodes[-1]["id"], "end", style="dotted", arrowhead="none")
     return d

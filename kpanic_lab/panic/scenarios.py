@@ -47,6 +47,11 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
              "echo 1 > /proc/null_deref", cmdline="oops=panic", setup=("insmod null_deref",),
              notes=("6.1 has no panic_on_oops= boot parameter (it would go to user space as unknown): "
                     "oops=panic or sysctl.kernel.panic_on_oops=1 set it.",)),
+    Scenario("oops-limit", "the NULL write a third time with kernel.oops_limit=3: 'Oopsed too often'",
+             "echo 1 > /proc/null_deref", cmdline="sysctl.kernel.oops_limit=3",
+             setup=("insmod null_deref", "echo 1 > /proc/null_deref", "echo 1 > /proc/null_deref"),
+             notes=("Linux 6.1.y counts oopses in make_task_dead(): the kernel.oops_limit-th one panics "
+                    "(10000 by default), because every oops may leak a reference the task held.",)),
     Scenario("oops-in-irq", "a NULL dereference in a timer interrupt: 'Fatal exception in interrupt'",
              "insmod timer_oops", notes=("An oops in interrupt context always panics: there is no task to kill.",)),
     Scenario("bug-on", "BUG_ON(1) in a module: invalid opcode (ud2), 'kernel BUG at file:line!'",

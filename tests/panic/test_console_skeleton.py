@@ -147,3 +147,14 @@ def test_double_panic_lines_from_source(run_scenario):
     expected = loading("double_panic") + panic_lines(msg, ["FRAMES"])
     expected.insert(expected.index("Kernel Offset:"), "Shutting down cpus with NMI")
     assert ours(run_scenario, "double-panic") == expected
+
+
+def test_oops_limit_lines_from_source(run_scenario):
+    # the third oops as in the real oops log (tainted D now), then kernel/exit.c make_task_dead():
+    # panic("Oopsed too often ..."), with no second stack dump (TAINT_DIE is set)
+    oops = real("c_oops_panic_on_oops0.console.log", until="Killed\n")
+    oops = [("Oops: [#3]" if t == "Oops: [#1]" else t) for t in oops if t != "module's own line"]
+    got = [t for t in ours(run_scenario, "oops-limit") if t != "module's own line"]
+    msg = "Oopsed too often (kernel.oops_limit is 3)"
+    assert got == oops + [f"Kernel panic - not syncing: {msg}", "Kernel Offset:",
+                          f"---[ end Kernel panic - not syncing: {msg} ]---"]

@@ -64,3 +64,21 @@ def test_init_exiting_panics(run_scenario):
     t = run_scenario("init-exit").trace()
     assert "Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100" in t.console
     assert t.end == "hang"
+
+
+def test_repeated_oopses_reach_oops_limit(run_scenario):
+    # 6.1.y make_task_dead(): the kernel.oops_limit-th oops panics
+    t = run_scenario("oops-limit").trace()
+    assert in_order(t.keys(), ["OOPS", "OOPS_END", "ENTRY", "STACK_DUMPED", "LOOP", "END"])
+    assert next(s for s in t.stages if s.key == "OOPS").args[0] == 3              # die counter #3
+    assert "ENTRY" in t.keys() and "TASK_EXIT" not in t.keys()
+    assert "Kernel panic - not syncing: Oopsed too often (kernel.oops_limit is 3)" in t.console
+    assert t.console.count("Kernel panic") == 2 and "Oops: 0002 [#2]" in t.console
+
+
+def test_warn_limit_turns_the_nth_warning_into_a_panic(run_scenario):
+    t = run_scenario("warn", cmdline="sysctl.kernel.warn_limit=1").trace()
+    assert t.end == "hang"
+    assert "Kernel panic - not syncing: kernel: system warned too often (kernel.warn_limit is 1)" in t.console
+    # the default: no limit, the warning is just a warning
+    assert run_scenario("warn").trace().end == "continued"

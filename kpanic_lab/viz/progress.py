@@ -20,6 +20,7 @@ from typing import Any, List, Optional
 import ipywidgets as w
 import traitlets as t
 
+from kpanic_lab.i18n import _
 from kpanic_lab.viz._common import describe_exception, error_html, esc
 
 RESOLUTION = 1000
@@ -96,7 +97,7 @@ def run_with_progress(obj: Any, view: Optional[ProgressView] = None, expected_st
         return None
     try:
         if not session.started:
-            view.note("booting the guest...")
+            view.note(_("booting the guest..."))
             (obj.load() if obj is not session else session.start())
         seen: List[str] = []
         while True:
@@ -106,11 +107,11 @@ def run_with_progress(obj: Any, view: Optional[ProgressView] = None, expected_st
             seen.append(rec.key)
             view(f"stage {rec.index}: {rec.key}", len(session.records), max(expected_stages, len(seen) + 1))
         if obj is not session:
-            view.note("the capture kernel boots and saves the dump...", 0.95)
+            view.note(_("the capture kernel boots and saves the dump..."), 0.95)
             result = obj.run()
-            view.finish(f"{len(seen)} stages, then the capture: {result.end}")
+            view.finish(_("{n} stages, then the capture: {end}").format(n=len(seen), end=result.end))
             return result
-        view.finish(f"{len(seen)} stages; the run ended: {session.end}")
+        view.finish(_("{n} stages; the run ended: {end}").format(n=len(seen), end=session.end))
         return session.trace()
     except Exception as e:              # noqa: BLE001 - shown on the bar, not as a traceback
         view.fail(describe_exception(e))

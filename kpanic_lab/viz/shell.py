@@ -18,6 +18,7 @@ from typing import Any, List, Optional, Tuple, Union
 import ipywidgets as w
 import traitlets as t
 
+from kpanic_lab.i18n import _
 from kpanic_lab.viz._common import ViewError, describe_exception, error_html, error_widget, esc, guarded, pre
 
 PROMPT = "crash> "
@@ -45,8 +46,8 @@ def _open_session(source: Any, vmlinux: Union[str, Path, None] = None) -> Tuple[
 
         note = ""
         if "Kernel panic - not syncing" not in source.console_text and "Oops" not in source.console_text:
-            note = ("this machine never panicked: crash reads it as it runs now (there is no panic task "
-                    "to start from)")
+            note = _("this machine never panicked: crash reads it as it runs now (there is no panic task "
+                     "to start from)")
         return CrashSession(LiveTarget(source)), note
     raise ViewError(f"the crash shell opens a vmcore path, a CrashSession, a Machine or a PanicSession, "
                     f"not {type(source).__name__}")
@@ -67,7 +68,7 @@ class CrashShell(w.VBox):
         self.input = w.Text(placeholder="bt, log, ps, sys, help ...", continuous_update=False,
                             layout=w.Layout(width="35em", max_width="100%"))
         self.input.add_class("kpanic-crash-input")
-        self.run_button = w.Button(description="Run", layout=w.Layout(width="auto"))
+        self.run_button = w.Button(description=_("Run"), layout=w.Layout(width="auto"))
         self.examples = w.ToggleButtons(options=list(SUGGESTED), value=None, style={"button_width": "auto"})
         self.output = w.Output(layout=w.Layout(max_height="28em", overflow="auto", border="1px solid #ddd"))
         self._note = w.HTML("")
@@ -160,18 +161,18 @@ class VmcoreExplorer(w.VBox):
         self.dump: Any = None
         self.shell: Optional[CrashShell] = None
         files = find_dumps(source) if source is not None and Path(source).exists() else []
-        self.picker = w.Dropdown(options=[(str(p), str(p)) for p in files], value=None, description="dump",
+        self.picker = w.Dropdown(options=[(str(p), str(p)) for p in files], value=None, description=_("dump"),
                                  layout=w.Layout(width="48em", max_width="100%"))
-        self.path_input = w.Text(value=str(source or ""), placeholder="path to a vmcore", description="or path",
+        self.path_input = w.Text(value=str(source or ""), placeholder=_("path to a vmcore"), description=_("or path"),
                                  layout=w.Layout(width="48em", max_width="100%"))
-        self.open_button = w.Button(description="Open", button_style="primary")
+        self.open_button = w.Button(description=_("Open"), button_style="primary")
         self.header = w.HTML("")
         self.info = w.HTML("")
         self.cpus = w.HTML("")
         self.log_view = w.HTML("")
         self.shell_box = w.VBox([])
         self.tabs = w.Tab(children=[self.header, self.info, self.cpus, self.log_view, self.shell_box])
-        for i, title in enumerate(("header", "VMCOREINFO", "CPUs", "log", "crash>")):
+        for i, title in enumerate((_("header"), "VMCOREINFO", _("CPUs"), "log", "crash>")):
             self.tabs.set_title(i, title)
         self.picker.observe(lambda ch: self.open_dump(ch["new"]) if ch["new"] else None, "value")
         self.open_button.on_click(lambda _b: self.open_dump(self.path_input.value))

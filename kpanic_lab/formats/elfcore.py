@@ -32,6 +32,7 @@ from kpanic_lab.machine.errors import MemoryFault
 
 PAGE_OFFSET = 0xFFFF888000000000          # the x86-64 direct map without KASLR (4-level paging)
 START_KERNEL_MAP = 0xFFFFFFFF80000000     # __START_KERNEL_map
+MAX_PHYSMEM_BITS = 46                     # x86-64 with 4-level paging (the guest's): no RAM above 64 TiB
 PT_LOAD, PT_NOTE = 1, 4
 PF_RWX = 7
 VMCOREINFO_NOTE = "VMCOREINFO"
@@ -207,6 +208,10 @@ class ElfCore(PhysicalSource):
             elif ph["p_type"] == "PT_LOAD":
                 if ph["p_filesz"] > ph["p_memsz"]:
                     raise DumpError(name, where, f"corrupted: PT_LOAD {i} has p_filesz > p_memsz")
+                if ph["p_paddr"] + ph["p_memsz"] > 1 << MAX_PHYSMEM_BITS:
+                    raise DumpError(name, where, f"corrupted: PT_LOAD {i} reaches physical 0x"
+                                    f"{ph['p_paddr'] + ph['p_memsz']:x}, past x86-64's {MAX_PHYSMEM_BITS}-bit "
+                                    "physical address space")
                 loads.append(_Seg(ph["p_paddr"], ph["p_vaddr"], ph["p_offset"], ph["p_filesz"], ph["p_memsz"]))
         if not loads:
             raise DumpError(name, phoff, "no PT_LOAD: the vmcore holds no memory")

@@ -131,6 +131,7 @@ class PanicStepper(w.VBox):
         self.step_button = w.Button(description=_("Step"), icon="step-forward", tooltip=_("one stage forward"),
                                     button_style="primary")
         self.step_button.add_class("kpanic-step")
+        self.back_button.add_class("kpanic-back")
         self.end_button = w.Button(description=_("Run to end"), icon="fast-forward",
                                      tooltip=_("record every stage"))
         for b, fn in ((self.reset_button, self.reset), (self.back_button, self.back),
@@ -153,7 +154,7 @@ class PanicStepper(w.VBox):
         self.notifiers = w.HTML("")
         # the graph: laid out once per set of stages (self.graph), coloured per stage by CSS
         # (self.graph_style), so a click over recorded stages sends a few hundred bytes of style
-        self.graph = w.HTML("", layout=w.Layout(overflow="auto", max_height="36em"))
+        self.graph = w.HTML("", layout=w.Layout(overflow="auto", max_height="24em"))
         self.graph.add_class(self._graph_scope)
         self.graph.add_class("kpanic-stage-graph")
         self.graph_style = w.HTML("", layout=w.Layout(height="0px", overflow="hidden"))
@@ -162,9 +163,12 @@ class PanicStepper(w.VBox):
                                     self.console])
         # one fixed layout: two columns that never wrap (the graph stays on the right at any width)
         left = w.VBox([w.HTML(f"<b>{_('CPUs')}</b>"), self._cpus, self.what, self.why,
-                       w.HTML("<b>panic_notifier_list</b>"), self.notifiers, self._console_box],
+                       w.HTML("<b>panic_notifier_list</b>"), self.notifiers]
+                      + ([] if self._draw_graph else [self._console_box]),
                       layout=w.Layout(width="47%" if self._draw_graph else "100%", min_width="0"))
-        right = w.VBox([self.graph_style, self.graph], layout=w.Layout(width="53%", min_width="0"))
+        # the console under the graph: the whole stepper fits a 1024x768 screen (tests/browser)
+        right = w.VBox([self.graph_style, self.graph, self._console_box],
+                       layout=w.Layout(width="53%", min_width="0"))
         self._body = w.HBox([left, right] if self._draw_graph else [left],
                             layout=w.Layout(flex_flow="row nowrap", align_items="flex-start", width="100%"))
 
@@ -326,7 +330,7 @@ class PanicStepper(w.VBox):
         lines_old = old.split("\n")
         keep_old = "\n".join(lines_old[-max(CONSOLE_LINES - new.count("\n"), 4):])
         body = esc(keep_old) + (f'<span class="kpanic-new">{esc(new)}</span>' if new else "")
-        self.console.value = (f'<div class="kpanic-console" style="max-height:14em; overflow:auto; border:1px solid '
+        self.console.value = (f'<div class="kpanic-console" style="max-height:11em; overflow:auto; border:1px solid '
                               f'#ddd; padding:4px; background:#fafafa"><pre>{body}</pre></div>')
 
     def _draw_layout(self, graph: Any, lines: Any, end: Optional[str], key: Tuple[Any, ...], ids: List[str],

@@ -1,0 +1,146 @@
+"""The lab's widgets in their notebooks, in JupyterLab in a real browser at a projector's 1024x768.
+
+- notebooks/02: the panic stepper fits one 1024x768 screen, no label overlaps another (bounding
+  boxes), the stage graph's node text is >= 12 px, and a Step click is repainted in <= 100 ms
+  (median of 20 clicks, each timed from the click to the frame after the stage label changed);
+- the picture's state is checked after the clicks (the current node is the stage shown, an IF lamp
+  went red), and a screenshot of each is kept in tests/browser/artifacts/.
+
+The figures are written to tests/browser/artifacts/stepper_latency.json (benchmarks/bench_viz_browser.py
+runs this and reports them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, LabServer
+from tests.browser.test_stepper_in_jupyterlab import KERNEL_SECONDS, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+CLICKS = 20
+STEP_TARGET_MS = 100.0
+BUSY_LOAD = 1.5               # load average per CPU above which the latency is not asserted
+CELLS_SECONDS = 300           # the whole notebook, run all, on a loaded 2-core machine
+
+# Times one click of ``selector`` to the frame after the stage label changed (ms).
+TIME_CLICK = """async (selector) => {
+    const root = document.querySelector('.kpanic-stepper');
+    const label = root.querySelector('.kpanic-stage');
+    const button = root.querySelector(selector);
+    const before = label.textContent;
+    const t0 = performance.now();
+    const changed = new Promise(resolve => {
+        const obs = new MutationObserver(() => { if (label.textContent !== before) { obs.disconnect(); resolve(); } });
+        obs.observe(label, {subtree: true, childList: true, characterData: true});
+    });
+    button.click();
+    await changed;
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    return performance.now() - t0;
+}"""
+
+GEOMETRY = """() => {
+    const root = document.querySelector('.kpanic-stepper');
+    root.scrollIntoView({block: 'start'});
+    const r = root.getBoundingClientRect();
+    const scroller = root.closest('.jp-WindowedPanel-outer') || root.closest('.jp-Notebook') || document.body;
+    const p = scroller.getBoundingClientRect();
+    const box = e => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+    const visible = e => { const b = e.getBoundingClientRect(); return b.width > 0 && b.height > 0; };
+    const svg = root.querySelector('.kpanic-stage-graph svg');
+    const scale = svg ? svg.getBoundingClientRect().width / svg.viewBox.baseVal.width : 0;
+    const texts = svg ? [...svg.querySelectorAll('g.node')].map(g => ({node: g.querySelector('title').textContent,
+        boxes: [...g.querySelectorAll('text')].map(box)})) : [];
+    const fonts = svg ? [...svg.querySelectorAll('g.node text')].map(t => parseFloat(t.getAttribute('font-size')) * scale) : [];
+    const labels = [...root.querySelectorAll('button, .widget-slider, .kpanic-stage, .kpanic-if')].filter(visible)
+        .map(e => ({what: e.className.toString().slice(0, 60) + ' ' + e.innerText.slice(0, 30), box: box(e)}));
+    return {stepper: [r.left, r.top, r.right, r.bottom], panel: [p.left, p.top, p.right, p.bottom],
+            viewport: [window.innerWidth, window.innerHeight], texts, fonts, labels};
+}"""
+
+
+def overlaps(a, b, slack: float = 0.5) -> bool:
+    return a[0] < b[2] - slack and b[0] < a[2] - slack and a[1] < b[3] - slack and b[1] < a[3] - slack
+
+
+def open_and_run(page, lab_server: LabServer, notebook: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(lab_server.page_url(f"lab/tree/{notebook}"), wait_until="domcontentloaded", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    wait_for("the kernel to be idle", lambda: page.evaluate("""() => {
+                 const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+                 const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+                 return k && k.status === 'idle';
+             }"""), KERNEL_SECONDS)
+    page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); window.jupyterapp.shell.collapseRight(); }")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def test_stepper_in_02_fits_1024x768_and_steps_fast(lab_server: LabServer, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    errors: list = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_viewport_size({"width": 1024, "height": 768})
+    open_and_run(page, lab_server, "02_panic_step_by_step.ipynb")
+    step = page.locator(".kpanic-stepper button.kpanic-step").first
+    step.wait_for(state="visible", timeout=CELLS_SECONDS * 1000)
+    wait_for("the stepper to show the prompt", lambda: "before the trigger" in
+             page.locator(".kpanic-stepper .kpanic-stage").first.text_content(), 60)
+    # let "run all" finish, so the clicks are not queued behind the other cells
+    wait_for("run all to finish", lambda: page.evaluate("""() => {
+        const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+        return k.status === 'idle' &&
+            ![...document.querySelectorAll('.jp-InputPrompt')].some(e => (e.textContent || '').includes('*')); }"""),
+        CELLS_SECONDS)
+    page.evaluate("() => document.querySelector('.kpanic-stepper').scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+    times = []                                      # Step: the guest runs to a stage it never reached
+    for _ in range(CLICKS):
+        if page.evaluate("() => document.querySelector('.kpanic-stepper button.kpanic-step').disabled"):
+            break
+        times.append(page.evaluate(TIME_CLICK, "button.kpanic-step"))
+    replay = []                                     # Back over recorded stages: a snapshot restored
+    for _ in range(CLICKS // 2):                    # (from the 20th stage back to the 10th)
+        replay.append(page.evaluate(TIME_CLICK, "button.kpanic-back"))
+    geo = page.evaluate(GEOMETRY)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "stepper_02_1024x768.png"))
+    median = statistics.median(times)
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    (ARTIFACTS / "stepper_latency.json").write_text(json.dumps(
+        {"clicks": times, "median_ms": median, "back_clicks": replay, "back_median_ms": statistics.median(replay),
+         "load_per_cpu": load}, indent=1))
+
+    # the picture's state: the graph marks the stage shown, the panicking CPU's lamp is red
+    label = page.locator(".kpanic-stepper .kpanic-stage").first.text_content()
+    first_lamps = page.evaluate("""() => [...document.querySelector('.kpanic-stepper').querySelectorAll('.kpanic-if')]
+        .map(e => e.classList.contains('kpanic-if-off') ? 'off' : 'on')""")
+    current = page.evaluate("""() => { const g = document.querySelector('.kpanic-stepper .kpanic-stage-graph');
+        const rule = document.querySelector('.kpanic-stepper').innerHTML.match(/kpanic_n_(\\w+) path, [^{]*\\{fill:#ffb300/);
+        return rule ? rule[1] : null; }""")
+    shown = label.split(":")[0].replace("stage", "").strip()
+    assert "stage" in label and "off" in first_lamps, (label, first_lamps)
+    assert current == shown, (current, label)            # the graph marks the stage the label names
+    # it fits one 1024x768 screen, inside the notebook's width
+    left, top, right, bottom = geo["stepper"]
+    visible_height = geo["viewport"][1] - geo["panel"][1]       # below JupyterLab's menu, tabs and toolbar
+    assert right <= geo["viewport"][0] and bottom - top <= visible_height, geo
+    assert geo["fonts"] and min(geo["fonts"]) >= 12, geo["fonts"]
+    for i, a in enumerate(geo["texts"]):                 # graph nodes: no text over another node's
+        for b in geo["texts"][i + 1:]:
+            for x in a["boxes"]:
+                for y in b["boxes"]:
+                    assert not overlaps(x, y), (a["node"], b["node"], x, y)
+    labels = geo["labels"]
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            assert not overlaps(a["box"], b["box"]), (a, b)
+    if load > BUSY_LOAD:      # a time measured on a host busy with other work says nothing of the view
+        pytest.skip(f"the layout checks passed; the host is busy (load {load:.1f} per CPU), so the Step "
+                    f"median ({median:.0f} ms) is not held to {STEP_TARGET_MS:.0f} ms")
+    assert median <= STEP_TARGET_MS, f"median Step repaint {median:.0f} ms > {STEP_TARGET_MS:.0f} ms: {times}"
+    assert not errors, errors

@@ -342,7 +342,7 @@ def utsname_of(dump: Dump, reader: Optional[PageReader] = None) -> Utsname:
                                                if "OFFSET(uts_namespace.name)" in vi else 4)
         else:
             return fallback
-        raw = (reader or PageReader(dump)).read_virtual(base, 6 * 65)
+        raw = (reader or PageReader(dump)).read_virtual(base, 6 * 65).tobytes()
     except LabError:
         return fallback
     return Utsname(*(raw[i * 65:(i + 1) * 65].split(b"\0", 1)[0].decode("latin-1") for i in range(6)))

@@ -28,8 +28,8 @@ import numpy as np
 from kpanic_lab.errors import LabError
 from kpanic_lab.formats.codecs import CodecError, CodecUnavailable, codec_for_flags
 from kpanic_lab.formats.diskdump import KdumpFile
-from kpanic_lab.formats.dump import Dump
-from kpanic_lab.formats.elfcore import ElfCore
+from kpanic_lab.formats.dump import DIRECT_MAP_SIZE, Dump
+from kpanic_lab.formats.elfcore import START_KERNEL_MAP, ElfCore
 from kpanic_lab.formats.errors import DumpError
 from kpanic_lab.formats.source import PAGE_SIZE
 from kpanic_lab.kdump.pageclass import (DL_EXCLUDE_ZERO, KINDS, MAX_DUMP_LEVEL, Exclusion, PageClassError,
@@ -180,22 +180,31 @@ class PageReader:
             out[i] = np.frombuffer(page, dtype=np.uint8)
         return out
 
-    def read_virtual(self, va: int, size: int) -> bytes:
-        """``size`` bytes at a kernel virtual address, every page of it held by the input."""
-        out = bytearray()
+    def read_virtual(self, va: int, size: int) -> np.ndarray:
+        """``size`` bytes at a kernel virtual address, every page of it held by the input (uint8)."""
+        out = np.empty(size, dtype=np.uint8)
         pos, end = va, va + size
         while pos < end:
             pa0 = self.dump.vtop(pos)
-            n = min(end - pos, PAGE_SIZE - pos % PAGE_SIZE)
-            while pos + n < end and n < _RUN_BYTES and self.dump.vtop(pos + n) == pa0 + n:
-                n += min(end - pos - n, PAGE_SIZE)
+            n = self._linear(pos, min(end - pos, _RUN_BYTES), pa0)
             first, last = pa0 // PAGE_SIZE, -(-(pa0 + n) // PAGE_SIZE)
             if not (self.saved(first, last) & self.ram(first, last)).all():
                 raise PageStreamError(f"0x{pos:x}+0x{n:x} (physical 0x{pa0:x}) is not all in {self.dump.name}")
             rel = pa0 - first * PAGE_SIZE
-            out += self.read(np.arange(first, last)).reshape(-1)[rel:rel + n].tobytes()
+            out[pos - va:pos - va + n] = self.read(np.arange(first, last)).reshape(-1)[rel:rel + n]
             pos += n
-        return bytes(out)
+        return out
+
+    def _linear(self, va: int, n: int, pa: int) -> int:
+        """How many of the ``n`` bytes from ``va`` are physically contiguous from ``pa``."""
+        d = self.dump
+        for base, span in ((d.page_offset, DIRECT_MAP_SIZE), (START_KERNEL_MAP, d.kernel_image_size)):
+            if base <= va and va + n <= base + span:
+                return n                # one linear mapping: the direct map, or the kernel image
+        done = min(n, PAGE_SIZE - va % PAGE_SIZE)
+        while done < n and d.vtop(va + done) == pa + done:
+            done += min(n - done, PAGE_SIZE)
+        return done
 
 
 class CycleWalk:
@@ -217,7 +226,7 @@ class CycleWalk:
             try:
                 self.layout = PageLayout.from_vmcoreinfo(dump.vmcoreinfo)
                 sym = dump.vmcoreinfo.symbol("mem_map")
-                self.mem_map = int.from_bytes(self.reader.read_virtual(sym, 8), "little")
+                self.mem_map = int.from_bytes(self.reader.read_virtual(sym, 8).tobytes(), "little")
             except (PageClassError, LabError) as e:
                 raise PageStreamError(f"-d {dump_level}: {e}") from None
         per_pfn = _PER_PFN + (self.layout.size if self.layout else 0)
@@ -244,7 +253,7 @@ class CycleWalk:
             except (LabError, ValueError) as e:
                 raise PageStreamError(f"-d {self.dump_level}: cannot read struct page of pfns "
                                       f"0x{lo:x}-0x{hi - 1:x} (mem_map 0x{self.mem_map:x}): {e}") from None
-            kind = classify_pages(np.frombuffer(raw, np.uint8), self.layout, self.dump_level, ram).kind
+            kind = classify_pages(raw, self.layout, self.dump_level, ram).kind
         return Cycle(lo, hi, ram, saved, kind)
 
     def __iter__(self) -> Iterator[Cycle]:

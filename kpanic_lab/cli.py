@@ -23,6 +23,7 @@ import kpanic_lab
 from kpanic_lab.guest import vmlinux_path
 from kpanic_lab.guest.image import ImageError
 from kpanic_lab.errors import LabError
+from kpanic_lab.i18n import N_, _
 from kpanic_lab.machine import ConfigError, Machine, MachineConfig, MachineError
 
 PROG = "kpanic-lab"
@@ -30,6 +31,25 @@ PROG = "kpanic-lab"
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+# `run --kdump` without --crash-dir: dumps land here (relative to the current folder) and stay
+DEFAULT_CRASH_DIR = "crash"
+
+# `run --kdump` prints three consoles, one after the other; each under its own header
+CONSOLE_HEADERS = (
+    N_("first kernel: boot, kexec -p, the crash"),
+    N_("capture kernel: booted by kexec in the crashkernel= memory, saves the dump"),
+    N_("after reboot: the machine boots again"),
+)
+
+
+def console_header(title: str) -> str:
+    """The line above one console of `run --kdump`, in the student's language.
+
+    >>> console_header(CONSOLE_HEADERS[2])
+    '==================== after reboot: the machine boots again ===================='
+    """
+    return f"{'=' * 20} {_(title)} {'=' * 20}"
 
 Arguments = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
@@ -128,7 +148,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kdump", action="store_true",
                    help="boot with crashkernel=, load a capture kernel (kexec -p), dump, reboot")
     p.add_argument("--kdump-conf", metavar="FILE", help="a RHEL kdump.conf for the capture kernel (implies --kdump)")
-    p.add_argument("--crash-dir", metavar="DIR", help="the lab disk's folder where dumps land (implies --kdump)")
+    p.add_argument("--crash-dir", metavar="DIR",
+                   help=f"the lab disk's folder where dumps land (implies --kdump; default ./{DEFAULT_CRASH_DIR}): "
+                        "each run's dump goes to DIR/var/crash/<host>-<date>/ and stays there")
     p.add_argument("--crashkernel", metavar="SIZE", default="64M", help="crashkernel= value with --kdump (64M)")
 
 
@@ -143,7 +165,7 @@ def _run(a: argparse.Namespace) -> int:
     cpus = config.cpus
     _check_output_file("--trace", a.trace)
     if a.crash_dir is not None and not a.crash_dir.strip():
-        raise UsageError("--crash-dir='': an empty folder name (leave the option out for a temporary folder)")
+        raise UsageError(f"--crash-dir='': an empty folder name (leave the option out for ./{DEFAULT_CRASH_DIR})")
     if a.kdump or a.kdump_conf is not None or a.crash_dir is not None:
         return _run_kdump(a, cpus)
     _check_crashkernel(config.cmdline, config.memory)
@@ -218,9 +240,12 @@ def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-d
                 conf = f.read(1 << 20)
         except OSError as e:
             raise UsageError(f"--kdump-conf {a.kdump_conf}: {e.strerror}") from None
+    crash_dir = a.crash_dir if a.crash_dir is not None else DEFAULT_CRASH_DIR
+    if os.path.exists(crash_dir) and not os.path.isdir(crash_dir):
+        raise UsageError(f"--crash-dir {crash_dir}: not a folder")
     try:
         run = KdumpRun(a.scenario, cpus=cpus, memory=a.memory, cmdline=a.cmdline, crashkernel=a.crashkernel,
-                       kdump_conf=conf, crash_dir=a.crash_dir)
+                       kdump_conf=conf, crash_dir=crash_dir)
     except (UnknownScenario, KdumpConfError) as e:
         raise UsageError(str(e)) from None
     try:
@@ -229,11 +254,10 @@ def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-d
         if run.session.machine is not None:  # whatever ends the run, the console so far is printed
             _write(sys.stdout, run.session.machine.console_text)
         raise
-    _write(sys.stdout, r.first_console)
-    if r.capture_console:
-        _write(sys.stdout, r.capture_console)
-    if r.reboot_console:
-        _write(sys.stdout, r.reboot_console)
+    for header, console in ((CONSOLE_HEADERS[0], r.first_console), (CONSOLE_HEADERS[1], r.capture_console),
+                            (CONSOLE_HEADERS[2], r.reboot_console)):
+        if console or header is CONSOLE_HEADERS[0]:
+            _write(sys.stdout, f"{console_header(header)}\n{console}")
     _print_stages(r.trace)
     if r.outcome is not None:
         where = r.outcome.vmcore or r.outcome.raw or r.outcome.directory
@@ -251,7 +275,8 @@ def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-d
 
 def _makedumpfile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-d", dest="dump_level", type=int, default=0, metavar="N",
-                   help="dump level, a bitmask: 1 zero, 2 cache, 4 private cache, 8 user data, 16 free (31 = all)")
+                   help="dump level, a bitmask of the pages left out: 1 zero pages, 2 non-private page cache, "
+                        "4 all page cache, 8 user data, 16 free pages (31 = all)")
     comp = p.add_mutually_exclusive_group()
     for flag, name in (("-c", "zlib"), ("-l", "lzo"), ("-p", "snappy"), ("-z", "zstd")):
         comp.add_argument(flag, dest="compression", action="store_const", const=name, help=f"compress pages with {name}")
@@ -372,7 +397,9 @@ def _crash_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-i", dest="script", metavar="FILE", help="run the commands in FILE, then exit (as crash -i)")
     p.add_argument("--live", metavar="SCENARIO",
                    help="no dump: run SCENARIO on a lab machine and analyse the machine as it stands")
-    p.add_argument("--echo", action="store_true", help="batch mode: print each command line before its output")
+    p.add_argument("--echo", action=argparse.BooleanOptionalAction, default=None,
+                   help="print crash> and each command line before its output (the default with -i, as crash "
+                        "does; --no-echo leaves it out)")
     machine_options(p)
 
 

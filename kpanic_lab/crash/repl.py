@@ -155,10 +155,14 @@ def open_session(files: List[str], live: Optional[str] = None, **machine: object
     return CrashSession.open(vmcore, vmlinux)
 
 
-def main(files: List[str], script: Optional[str] = None, live: Optional[str] = None, echo: bool = False,
-         stdin: Optional[IO[str]] = None, out: Optional[IO[str]] = None, **machine: object) -> int:
+def main(files: List[str], script: Optional[str] = None, live: Optional[str] = None,
+         echo: Optional[bool] = None, stdin: Optional[IO[str]] = None, out: Optional[IO[str]] = None,
+         **machine: object) -> int:
     """The ``kpanic-lab crash`` front-end: batch from ``script`` or a non-terminal stdin,
-    interactive otherwise."""
+    interactive otherwise. ``echo`` prints ``crash> CMD`` before each output; by default it is on
+    for a script (crash -i shows each command of its input file so) and off for stdin."""
+    if echo is None:
+        echo = script is not None
     stdin = stdin or sys.stdin
     out = out or sys.stdout
     lines: Optional[List[str]] = None

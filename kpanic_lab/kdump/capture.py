@@ -228,9 +228,22 @@ def _create(path: Path) -> BinaryIO:
     return os.fdopen(fd, "wb")
 
 
+def lab_time(machine: Machine) -> dt.datetime:
+    """The lab's wall clock now: LAB_EPOCH at power-on, running with the machine's virtual time."""
+    return LAB_EPOCH + dt.timedelta(microseconds=machine.clock_ns // 1000)
+
+
 def lab_date(machine: Machine) -> str:
     """The date the capture kernel would put in the folder name (`date +%Y-%m-%d-%T`)."""
-    when = LAB_EPOCH + dt.timedelta(microseconds=machine.clock_ns // 1000)
+    return folder_date(lab_time(machine))
+
+
+def folder_date(when: dt.datetime) -> str:
+    """kdump.sh's DATEDIR: `date +%Y-%m-%d-%T`.
+
+    >>> folder_date(dt.datetime(2026, 11, 26, 8, 0, 3))
+    '2026-11-26-08:00:03'
+    """
     return when.strftime("%Y-%m-%d-%H:%M:%S")
 
 
@@ -249,7 +262,7 @@ def collect(machine: Machine, request: ToolRequest, conf: KdumpConf, targets: Ta
         say(f"kdump: core_collector {conf.core_collector.split()[0]} is not available in the lab; "
             "use makedumpfile")
         return _failed(out, conf, "unsupported core_collector")
-    date = lab_date(machine)
+    date = lab_time(machine)
     try:
         if conf.target_type == "raw":
             _save_raw(dump, conf, targets, out, say)
@@ -268,7 +281,7 @@ def collect(machine: Machine, request: ToolRequest, conf: KdumpConf, targets: Ta
 
 
 def _dump_to_rootfs(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutcome, why: str,
-                    date: str) -> CaptureOutcome:
+                    date: dt.datetime) -> CaptureOutcome:
     """failure_action dump_to_rootfs: try the root file system instead, then the final action."""
     import dataclasses
 
@@ -300,7 +313,8 @@ def _failed(out: CaptureOutcome, conf: KdumpConf, why: str) -> CaptureOutcome:
 
 
 def _target_dir(conf: KdumpConf, targets: Targets, date: str) -> Tuple[Path, str]:
-    """The host folder of the dump and the guest's name for it, confined to the target's disk."""
+    """The host folder of the dump (``<path>/<host>-<date>``) and the guest's name for it, confined to
+    the target's disk."""
     path = guest_path(conf.path)
     if conf.target_type in ("ssh", "nfs"):
         if targets.remote_dir is None or not targets.remote_reachable:
@@ -335,10 +349,29 @@ def _run_makedumpfile(dump: Dump, args: MakedumpfileArgs, f: BinaryIO, targets: 
     return res
 
 
-def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutcome, say, date: str) -> None:  # type: ignore[no-untyped-def]
-    directory, shown = _target_dir(conf, targets, date)
+def _claim_dir(conf: KdumpConf, targets: Targets, when: dt.datetime) -> Tuple[Path, str]:
+    """Create the dump's own folder, ``<host>-<date>``, and never one an earlier dump has.
+
+    Every lab machine powers on at the same wall-clock time (LAB_EPOCH: runs are deterministic), so
+    a second run into the same target would name the same second, where a real machine's clock
+    would have moved on: the date moves on by whole seconds until the name is free. The folder is
+    made with one mkdir, so two runs at once cannot both take it.
+    """
+    for step in range(100_000):
+        directory, shown = _target_dir(conf, targets, folder_date(when + dt.timedelta(seconds=step)))
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue
+        return directory, shown
+    raise TargetError(f"{directory.parent}: no free <host>-<date> folder name left")
+
+
+def _save_to_dir(dump: Dump, conf: KdumpConf, targets: Targets, out: CaptureOutcome, say,  # type: ignore[no-untyped-def]
+                 date: dt.datetime) -> None:
+    directory, shown = _claim_dir(conf, targets, date)
     guest_dir = shown if conf.target_type not in ("ssh", "nfs") else shown.split(":", 1)[-1]
-    directory.mkdir(parents=True, exist_ok=True)
     base = targets.remote_dir if conf.target_type in ("ssh", "nfs") else targets.crash_dir
     if not _inside(base, directory):                       # a link made meanwhile
         raise TargetError(f"{guest_dir}: resolves outside the dump target")
@@ -391,6 +424,7 @@ def reply_text(outcome: CaptureOutcome) -> bytes:
     return ("\n".join(outcome.messages) + f"\nfinal_action={outcome.action}\n").encode()
 
 
-__all__ = ["Targets", "CaptureOutcome", "collect", "reply_text", "lab_date", "TargetError", "guest_path",
+__all__ = ["Targets", "CaptureOutcome", "collect", "reply_text", "lab_date", "lab_time", "folder_date",
+           "TargetError", "guest_path",
            "resolve_in_root",
            "DEFAULT_CORE_COLLECTOR_FLAT"]

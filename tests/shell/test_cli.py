@@ -50,6 +50,22 @@ def test_batch_from_a_file_stops_at_q(vmcore, tmp_path, capsys):
                    "crash> q\n")
 
 
+def test_a_script_echoes_each_command_by_default_as_crash_i_does(vmcore, tmp_path, capsys, monkeypatch):
+    script = tmp_path / "cmds"
+    script.write_text("sys | grep PANIC\nlog | grep -c 'Kernel panic'\n")
+    assert cli.main(["crash", str(vmcore), "-i", str(script)]) == 0
+    assert capsys.readouterr().out == ('crash> sys | grep PANIC\n'
+                                       '       PANIC: "Kernel panic - not syncing: sysrq triggered crash"\n'
+                                       "crash> log | grep -c 'Kernel panic'\n2\n")
+    assert cli.main(["crash", str(vmcore), "-i", str(script), "--no-echo"]) == 0
+    assert capsys.readouterr().out == '       PANIC: "Kernel panic - not syncing: sysrq triggered crash"\n2\n'
+    # stdin stays as it was: outputs only, unless --echo
+    assert _run(["crash", str(vmcore)], "sys | grep -c PANIC\n", monkeypatch) == 0
+    assert capsys.readouterr().out == "1\n"
+    assert _run(["crash", str(vmcore), "--echo"], "sys | grep -c PANIC\n", monkeypatch) == 0
+    assert capsys.readouterr().out == "crash> sys | grep -c PANIC\n1\n"
+
+
 def test_live_scenario(capsys, monkeypatch):
     if not vmlinux_path().is_file():
         pytest.skip("no guest image")

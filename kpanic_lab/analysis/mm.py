@@ -12,6 +12,8 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Iterator, List, Tuple
 
+from kpanic_lab.analysis.errors import AnalysisError
+
 if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program
 
@@ -19,13 +21,23 @@ _ADDR = 0x000FFFFFFFFFF000
 _P, _RW, _PS, _NX = 0x1, 0x2, 0x80, 1 << 63
 
 
-def _table(prog: "Program", pa: int) -> Tuple[int, ...]:
-    return struct.unpack("<512Q", prog.target.read_physical(pa & _ADDR, 4096))
-
-
 def user_mappings(prog: "Program", pgd: int) -> Iterator[Tuple[int, int, str]]:
     """(virtual address, size, "rwx" permissions) of every mapped user page or huge page
-    under the PML4 at physical ``pgd`` (slots 0-255: the user half)."""
+    under the PML4 at physical ``pgd`` (slots 0-255: the user half).
+
+    Page tables form a tree: a table reached twice means the entries are corrupted (a loop
+    would make the walk endless), so the walk stops there with one line.
+    """
+    seen: set = set()
+
+    def _table(prog: "Program", pa: int) -> Tuple[int, ...]:
+        pa &= _ADDR
+        if pa in seen:
+            raise AnalysisError(f"page table at physical {pa:x} is reached twice from the PML4 at {pgd & _ADDR:x}: "
+                                "the page tables are corrupted")
+        seen.add(pa)
+        return struct.unpack("<512Q", prog.target.read_physical(pa, 4096))
+
     for i4, e4 in enumerate(_table(prog, pgd)[:256]):
         if not e4 & _P:
             continue
@@ -72,11 +84,15 @@ def merge_runs(pages: List[Tuple[int, str]], page: int = 4096) -> List[Tuple[int
 
 
 def user_regions(prog: "Program", pgd: int) -> List[Tuple[int, int, str]]:
-    """The mapped runs of an address space: [(start, end, perms)]."""
-    pages: List[Tuple[int, str]] = []
-    for va, size, perms in user_mappings(prog, pgd):
-        pages += [(va + off, perms) for off in range(0, size, 4096)]
-    return merge_runs(pages)
+    """The mapped runs of an address space: [(start, end, perms)] (huge pages are not split
+    into 4 KiB ones: a corrupted table full of 1 GiB entries stays a short list)."""
+    out: List[Tuple[int, int, str]] = []
+    for va, size, perms in user_mappings(prog, pgd):       # in address order
+        if out and out[-1][1] == va and out[-1][2] == perms:
+            out[-1] = (out[-1][0], va + size, perms)
+        else:
+            out.append((va, va + size, perms))
+    return out
 
 
 def region_names(regions: List[Tuple[int, int, str]], start_code: int, end_code: int, start_brk: int,

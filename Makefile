@@ -1,6 +1,6 @@
 # kpanic_lab: set up, test, rebuild the guest, benchmark.
 #
-#   make lab        create .venv, install the lab, start JupyterLab on notebooks/ (127.0.0.1)
+#   make lab        create .venv, install the lab, start JupyterLab on notebooks/ (JUPYTER_IP:JUPYTER_PORT)
 #   make install    the same without starting JupyterLab
 #   make lab LAB_LANG=zh   make lab opening the Chinese series (中文), JupyterLab's menus in Chinese
 #   make test       the whole test suite, notebooks included
@@ -17,6 +17,8 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Jupyter refuses to run as root unless told; root is usual in containers and CI machines
 AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 JUPYTER_PORT ?= 8888
+# the address JupyterLab listens on: 127.0.0.1 (this machine only); 0.0.0.0 for a classroom server
+JUPYTER_IP ?= 127.0.0.1
 
 .DEFAULT_GOAL := help
 
@@ -53,7 +55,7 @@ lab: $(STAMP)
 	  { [ -f $(ZH_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings ] || \
 	    printf '{"locale": "zh_CN"}\n' > $(ZH_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings; })
 	$(if $(filter zh,$(LAB_LANG)),JUPYTERLAB_SETTINGS_DIR=$(ZH_SETTINGS)) \
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(JUPYTER_PORT) --no-browser $(AS_ROOT) \
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=$(JUPYTER_IP) --port=$(JUPYTER_PORT) --no-browser $(AS_ROOT) \
 	  $(if $(filter zh,$(LAB_LANG)),--LabApp.default_url=/lab/tree/zh/index.ipynb)
 
 test: $(STAMP)

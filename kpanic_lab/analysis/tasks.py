@@ -222,7 +222,7 @@ def ps(prog: "Program") -> List[PsRow]:
         if t.mm:
             try:
                 pages = user_pages(prog, prog.read_u64(t.mm + pgd_off))
-            except ReadError:
+            except AnalysisError:      # unreadable or corrupted page tables: no pages counted
                 pages = 0
         rows.append(PsRow(t, t.address in active, t.state_code, round(100.0 * pages / total, 1),
                           pages * 4, pages * 4))

@@ -146,11 +146,13 @@ class PanicStepper(w.VBox):
         self._bar = w.VBox([self.stage_label,
                             w.HBox([self.reset_button, self.back_button, self.step_button, self.end_button,
                                     self.slider], layout=w.Layout(flex_flow="row nowrap", width="100%"))])
-        self.lamps: List[w.HTML] = []
-        self.cpu_texts: List[w.HTML] = []
-        self._cpus = w.VBox([])
-        self.what = w.HTML("")
-        self.why = w.HTML("")
+        # the CPUs (lamps and where each is), what the stage did and why: one widget, so a click
+        # sends one message for them all (a Step click must repaint in <= 100 ms)
+        self.lamps: List[str] = []          # per CPU: its lamp's HTML (classes kpanic-if-on / -off)
+        self.cpu_texts: List[str] = []      # per CPU: where it is, in HTML
+        self._what, self._why = "", ""
+        self.cpus_view = w.HTML("")
+        self.cpus_view.add_class("kpanic-cpus")
         self.notifiers = w.HTML("")
         # the graph: laid out once per set of stages (self.graph), coloured per stage by CSS
         # (self.graph_style), so a click over recorded stages sends a few hundred bytes of style
@@ -162,7 +164,7 @@ class PanicStepper(w.VBox):
         self._console_box = w.VBox([w.HTML(_("<b>console</b> (since the trigger; this stage's lines highlighted)")),
                                     self.console])
         # one fixed layout: two columns that never wrap (the graph stays on the right at any width)
-        left = w.VBox([w.HTML(f"<b>{_('CPUs')}</b>"), self._cpus, self.what, self.why,
+        left = w.VBox([w.HTML(f"<b>{_('CPUs')}</b>"), self.cpus_view,
                        w.HTML("<b>panic_notifier_list</b>"), self.notifiers]
                       + ([] if self._draw_graph else [self._console_box]),
                       layout=w.Layout(width="47%" if self._draw_graph else "100%", min_width="0"))
@@ -172,19 +174,21 @@ class PanicStepper(w.VBox):
         self._body = w.HBox([left, right] if self._draw_graph else [left],
                             layout=w.Layout(flex_flow="row nowrap", align_items="flex-start", width="100%"))
 
-    def _cpu_panels(self, n: int) -> None:
-        if len(self.lamps) == n:
-            return
-        self.lamps, self.cpu_texts, rows = [], [], []
-        for i in range(n):
-            lamp = w.HTML("", layout=w.Layout(min_width="11em"))
-            lamp.add_class("kpanic-if")
-            lamp.add_class(f"kpanic-if-cpu{i}")
-            text = w.HTML("")
-            self.lamps.append(lamp)
-            self.cpu_texts.append(text)
-            rows.append(w.HBox([lamp, text]))
-        self._cpus.children = rows
+    def _draw_cpus(self) -> None:
+        rows = "".join(f'<tr><td style="white-space:nowrap; vertical-align:top; padding-right:0.6em">{lamp}</td>'
+                       f'<td>{text}</td></tr>' for lamp, text in zip(self.lamps, self.cpu_texts))
+        self.cpus_view.value = (f'<table style="border-collapse:collapse">{rows}</table>'
+                                f'<div class="kpanic-what">{self._what}</div><div class="kpanic-why">{self._why}</div>')
+
+    @property
+    def what(self) -> str:
+        """What the stage did (HTML)."""
+        return self._what
+
+    @property
+    def why(self) -> str:
+        """Why Linux does it (HTML)."""
+        return self._why
 
     @guarded
     def _start(self) -> None:
@@ -269,16 +273,18 @@ class PanicStepper(w.VBox):
         total = (_("{n} recorded").format(n=self.recorded)
                  + (_(", run ended: {end}").format(end=self.ended) if self.ended else ""))
         if rec is None:
-            self.stage_label.value = (_("<b>before the trigger</b> — the shell prompt") +
-                                      f" <span class='kpanic-aside'>({total})</span>")
-            self.what.value = f"<b>{_('next:')}</b> <code>{esc(self._s().scenario.trigger)}</code>"
+            label = (_("<b>before the trigger</b> — the shell prompt") +
+                     f" <span class='kpanic-aside'>({total})</span>")
+            self._what = f"<b>{_('next:')}</b> <code>{esc(self._s().scenario.trigger)}</code>"
         else:
             where = _("(CPU {cpu}, at {symbol}; {total})").format(cpu=rec.cpu, symbol=esc(rec.symbol.split('/')[0]),
                                                                   total=total)
-            self.stage_label.value = (f"<b>{_('stage {index}').format(index=rec.index)}: {esc(rec.key)}</b> — "
-                                      f"{esc(_(rec.title))} <span class='kpanic-aside'>{where}</span>")
-            self.what.value = f"<b>{_('what:')}</b> {esc(rec.detail)}" if rec.detail else ""
-        self.why.value = f"<b>{_('why:')}</b> {esc(explanation(rec))}"
+            label = (f"<b>{_('stage {index}').format(index=rec.index)}: {esc(rec.key)}</b> — "
+                     f"{esc(_(rec.title))} <span class='kpanic-aside'>{where}</span>")
+            self._what = f"<b>{_('what:')}</b> {esc(rec.detail)}" if rec.detail else ""
+        self._why = f"<b>{_('why:')}</b> {esc(explanation(rec))}"
+        self._draw_cpus()
+        self.stage_label.value = label
 
     def _show_cpus(self, rec: Optional[StageRecord]) -> None:
         if rec is not None:
@@ -287,15 +293,14 @@ class PanicStepper(w.VBox):
         else:      # before the trigger: the machine as it stands at the prompt
             rows = [(v.index, v.interrupts_enabled, v.state + (_(" (user mode)") if v.cpl == 3 else ""), v.symbol,
                      v.rip, _("(not recorded before the trigger)")) for v in self._s().machine.cpu_views()]
-        self._cpu_panels(len(rows))
-        for (cpu, on, doing, symbol, rip, preempt), lamp, text in zip(rows, self.lamps, self.cpu_texts):
-            lamp.value = _lamp(on)
-            lamp.remove_class("kpanic-if-off" if on else "kpanic-if-on")
-            lamp.add_class("kpanic-if-on" if on else "kpanic-if-off")
+        self.lamps, self.cpu_texts = [], []
+        for cpu, on, doing, symbol, rip, preempt in rows:
+            self.lamps.append(f'<span class="kpanic-if kpanic-if-cpu{cpu} kpanic-if-{"on" if on else "off"}">'
+                              f'{_lamp(on)}</span>')
             mark = " &#9664;" if rec is not None and rec.cpu == cpu else ""
-            text.value = (f"<b>CPU {cpu}</b>{mark} · {esc(doing)} · <code>{esc(symbol.split('/')[0])}</code> "
-                          f"<span class='kpanic-aside'>(rip <code>{rip:#018x}</code>)</span> · "
-                          f"{_('preempt')} {esc(preempt)}")
+            self.cpu_texts.append(f"<b>CPU {cpu}</b>{mark} · {esc(doing)} · <code>{esc(symbol.split('/')[0])}</code> "
+                                  f"<span class='kpanic-aside'>(rip <code>{rip:#018x}</code>)</span> · "
+                                  f"{_('preempt')} {esc(preempt)}")
         self.if_flags = [r[1] for r in rows]
         self.doing = [r[2] for r in rows]
         self.symbols = [r[3] for r in rows]

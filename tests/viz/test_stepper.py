@@ -60,9 +60,10 @@ def test_if_flags_follow_the_trace(stepper, full_trace):
         stepper.goto(rec.index)
         want = [c.interrupts_enabled for c in rec.cpus]
         assert stepper.if_flags == want, rec.key
-        for on, lamp in zip(want, stepper.lamps):
-            assert ("kpanic-if-on" in lamp._dom_classes) == on
-            assert ("kpanic-if-off" in lamp._dom_classes) == (not on)
+        for cpu, (on, lamp) in enumerate(zip(want, stepper.lamps)):
+            assert (f"kpanic-if-cpu{cpu} kpanic-if-on" in lamp) == on
+            assert (f"kpanic-if-cpu{cpu} kpanic-if-off" in lamp) == (not on)
+            assert lamp in stepper.cpus_view.value
     keys = full_trace.keys()
     irqs_off = keys.index("IRQS_OFF")
     assert full_trace.stages[irqs_off].cpus[full_trace.stages[irqs_off].cpu].interrupts_enabled is False
@@ -117,9 +118,9 @@ def test_console_grows_and_highlights_new_lines(stepper, full_trace):
 def test_explanations_come_from_the_library(stepper, full_trace):
     from kpanic_lab.panic.stages import STAGE_INFO
     stepper.goto(full_trace.keys().index("IRQS_OFF"))
-    assert STAGE_INFO["IRQS_OFF"].explain.split(":")[0] in stepper.why.value
+    assert STAGE_INFO["IRQS_OFF"].explain.split(":")[0] in stepper.why
     stepper.goto(full_trace.keys().index("CPU_STOPPED"))      # not a panic_stages.h stage
-    assert "NMI" in stepper.why.value
+    assert "NMI" in stepper.why
 
 
 def test_notifier_rows_pure(full_trace):
@@ -201,17 +202,17 @@ def test_if_lamps_are_red_or_green_and_say_so(stepper, full_trace):
     from kpanic_lab.viz._common import IF_OFF, IF_ON
 
     stepper.goto(full_trace.keys().index("IRQS_OFF"))
-    values = [lamp.value for lamp in stepper.lamps]
+    values = list(stepper.lamps)
     assert any(IF_OFF in v and "IF=0" in v and "interrupts off" in v for v in values), values
     stepper.goto(-1)
-    assert all(IF_ON in lamp.value and "IF=1" in lamp.value and "interrupts on" in lamp.value
-               for lamp in stepper.lamps)
+    assert all(IF_ON in lamp and "IF=1" in lamp and "interrupts on" in lamp for lamp in stepper.lamps)
     assert IF_OFF.lower() in ("#c62828", "#d32f2f", "#b71c1c")   # red, not grey
 
 
 def test_registers_in_hex(stepper):
     stepper.goto(0)
-    assert all("(rip <code>0xffffffff" in t.value for t in stepper.cpu_texts if "user mode" not in t.value)
+    assert all("(rip <code>0xffffffff" in t for t in stepper.cpu_texts if "user mode" not in t)
+    assert all(t in stepper.cpus_view.value for t in stepper.cpu_texts)
 
 
 def test_in_a_kernel_a_new_stage_is_laid_out_just_after_the_click():

@@ -259,7 +259,7 @@ def _utsname_address():
 
 
 @pytest.mark.skipif(shutil.which("makedumpfile") is None, reason="makedumpfile not installed (apt-get install makedumpfile)")
-@pytest.mark.parametrize("args", [["-c", "-d", "31"], ["-c", "-d", "1"], ["-c", "-d", "0"]])
+@pytest.mark.parametrize("args", [["-c", "-d", "31"], ["-c", "-d", "1"], ["-c", "-d", "0"], ["-l", "-d", "31"]])
 def test_byte_identical_to_makedumpfile_1_7_2(elf, tmp_path, args):
     addr = _utsname_address()
     elf.source.vmcoreinfo_raw, saved = elf.source.vmcoreinfo_raw + f"SYMBOL(system_utsname)={addr:x}\n".encode(), \
@@ -274,5 +274,9 @@ def test_byte_identical_to_makedumpfile_1_7_2(elf, tmp_path, args):
     p = subprocess.run(["makedumpfile", *args, str(inp), str(real)], capture_output=True, timeout=300)
     assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
     with open_dump(inp) as d, open(lab, "wb") as f:
-        makedumpfile(d, f, int(args[2]), "zlib")
+        makedumpfile(d, f, int(args[2]), {"-c": "zlib", "-l": "lzo"}[args[0]])
+    if args[0] == "-l":
+        from kpanic_lab.formats.codecs import _liblzo2
+        if _liblzo2() is None:
+            pytest.skip("-l is lzo1x_1_compress only with the system's liblzo2; lzallright's LZO1X-999 differs")
     assert lab.read_bytes() == real.read_bytes()

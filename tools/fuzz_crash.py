@@ -47,7 +47,7 @@ def main() -> int:
     try:
         while time.monotonic() < end:
             recipe = generate(seed, corpus)
-            res = runner.run(apply(recipe, corpus, work / f"case.{recipe['fmt']}"))
+            res = runner.run(apply(recipe, corpus, work / f"case.{recipe['fmt']}"), corpus.files["vmlinux"])
             statuses[res["status"]] += 1
             n += 1
             seed += 1

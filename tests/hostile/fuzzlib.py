@@ -51,7 +51,7 @@ CASE_SECONDS = 10.0
 @dataclass
 class Corpus:
     folder: Path
-    files: Dict[str, Path]                 # fmt -> dump file; "full" -> the whole ELF vmcore
+    files: Dict[str, Path]                 # fmt -> dump file; "full" -> the whole ELF vmcore; "vmlinux"
     fields: Dict[str, Tuple[List[int], int]]   # guest field -> (its offsets in the whole ELF vmcore, width)
     addresses: Dict[str, int]                  # guest field -> its kernel virtual address
 
@@ -116,13 +116,19 @@ def make_corpus(folder: Path) -> Corpus:
     from kpanic_lab.kdump.livecore import write_vmcore_from_machine
     from kpanic_lab.panic import PanicSession
 
+    import shutil
+
+    from kpanic_lab.guest import vmlinux_path
+
     folder = Path(folder)
-    s = PanicSession("sysrq-c", memory="64M").start()
+    vmlinux = folder / "vmlinux"           # a copy: the dumps stay readable if the image is rebuilt
+    shutil.copyfile(vmlinux_path(), vmlinux)
+    s = PanicSession("sysrq-c", memory="64M", vmlinux=vmlinux).start()
     s.run_to_end()
     full = folder / "vmcore.full"
     with open(full, "wb") as f:
         write_vmcore_from_machine(s.machine, f, crashtime=1_700_000_000)
-    files = {"full": full}
+    files = {"full": full, "vmlinux": vmlinux}
     for fmt in FORMATS:
         files[fmt] = folder / f"vmcore.{fmt}"
         with open_dump(full) as dump, open(files[fmt], "wb") as f:
@@ -221,14 +227,14 @@ class CaseTimeout(BaseException):
 _NEGATIVE = re.compile(r"(?:address|at|addr|to) -(?:0x)?[0-9a-f]+\b")
 
 
-def check_case(path: str, commands: Tuple[str, ...] = COMMANDS) -> dict:
+def check_case(path: str, vmlinux: Optional[str] = None, commands: Tuple[str, ...] = COMMANDS) -> dict:
     """Open ``path`` and run ``commands`` (in this process): what happened, one dict."""
     from kpanic_lab.crash.session import CrashSession
     from kpanic_lab.errors import LabError
 
     t0 = time.monotonic()
     try:
-        session = CrashSession.open(path)
+        session = CrashSession.open(path, vmlinux)
     except LabError as e:
         msg = str(e)
         bad = "\n" in msg.strip() or not msg.strip() or _NEGATIVE.search(msg)
@@ -262,9 +268,7 @@ def check_case(path: str, commands: Tuple[str, ...] = COMMANDS) -> dict:
 def worker_main(limit: int, seconds: float) -> None:
     """Read case paths (JSON lines) on stdin, answer one JSON line each, under the limits."""
     import kpanic_lab.crash.commands  # noqa: F401  (imports done before the limit)
-    from kpanic_lab.guest.image import KernelImage
 
-    KernelImage.open()
     base = _address_space()
     resource.setrlimit(resource.RLIMIT_AS, (base + limit, base + limit))
 
@@ -276,26 +280,40 @@ def worker_main(limit: int, seconds: float) -> None:
     sys.stdout = sys.stderr          # nothing the library might print reaches the protocol
     for line in sys.stdin:
         req = json.loads(line)
+        _reset_peak()
         signal.setitimer(signal.ITIMER_REAL, seconds)
         try:
-            res = check_case(req["path"])
+            res = check_case(req["path"], req.get("vmlinux"))
         except CaseTimeout:
             res = {"status": "hang", "detail": "outside a command"}
         except MemoryError:
             res = {"status": "memory", "detail": "MemoryError"}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        res["peak_rss_mb"] = _status_kb("VmHWM") // 1024         # this case's peak resident size
         out.write(json.dumps(res) + "\n")
         out.flush()
 
 
 def _address_space() -> int:
+    return _status_kb("VmSize") * 1024
+
+
+def _status_kb(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
     return 0
+
+
+def _reset_peak() -> None:
+    """Start VmHWM (the peak resident size) again from the current size (Linux clear_refs 5)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 
 class Runner:
@@ -312,11 +330,11 @@ class Runner:
                                  str(self.seconds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
 
-    def run(self, path: Path) -> dict:
+    def run(self, path: Path, vmlinux: Optional[Path] = None) -> dict:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = self._start()
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"path": str(path)}) + "\n")
+        self.proc.stdin.write(json.dumps({"path": str(path), "vmlinux": str(vmlinux) if vmlinux else None}) + "\n")
         self.proc.stdin.flush()
         import selectors
 
@@ -357,7 +375,7 @@ def fuzz(corpus: Corpus, seeds: Iterator[int], work: Path, budget: float,
                 break
             recipe = generate(seed, corpus)
             path = apply(recipe, corpus, work / f"case.{recipe['fmt']}")
-            res = runner.run(path)
+            res = runner.run(path, corpus.files["vmlinux"])
             n += 1
             if res["status"] in FAILING:
                 failures.append((recipe, res))

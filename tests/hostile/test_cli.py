@@ -92,11 +92,13 @@ def test_makedumpfile_of_a_missing_vmcore(tmp_path):
 def test_crash_i_with_a_binary_or_latin1_file(dumps, tmp_path, content):
     script = tmp_path / "cmds"
     script.write_bytes(content)
-    one_line(kpanic_lab("crash", str(dumps.files["kdump"]), "-i", str(script)), 2, f"-i {script}:2:")
+    one_line(kpanic_lab("crash", str(dumps.files["vmlinux"]), str(dumps.files["kdump"]), "-i", str(script)), 2,
+             f"-i {script}:2:")
 
 
 def test_crash_i_dev_zero_is_bounded(dumps):
-    one_line(kpanic_lab("crash", str(dumps.files["kdump"]), "-i", "/dev/zero"), 2, "-i /dev/zero", "MiB")
+    one_line(kpanic_lab("crash", str(dumps.files["vmlinux"]), str(dumps.files["kdump"]), "-i", "/dev/zero"), 2,
+             "-i /dev/zero", "MiB")
 
 
 @pytest.mark.parametrize("size", [64, 300_000])
@@ -119,7 +121,7 @@ def test_purgatory_is_not_the_dumps_vmlinux(dumps):
 def test_catastrophic_backtracking_is_linear(dumps):
     from kpanic_lab.crash.session import CrashSession
 
-    s = CrashSession.open(dumps.files["kdump"])
+    s = CrashSession.open(dumps.files["kdump"], dumps.files["vmlinux"])
     t0 = time.monotonic()
     out = s.run("log | grep -c '(.*)*y'")
     assert time.monotonic() - t0 < 2 and out.isdigit()
@@ -132,7 +134,7 @@ def test_ctrl_c_stops_the_command_and_returns_to_the_prompt(dumps, monkeypatch):
     from kpanic_lab.crash import repl
     from kpanic_lab.crash.session import CrashSession
 
-    s = CrashSession.open(dumps.files["kdump"])
+    s = CrashSession.open(dumps.files["kdump"], dumps.files["vmlinux"])
     typed = iter(["log", "sys | grep -c RELEASE", "q"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(typed))
     real = s.run

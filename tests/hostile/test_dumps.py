@@ -19,7 +19,7 @@ def test_log_with_log_next_seq_near_2_64_stops_with_one_line(dumps, tmp_path, fm
     recipe = {"fmt": fmt, "kind": "guest", "field": "log_next_seq", "value": (1 << 64) - 2}
     path = apply(recipe, dumps, tmp_path / f"case.{fmt}")
     t0 = time.monotonic()
-    out = CrashSession.open(path).run("log").splitlines()
+    out = CrashSession.open(path, dumps.files["vmlinux"]).run("log").splitlines()
     assert time.monotonic() - t0 < 5
     assert out[-1].startswith("log: ") and str((1 << 64) - 2) in out[-1], out[-1]
     assert any("sysrq: Trigger a crash" in line for line in out)     # what was there is still shown
@@ -33,7 +33,7 @@ def test_a_corrupted_log_runs_under_a_memory_limit(dumps, tmp_path):
                              ("log_record0.len", 0)):
             path = apply({"fmt": "kdump", "kind": "guest", "field": field, "value": value}, dumps,
                          tmp_path / "case.kdump")
-            res = runner.run(path)
+            res = runner.run(path, dumps.files["vmlinux"])
             assert res["status"] == "ok", (field, res)
     finally:
         runner.close()
@@ -56,12 +56,12 @@ def test_a_truncated_dump_says_truncated_when_it_opens(dumps, tmp_path):
     cut.write_bytes(data[:len(data) // 2])                     # head -c N vmcore > t
     with open_dump(cut) as d:
         assert d.truncated and d.truncated.startswith(f"truncated: the file has {len(data) // 2} bytes")
-    s = CrashSession.open(cut)
+    s = CrashSession.open(cut, dumps.files["vmlinux"])
     assert len(s.warnings) == 1 and "truncated" in s.warnings[0]
     bt = s.run("bt")
     assert bt.startswith("bt: cannot read") and "which is truncated" in bt and "\n" not in bt
     cut.write_bytes(data[:-1000])                              # only the last pages are missing
-    s = CrashSession.open(cut)
+    s = CrashSession.open(cut, dumps.files["vmlinux"])
     dumpfile = next(line for line in s.run("sys").splitlines() if "DUMPFILE" in line)
     assert dumpfile.endswith("[PARTIAL DUMP]  [TRUNCATED]")
     with open_dump(dumps.files["kdump"]) as whole:
@@ -75,7 +75,7 @@ def test_an_incomplete_dump_is_reported(dumps, tmp_path):
     data[STATUS_OFFSET] |= 0x8                                 # DUMP_DH_COMPRESSED_INCOMPLETE
     p = tmp_path / "vmcore"
     p.write_bytes(data)
-    s = CrashSession.open(p)
+    s = CrashSession.open(p, dumps.files["vmlinux"])
     assert any("DUMP_DH_COMPRESSED_INCOMPLETE" in w for w in s.warnings)
     assert "[INCOMPLETE]" in s.run("sys")
 
@@ -87,8 +87,8 @@ def test_crash_prints_the_warning_on_stderr(dumps, tmp_path):
     data = dumps.files["kdump"].read_bytes()
     cut = tmp_path / "t"
     cut.write_bytes(data[:len(data) // 2])
-    r = subprocess.run([sys.executable, "-m", "kpanic_lab", "crash", str(cut)], input="sys\n", text=True,
-                       capture_output=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "kpanic_lab", "crash", str(dumps.files["vmlinux"]), str(cut)],
+                       input="sys\n", text=True, capture_output=True, timeout=120)
     assert r.returncode == 0 and r.stderr.startswith(f"WARNING: {cut}: truncated: ")
     assert "which is truncated" in r.stdout
 

@@ -27,10 +27,10 @@ def test_the_harness_sees_a_failure(dumps, monkeypatch):
     import kpanic_lab.crash.session as session
 
     monkeypatch.setattr(session.CrashSession, "open", classmethod(lambda cls, p: 1 / 0))
-    assert check_case(str(dumps.files["kdump"]))["status"] == "crash"
+    assert check_case(str(dumps.files["kdump"]), str(dumps.files["vmlinux"]))["status"] == "crash"
     runner = Runner(limit=1 << 30, seconds=10)
     try:
-        assert runner.run(dumps.files["kdump"])["status"] == "ok"      # the worker is a real process
+        assert runner.run(dumps.files["kdump"], dumps.files["vmlinux"])["status"] == "ok"      # the worker is a real process
     finally:
         runner.close()
 
@@ -38,7 +38,7 @@ def test_the_harness_sees_a_failure(dumps, monkeypatch):
 @pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
 def test_regression(dumps, tmp_path, path):
     recipe = json.loads(path.read_text())["recipe"]
-    res = Runner().run(apply(recipe, dumps, tmp_path / f"case.{recipe['fmt']}"))
+    res = Runner().run(apply(recipe, dumps, tmp_path / f"case.{recipe['fmt']}"), dumps.files["vmlinux"])
     assert res["status"] not in FAILING, res
 
 

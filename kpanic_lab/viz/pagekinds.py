@@ -316,6 +316,7 @@ class PageKindView(w.VBox):
         for im in (self.kinds_image, self.image):
             im.add_class("kpanic-pixelated")
         self.summary = w.HTML("")
+        self.summary.add_class("kpanic-level-summary")
         self.legend = w.HTML("")
         self.slider = w.IntSlider(value=level, min=0, max=31, description="-d", continuous_update=False)
         self.boxes = [w.Checkbox(value=bool(level & bit), description=_(words), indent=False,

@@ -26,6 +26,7 @@ CLICKS = 20
 STEP_TARGET_MS = 100.0
 BUSY_LOAD = 1.5               # load average per CPU above which the latency is not asserted
 CELLS_SECONDS = 300           # the whole notebook, run all, on a loaded 2-core machine
+MAX_KDUMP_STEPS = 12         # SysRq-c with a capture kernel: CRASH_KEXEC comes within the first stages
 
 # Times one click of ``selector`` to the frame after the stage label changed (ms).
 TIME_CLICK = """async (selector) => {
@@ -144,3 +145,90 @@ def test_stepper_in_02_fits_1024x768_and_steps_fast(lab_server: LabServer, brows
                     f"median ({median:.0f} ms) is not held to {STEP_TARGET_MS:.0f} ms")
     assert median <= STEP_TARGET_MS, f"median Step repaint {median:.0f} ms > {STEP_TARGET_MS:.0f} ms: {times}"
     assert not errors, errors
+
+
+def run_all_and_wait(page, lab_server: LabServer, notebook: str, selector: str) -> None:  # type: ignore[no-untyped-def]
+    """Open ``notebook``, run all, and wait until ``selector`` is shown and every cell has run."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    open_and_run(page, lab_server, notebook)
+    page.locator(selector).first.wait_for(state="attached", timeout=CELLS_SECONDS * 1000)
+    wait_for("run all to finish", lambda: page.evaluate("""() => {
+        const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+        return k.status === 'idle' &&
+            ![...document.querySelectorAll('.jp-InputPrompt')].some(e => (e.textContent || '').includes('*')); }"""),
+        CELLS_SECONDS)
+    page.evaluate(f"() => document.querySelector({selector!r}).scrollIntoView({{block: 'start'}})")
+    page.wait_for_timeout(300)
+
+
+def test_handoff_in_03b_follows_the_stepper(lab_server: LabServer, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    run_all_and_wait(page, lab_server, "03b_kdump_design.ipynb", ".kpanic-handoff")
+    active = """() => [...document.querySelectorAll('.kpanic-handoff svg g.node.active title')].map(t => t.textContent)"""
+    assert set(page.evaluate(active)) == {"first", "segments"}, page.evaluate(active)   # before the trigger
+    step = page.locator(".kpanic-stepper button.kpanic-step").first
+    for _ in range(MAX_KDUMP_STEPS):
+        label = page.locator(".kpanic-stepper .kpanic-stage").first.text_content()
+        if "CRASH_KEXEC" in label:
+            break
+        step.click()
+        wait_for("the stage to change", lambda: page.locator(".kpanic-stepper .kpanic-stage").first.text_content()
+                 != label, 60)
+    wait_for("the diagram to light __crash_kexec()", lambda: "crash_kexec" in page.evaluate(active), 30)
+    caption = page.locator(".kpanic-handoff").first.text_content()
+    page.locator(".kpanic-handoff").first.screenshot(path=str(_artifact("handoff_03b.png")))
+    assert set(page.evaluate(active)) == {"panic_cpu", "crash_kexec"}, page.evaluate(active)
+    assert "crash kexec" in caption and "__crash_kexec()" in caption
+
+
+def test_dump_level_control_in_06(lab_server: LabServer, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    run_all_and_wait(page, lab_server, "06_makedumpfile.ipynb", ".kpanic-page-kinds")
+    view = page.locator(".kpanic-page-kinds").first
+    summary = lambda: view.locator(".kpanic-level-summary").first.text_content() or ""  # noqa: E731
+    wait_for("the control at -d 31", lambda: "-d 31" in summary(), 30)
+    image = lambda: page.evaluate("""() => [...document.querySelectorAll('.kpanic-page-kinds img')]
+        .map(i => i.src.length).join(',')""")  # noqa: E731
+    before_size, before_image = summary(), image()
+    t0 = page.evaluate("() => performance.now()")
+    view.locator("input[type=checkbox]").nth(4).click()          # untick "16: free pages": -d 15
+    wait_for("the control at -d 15", lambda: "-d 15" in summary(), 30)
+    took = page.evaluate("() => performance.now()") - t0
+    assert image() != before_image and summary() != before_size
+    # a burst of arrow keys is one update, for the last level
+    handle = view.locator(".noUi-handle, .ui-slider-handle, .slider-container [role=slider]").first
+    handle.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowLeft")
+    wait_for("the control at -d 10", lambda: "-d 10" in summary(), 30)
+    view.screenshot(path=str(_artifact("dump_level_06.png")))
+    assert "free" in summary() and "bytes" in summary()
+    _figures("dump_level_click_ms", took)
+
+
+def test_crash_prompt_in_07(lab_server: LabServer, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    run_all_and_wait(page, lab_server, "07_crash_analysis.ipynb", ".kpanic-vmcore-explorer")
+    explorer = page.locator(".kpanic-vmcore-explorer").first
+    explorer.locator(".lm-TabBar-tab, .p-TabBar-tab").filter(has_text="crash>").first.click()
+    box = explorer.locator(".kpanic-crash-input input").first
+    box.wait_for(state="visible", timeout=10_000)
+    box.fill("sys")
+    box.press("Enter")
+    out = explorer.locator(".kpanic-crash-shell .jp-OutputArea, .kpanic-crash-shell .widget-output").first
+    wait_for("crash> sys to answer", lambda: "PANIC:" in (out.text_content() or ""), 60)
+    explorer.screenshot(path=str(_artifact("crash_prompt_07.png")))
+    text = out.text_content() or ""
+    assert "crash> sys" in text and "KERNEL:" in text, text[-500:]
+
+
+def _artifact(name: str):  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / name
+
+
+def _figures(key: str, value: float) -> None:
+    path = _artifact("widget_latency.json")
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data[key] = value
+    path.write_text(json.dumps(data, indent=1))

@@ -43,6 +43,32 @@ def test_oops_in_interrupt_always_panics(run_scenario):
     assert " <IRQ>" in t.console
 
 
+def test_timers_run_from_the_timer_softirq_on_the_way_out_of_the_interrupt(run_scenario):
+    # 6.1: the tick raises TIMER_SOFTIRQ; __irq_exit_rcu -> __do_softirq -> run_timer_softirq runs it,
+    # interrupts on, preempt count SOFTIRQ_OFFSET (in_interrupt() true, in hard-IRQ context no more)
+    t = run_scenario("oops-in-irq").trace()
+    lines = t.console.splitlines()
+    irq = lines.index(next(l for l in lines if l.endswith(" <IRQ>")))
+    end = lines.index(next(l for l in lines[irq:] if l.endswith(" </IRQ>")))
+    frames = [re.sub(r"^.*\] +(\? )?", "", l).split("+")[0] for l in lines[irq + 1:end]]
+    assert frames[-5:] == ["__run_timers", "run_timer_softirq", "__do_softirq", "__irq_exit_rcu",
+                           "sysvec_apic_timer_interrupt"]
+    assert "run_local_timers" not in frames and "timer_interrupt" not in frames
+    oops = next(s for s in t.stages if s.key == "TRIGGER")
+    pc = oops.cpus[oops.cpu].preempt_count
+    assert pc & 0xFF00 == 0x100 and pc & 0xF0000 == 0          # softirq, not hardirq
+    assert oops.cpus[oops.cpu].interrupts_enabled              # the softirq ran with IF=1
+
+
+def test_warn_is_handled_by_handle_bug_in_exc_invalid_op(run_scenario):
+    t = run_scenario("warn-panic").trace()
+    panic_at = t.console.index("Kernel panic - not syncing")
+    frames = re.findall(r"\] +(?:\? )?(\w+)\+0x", t.console[panic_at:])
+    assert frames[frames.index("report_bug"):][:4] == ["report_bug", "handle_bug", "exc_invalid_op",
+                                                        "asm_exc_invalid_op"]
+    assert "do_invalid_op" not in t.console
+
+
 def test_bug_on_is_an_invalid_opcode(run_scenario):
     t = run_scenario("bug-on").trace()
     assert t.stages[0].key == "EXCEPTION" and t.stages[0].args[0] == 6

@@ -5,7 +5,7 @@
  * On x86 both are the two-byte instruction ud2, which raises #UD (invalid
  * opcode).  Next to it, in section __bug_table, the compiler leaves a
  * struct bug_entry: where the ud2 is, the source file and line, and flags.
- * The #UD handler (traps.c: do_invalid_op -> report_bug) looks the faulting
+ * The #UD handler (traps.c: exc_invalid_op -> handle_bug -> report_bug) looks the faulting
  * RIP up in that table:
  *   BUG:  "kernel BUG at file:line!" and die("invalid opcode") - an oops;
  *   WARN: "WARNING: CPU: ... at file:line func+0x../0x..", registers, trace,

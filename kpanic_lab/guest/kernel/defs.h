@@ -143,7 +143,16 @@ void exit_to_user_mode_prepare(struct pt_regs *regs);   /* reschedule / fatal si
 void syscall_exit_to_user_mode(struct pt_regs *regs);
 void trap_init(void);
 void do_page_fault(struct pt_regs *regs, unsigned long error_code);
-void do_invalid_op(struct pt_regs *regs);           /* ud2: BUG() and WARN() (report_bug) */
+bool handle_bug(struct pt_regs *regs);              /* traps.c: ud2 of WARN() (report_bug) */
+void irqentry_exit(struct pt_regs *regs);          /* irqentry.c: what is due before returning */
+/* softirq.c */
+#define TIMER_SOFTIRQ 1
+#define NR_SOFTIRQS   10
+struct softirq_action;
+void open_softirq(int nr, void (*action)(struct softirq_action *));
+void raise_softirq_irqoff(unsigned int nr);
+void __irq_exit_rcu(void);
+void init_timers(void);                             /* timer.c: TIMER_SOFTIRQ */
 void do_general_protection(struct pt_regs *regs, unsigned long error_code);
 void do_divide_error(struct pt_regs *regs);
 void do_int3(struct pt_regs *regs);

@@ -3,7 +3,8 @@
  * assembly stub in entry.S and the handler that does the real work.
  *
  *   asm_exc_page_fault (entry.S) -> exc_page_fault (here) -> do_page_fault (traps.c)
- *   asm_sysvec_apic_timer_interrupt -> sysvec_apic_timer_interrupt -> timer_interrupt (time.c)
+ *   asm_sysvec_apic_timer_interrupt -> sysvec_apic_timer_interrupt -> timer_interrupt (time.c),
+ *     then on the way out __irq_exit_rcu -> __do_softirq (softirq.c: the timers)
  *   asm_common_interrupt -> common_interrupt -> console_input_irq (serial.c)
  *
  * Two things are done here for every entry, as Linux's kernel/entry/common.c:
@@ -28,9 +29,10 @@ static inline void irq_enter(void)
 	this_pcpu()->irq_count++;
 }
 
+/* leave hard-IRQ context; softirqs raised meanwhile run now (softirq.c) */
 static inline void irq_exit(void)
 {
-	this_pcpu()->preempt_count -= HARDIRQ_OFFSET;
+	__irq_exit_rcu();
 }
 
 /*
@@ -58,7 +60,7 @@ void syscall_exit_to_user_mode(struct pt_regs *regs)
 	exit_to_user_mode_prepare(regs);
 }
 
-static void irqentry_exit(struct pt_regs *regs)
+void irqentry_exit(struct pt_regs *regs)
 {
 	if (user_mode(regs)) {
 		exit_to_user_mode_prepare(regs);
@@ -126,11 +128,7 @@ void exc_int3(struct pt_regs *regs)
 	irqentry_exit(regs);
 }
 
-void exc_invalid_op(struct pt_regs *regs)
-{
-	do_invalid_op(regs);
-	irqentry_exit(regs);
-}
+/* exc_invalid_op is in traps.c, as in Linux: a WARN() is handled before any entry work */
 
 void exc_general_protection(struct pt_regs *regs, unsigned long error_code)
 {

@@ -44,6 +44,7 @@ void start_kernel(struct boot_params *bp)
 	/* (Linux's trap_init() would come here: our IDT is loaded since head64.c) */
 	mem_init();             /* the page allocator takes over from memblock */
 	sched_init();
+	init_timers();          /* TIMER_SOFTIRQ */
 	apic_init(0);           /* the timer: HZ ticks per second from now on */
 	console_init();         /* "printk: console [ttyS0] enabled" */
 	local_irq_enable();

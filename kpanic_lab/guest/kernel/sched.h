@@ -140,11 +140,13 @@ static inline int smp_processor_id(void) { return this_pcpu()->cpu_number; }
 #define preempt_disable_notrace() preempt_disable()   /* no tracer to hide from */
 #define preempt_enable()    do { barrier(); this_pcpu()->preempt_count--; } while (0)
 #define preempt_count()     (this_pcpu()->preempt_count)
-/* preempt_count bits as Linux: hardirq and NMI nesting counted in the high bits */
+/* preempt_count bits as Linux: softirq, hardirq and NMI nesting counted above the preempt count */
+#define SOFTIRQ_OFFSET      (1 << 8)
 #define HARDIRQ_OFFSET      (1 << 16)
 #define NMI_OFFSET          (1 << 20)
 #define in_irq()            (preempt_count() & (0xf << 16))
 #define in_nmi()            (preempt_count() & (0xf << 20))
-#define in_interrupt()      (preempt_count() & (0xff << 16))
+#define in_serving_softirq() (preempt_count() & SOFTIRQ_OFFSET)
+#define in_interrupt()      (preempt_count() & (0xff << 16 | 0xff << 8))
 
 #endif

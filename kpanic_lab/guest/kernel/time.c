@@ -52,7 +52,7 @@ void mdelay(unsigned long ms)
 }
 
 /* Linux: update_process_times() - charge the tick to the running task,
- * run the timers that are due on this CPU (timer.c), tell the scheduler */
+ * raise the timer softirq if a timer is due on this CPU (timer.c), tell the scheduler */
 static void update_process_times(int user_tick)
 {
 	struct task_struct *p = current;

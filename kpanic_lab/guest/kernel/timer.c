@@ -2,13 +2,13 @@
  * timer.c - kernel timers (kernel/time/timer.c, without the wheel).
  *
  * A timer runs its function once jiffies reaches timer->expires, on the
- * CPU that queued it, from the timer interrupt: in interrupt context, where
- * a bug cannot be blamed on a process - an oops there panics ("Fatal
- * exception in interrupt"), which is what the timer_oops module shows.
- * Linux runs them from the TIMER_SOFTIRQ at the end of the interrupt; the
- * lab kernel has no softirqs and runs them from the tick itself:
- *   sysvec_apic_timer_interrupt -> timer_interrupt -> run_local_timers
- *     -> __run_timers -> call_timer_fn -> timer->function
+ * CPU that queued it.  The tick only notices that one is due and raises
+ * TIMER_SOFTIRQ (run_local_timers); the function runs on the way out of that
+ * interrupt, from the softirq, with interrupts on but in interrupt context
+ * (softirq.c), where a bug cannot be blamed on a process - an oops there
+ * panics ("Fatal exception in interrupt"), which the timer_oops module shows:
+ *   sysvec_apic_timer_interrupt -> __irq_exit_rcu -> __do_softirq
+ *     -> run_timer_softirq -> __run_timers -> call_timer_fn -> timer->function
  * Each CPU's pending timers are one list (Linux uses a hashed wheel).
  */
 #include "types.h"
@@ -89,7 +89,7 @@ static noinline void __run_timers(struct timer_base *base)
 	for (;;) {
 		struct timer_list *timer = NULL, *t;
 
-		spin_lock(&base->lock);
+		spin_lock_irq(&base->lock);
 		list_for_each_entry(t, &base->pending, entry) {
 			if (time_after_eq(jiffies, t->expires)) {
 				timer = t;
@@ -100,17 +100,34 @@ static noinline void __run_timers(struct timer_base *base)
 			list_del(&timer->entry);
 			timer->pending = false;
 		}
-		spin_unlock(&base->lock);
+		spin_unlock_irq(&base->lock);
 		if (!timer)
 			return;
 		call_timer_fn(timer, timer->function);
 	}
 }
 
-/* Called by the timer interrupt on each CPU, each tick (interrupts off). */
+/* TIMER_SOFTIRQ's handler: interrupts on, softirq context */
+static void run_timer_softirq(struct softirq_action *h)
+{
+	__run_timers(get_timer_base(smp_processor_id()));
+}
+
+/* Called by the timer interrupt on each CPU, each tick (interrupts off): is a timer due? */
 void run_local_timers(void)
 {
 	struct timer_base *base = get_timer_base(smp_processor_id());
-	if (!list_empty(&base->pending))
-		__run_timers(base);
+	struct timer_list *t;
+
+	list_for_each_entry(t, &base->pending, entry) {
+		if (time_after_eq(jiffies, t->expires)) {
+			raise_softirq_irqoff(TIMER_SOFTIRQ);
+			return;
+		}
+	}
+}
+
+void init_timers(void)
+{
+	open_softirq(TIMER_SOFTIRQ, run_timer_softirq);
 }

@@ -133,13 +133,18 @@ void do_page_fault(struct pt_regs *regs, unsigned long error_code)
 	unsigned long address = read_cr2();
 
 	/*
-	 * In an interrupt, or in a kernel thread with no user memory, there is
-	 * nothing to map: a fault there is a bug (faulthandler_disabled()).
+	 * A user address (do_user_addr_fault): safe to take interrupts again
+	 * now that CR2 is read, if the faulting code had them on.  A kernel
+	 * address (do_kern_addr_fault) keeps them off.
+	 */
+	if (address < TASK_SIZE_MAX && (user_mode(regs) || (regs->flags & X86_EFLAGS_IF)))
+		local_irq_enable();
+	/*
+	 * In an interrupt (hard or soft), or in a kernel thread with no user
+	 * memory, there is nothing to map: a fault there is a bug
+	 * (faulthandler_disabled() || !mm).
 	 */
 	if (address < TASK_SIZE_MAX && !in_interrupt() && current->mm) {
-		/* safe to take interrupts again now that CR2 is read */
-		if (user_mode(regs) || (regs->flags & X86_EFLAGS_IF))
-			local_irq_enable();
 		if (handle_mm_fault(address, error_code) == 0)
 			return;
 	}
@@ -198,7 +203,7 @@ enum bug_trap_type report_bug(unsigned long bugaddr, struct pt_regs *regs)
 }
 
 /* A ud2 in the kernel with a bug table entry is a BUG() or a WARN(). */
-static bool handle_bug(struct pt_regs *regs)
+bool handle_bug(struct pt_regs *regs)
 {
 	bool handled = false;
 
@@ -239,11 +244,22 @@ static void do_trap(struct pt_regs *regs, long error_code, const char *str, int 
 	cond_local_irq_disable(regs);
 }
 
-void do_invalid_op(struct pt_regs *regs)
+static inline void handle_invalid_op(struct pt_regs *regs)
+{
+	do_trap(regs, 0, "invalid opcode", SIGILL);
+}
+
+/*
+ * #UD (DEFINE_IDTENTRY_RAW(exc_invalid_op)): ud2 is also the short encoding
+ * of WARN(), handled first (handle_bug) and resumed after; a BUG() falls
+ * through to the oops, "invalid opcode".
+ */
+void exc_invalid_op(struct pt_regs *regs)
 {
 	if (!user_mode(regs) && handle_bug(regs))
 		return;
-	do_trap(regs, 0, "invalid opcode", SIGILL);
+	handle_invalid_op(regs);
+	irqentry_exit(regs);
 }
 
 /* ---- the other exceptions the lab can meet --------------------------- */

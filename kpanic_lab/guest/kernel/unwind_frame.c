@@ -116,7 +116,8 @@ void show_trace_log_lvl(struct task_struct *task, struct pt_regs *regs, unsigned
 	if (task == current && in_nmi() && !on_task_stack(task, sp, 8)) {
 		nmi_section = true;
 		printk("%s <NMI>\n", log_lvl);
-	} else if (task == current && in_irq()) {
+	} else if (task == current && (in_irq() || in_serving_softirq())) {
+		/* a softirq run from irq_exit is on the IRQ stack too, as on x86-64 */
 		in_irq_section = true;
 		printk("%s <IRQ>\n", log_lvl);
 	} else {
@@ -143,8 +144,8 @@ void show_trace_log_lvl(struct task_struct *task, struct pt_regs *regs, unsigned
 				if (nmi_section) {
 					printk("%s </NMI>\n", log_lvl);
 					nmi_section = false;
-					printk("%s %s\n", log_lvl, in_irq() ? "<IRQ>" : "<TASK>");
-					in_irq_section = in_irq();
+					in_irq_section = in_irq() || in_serving_softirq();
+					printk("%s %s\n", log_lvl, in_irq_section ? "<IRQ>" : "<TASK>");
 				}
 				show_entry_regs(r, log_lvl);
 				if (user_mode(r))

@@ -1,0 +1,68 @@
+"""The Chinese series (notebooks/zh/) is generated from the English one and stays in step with it."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from kpanic_lab.i18n import language_from_env
+from kpanic_lab.i18n.notebooks import SERIES, out_of_date, problems
+
+ROOT = Path(__file__).resolve().parents[2]
+EN = ROOT / "notebooks"
+ZH = EN / "zh"
+LINK = re.compile(r"\]\(([^)\s#]+\.ipynb)(?:#[^)]*)?\)")
+
+
+def _cells(path: Path) -> list:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def test_every_english_notebook_has_a_chinese_one_and_no_more():
+    assert sorted(p.name for p in ZH.glob("*.ipynb")) == sorted(p.name for p in EN.glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EN.glob("*.ipynb")))
+def test_same_cells_same_code(name):
+    """The same cells in the same order; code cells identical; prose cells exist in both languages."""
+    en, zh = _cells(EN / name), _cells(ZH / name)
+    assert [(c["id"], c["cell_type"]) for c in en] == [(c["id"], c["cell_type"]) for c in zh], \
+        f"{name}: the cells differ (run python -m kpanic_lab.i18n notebooks --build)"
+    for a, b in zip(en, zh):
+        if a["cell_type"] == "code":
+            assert a["source"] == b["source"], f"{name}: code cell {a['id']} differs between the languages"
+            assert b.get("outputs", []) == [], f"zh/{name}: stored with outputs"
+
+
+def test_the_generated_notebooks_are_up_to_date():
+    for series in SERIES:
+        stale = [str(p.relative_to(ROOT)) for p in out_of_date(series)]
+        assert not stale, f"out of date: {stale}: run python -m kpanic_lab.i18n notebooks --build"
+
+
+def test_translation_files_are_well_formed():
+    """Every translation file reads, and none names a cell or notebook that does not exist."""
+    for series in SERIES:
+        orphans = [(p.notebook, p.cell_id) for p in problems(series) if p.kind == "orphan"]
+        assert not orphans, f"translations of cells that no longer exist: {orphans}"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in ZH.glob("*.ipynb")))
+def test_links_in_the_chinese_notebooks_open(name):
+    text = "\n".join("".join(c["source"]) for c in _cells(ZH / name) if c["cell_type"] == "markdown")
+    missing = [link for link in LINK.findall(text) if not (ZH / link).resolve().is_file()]
+    assert not missing, f"zh/{name} links to notebooks that do not exist: {missing}"
+
+
+def test_the_index_switches_language():
+    en = "\n".join("".join(c["source"]) for c in _cells(EN / "index.ipynb"))
+    zh = "\n".join("".join(c["source"]) for c in _cells(ZH / "index.ipynb"))
+    assert "(zh/index.ipynb)" in en and "(glossary.ipynb)" in en
+    assert "(../index.ipynb)" in zh and "(glossary.ipynb)" in zh
+
+
+def test_the_chinese_folder_speaks_chinese():
+    assert language_from_env({"LANG": "en_US.UTF-8"}, ZH) == "zh"
+    assert language_from_env({"LANG": "zh_CN.UTF-8"}, EN) == "en"

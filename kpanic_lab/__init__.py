@@ -10,7 +10,20 @@ stage at a time, and read the dump it leaves.
 >>> "Linux version" in m.console_text
 True
 """
-from kpanic_lab.machine import Machine, MachineConfig
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kpanic_lab.machine import Machine, MachineConfig
 
 __all__ = ["Machine", "MachineConfig"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Machine is imported when first asked for, not with the package: so `python -m kpanic_lab` in a
+    # Python without the lab's requirements (unicorn, ...) gets to say how to set up (__main__.py)
+    if name in __all__:
+        from kpanic_lab import machine
+
+        return getattr(machine, name)
+    raise AttributeError(f"module 'kpanic_lab' has no attribute {name!r}")

@@ -119,9 +119,26 @@ def _boot(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _vmlinux_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--build-id", metavar="ID",
+                   help="the image with this build-id (the one a vmcore names), from the lab's history if "
+                        "it is not the current one; kept in ~/.cache/kpanic_lab/vmlinux/")
+
+
 @command("vmlinux", "print the path of the guest kernel image (for gdb, readelf, crash)",
-         example="$ gdb $(kpanic-lab vmlinux)")
+         arguments=_vmlinux_options,
+         example="$ gdb $(kpanic-lab vmlinux)\n"
+                 "  $ kpanic-lab crash $(kpanic-lab vmlinux --build-id 974c2483dabfef4633670c6d21c7f73700a0b088) vmcore")
 def _vmlinux(a: argparse.Namespace) -> int:
+    if a.build_id is not None:
+        from kpanic_lab.guest.archive import find_vmlinux, normalise_build_id
+
+        try:
+            normalise_build_id(a.build_id)
+        except LabError as e:
+            raise UsageError(str(e)) from None
+        print(find_vmlinux(a.build_id))
+        return EXIT_OK
     path = vmlinux_path()
     if not path.is_file():
         raise ImageError(f"guest kernel image not found: {path} "

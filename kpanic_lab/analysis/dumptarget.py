@@ -67,7 +67,8 @@ class DumpTarget(Target):
                                 f"build-id {dump_id}, the vmlinux has no build-id")
         if dump_id and self.image.build_id and dump_id.lower() != self.image.build_id.lower():
             raise MismatchError(f"{self.image.path} and {self.dump.name} do not match: the dump was written by "
-                                f"build-id {dump_id}, the vmlinux is build-id {self.image.build_id}")
+                                f"build-id {dump_id}, the vmlinux is build-id {self.image.build_id} "
+                                f"(`kpanic-lab vmlinux --build-id {dump_id}` finds the lab's image that wrote it)")
         if release and release != mine:
             raise MismatchError(f"{self.image.path} and {self.dump.name} do not match: the dump's kernel is "
                                 f"{release}, the vmlinux is {mine}")

@@ -47,6 +47,8 @@ SLOTS = 8
 #: every student's kernel: an oops or a WARN panics, so kdump always has something to save
 CMDLINE = "oops=panic panic_on_warn=1"
 FIELDS = ("function", "module", "address", "kind", "line")
+#: the capture side: RHEL's default collector; power off after saving (no reboot to wait for)
+KDUMP_CONF = "core_collector makedumpfile -l --message-level 7 -d 31\nfinal_action poweroff\n"
 
 
 class DumpError(LabError):
@@ -152,13 +154,14 @@ def truth_from_dump(vmcore: Union[str, Path], plan: Plan) -> Truth:
 
 def make_dump(plan: Plan, out_dir: Union[str, Path], max_seconds: float = 60.0) -> Truth:
     """Boot, break the student's driver, capture with kdump, and leave ``out_dir/vmcore``
-    (kdump-compressed, ``-d 31 -l``: what RHEL's default kdump.conf makes).  The truth."""
+    (kdump-compressed, ``-d 31 -l``: what RHEL's default kdump.conf makes; then the machine
+    powers off).  The truth."""
     from kpanic_lab.kdump.run import KdumpRun
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kpanic-ex7-") as tmp:
-        r = KdumpRun(plan.scenario(), crash_dir=tmp, max_seconds=max_seconds).run()
+        r = KdumpRun(plan.scenario(), crash_dir=tmp, kdump_conf=KDUMP_CONF, max_seconds=max_seconds).run()
         if r.outcome is None or r.outcome.vmcore is None:
             raise DumpError(f"student {plan.student}: no vmcore ({r.end}); last console lines:\n"
                             + "\n".join(r.first_console.splitlines()[-8:]))

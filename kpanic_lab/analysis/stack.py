@@ -209,11 +209,14 @@ def sleeping_start(prog: "Program", task: Task) -> Tuple[int, int, int]:
 
 
 def backtrace(prog: "Program", task: Task, regs: Optional[RegisterSet] = None,
-              cpu: Optional[int] = None) -> Backtrace:
+              cpu: Optional[int] = None, crash_start: bool = True) -> Backtrace:
     """``task``'s kernel stack, frame by frame.
 
     A task that some CPU was running starts from that CPU's registers (or ``regs``);
-    a sleeping one from what ``__switch_to_asm`` saved."""
+    a sleeping one from what ``__switch_to_asm`` saved.  On a vmcore, ``crash_start``
+    begins where crash 8 does (``machine_kexec`` on the CPU that crashed,
+    ``crash_nmi_callback`` on the others: see ``_dump_start``); without it the walk begins at
+    the saved NT_PRSTATUS registers, as gdb's does."""
     if cpu is None:
         cpu = next((c for c, a in active_tasks(prog).items() if a == task.address), None)
     if regs is None and cpu is not None:
@@ -222,6 +225,9 @@ def backtrace(prog: "Program", task: Task, regs: Optional[RegisterSet] = None,
     regions = stack_regions(prog, task)
     text_lo, text_hi = _entry_text(prog)
     try:
+        if crash_start and regs is not None and cpu is not None and prog.target.kind == "dump" and \
+                _dump_start(prog, bt, task, cpu, regions, text_lo, text_hi):
+            return bt
         if regs is not None:
             if regs.user_mode:
                 bt.user_regs = regs
@@ -238,6 +244,50 @@ def backtrace(prog: "Program", task: Task, regs: Optional[RegisterSet] = None,
     except ReadError as e:
         bt.error = str(e)
     return bt
+
+
+def _called_from(prog: "Program", value: int, function: str) -> bool:
+    """Is ``value`` a return address into ``function`` (the call before it lies in it)?"""
+    if not prog.symbols.in_text(value):
+        return False
+    loc = prog.symbols.lookup(value - 1)
+    return loc is not None and loc.symbol.name == function
+
+
+def _dump_start(prog: "Program", bt: Backtrace, task: Task, cpu: int, regions: List[StackRegion],
+                text_lo: int, text_hi: int) -> bool:
+    """Where crash 8 starts ``bt`` on a kdump vmcore, if it applies; the frames are added to ``bt``.
+
+    The saved NT_PRSTATUS registers are not where crash begins.  For the CPU that crashed it
+    scans the task's stack for ``machine_kexec``'s call into purgatory (the jump never
+    returned, so the return address is still there) and shows ``#0 machine_kexec``,
+    ``#1 __crash_kexec``, ``#2 panic`` (or ``crash_kexec``, ``oops_end`` after an oops).  For
+    the others, stopped by the crash NMI, it starts in ``crash_nmi_callback`` on the CPU's
+    NMI stack and shows the NMI frames above ``--- <NMI exception stack> ---``.
+    """
+    own = next((r for r in regions if r.name == "process"), None)
+    if own is not None:
+        words = stack_words(prog, own.low, own.high)
+        kexec = [a for a, v in words if _called_from(prog, v, "machine_kexec")]
+        if kexec:
+            at = kexec[-1]
+            up = next((a for a, v in words if a > at and _called_from(prog, v, "__crash_kexec")), None)
+            if up is not None:
+                bt.frames.append(_frame(prog, 0, at, prog.read_u64(at), returned=True))
+                _walk(prog, bt, up, _u64(prog, up - 8), regions, text_lo, text_hi)
+                return True
+    nmi = [r for r in regions if r.name == "NMI"]
+    if cpu < len(nmi):
+        words = stack_words(prog, nmi[cpu].low, nmi[cpu].high)
+        hit = [a for a, v in words if _called_from(prog, v, "crash_nmi_callback")]
+        if hit:
+            at = hit[-1]
+            bp = _u64(prog, at - 8)         # the callee's push of crash_nmi_callback's RBP
+            if nmi[cpu].low <= bp < nmi[cpu].high:
+                bt.frames.append(_frame(prog, 0, at, prog.read_u64(at), returned=True))
+                _walk(prog, bt, bp + 8, _u64(prog, bp), regions, text_lo, text_hi)
+                return True
+    return False
 
 
 def _walk(prog: "Program", bt: Backtrace, slot: int, bp: int, regions: List[StackRegion],

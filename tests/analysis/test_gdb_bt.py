@@ -59,7 +59,7 @@ def gdb_frames(vmcore, thread: int):
 
 def compare(prog, vmcore):
     cpu = panic_cpu(prog)
-    bt = backtrace(prog, task_on_cpu(prog, cpu), cpu=cpu)
+    bt = backtrace(prog, task_on_cpu(prog, cpu), cpu=cpu, crash_start=False)   # gdb's start: NT_PRSTATUS
     if shutil.which("gdb") is None:
         pytest.skip("gdb is not installed")
     regs = prog.target.cpu_registers(cpu)

@@ -6,7 +6,7 @@ import pytest
 
 from kpanic_lab.analysis.stack import all_cpu_backtraces, backtrace, caller_slot
 from kpanic_lab.analysis.tasks import all_tasks, panic_cpu, task_on_cpu
-from tests.analysis.conftest import PANIC_SCENARIOS, console_call_trace
+from tests.analysis.conftest import PANIC_SCENARIOS, console_call_trace, require_image
 
 
 def _frames_as_console(prog, bt):
@@ -102,3 +102,26 @@ def test_prologue_before_the_frame_pointer_is_set(prog):
     assert caller_slot(prog, mov, sp, 0x1234) == (sp + 8, prog.read_u64(sp))
     after = next(i.address for i in code if i.address > mov)
     assert caller_slot(prog, after, sp, sp + 0x40) == (sp + 0x48, prog.read_u64(sp + 0x40))
+
+
+def test_on_a_kdump_vmcore_bt_starts_where_crash_8_does(tmp_path):
+    """crash 8 on the lab's dump, as on real 6.1 (shared reference f_crash.kdump-vmcore.txt):
+    the panic task from machine_kexec, __crash_kexec, panic; the other CPU from
+    crash_nmi_callback on its NMI stack, then the interrupted idle loop."""
+    require_image()
+    from kpanic_lab.analysis import Program
+    from kpanic_lab.analysis.dumptarget import open_dump_target
+    from kpanic_lab.kdump.run import KdumpRun
+
+    r = KdumpRun("sysrq-c", crash_dir=tmp_path).run()
+    prog = Program(open_dump_target(r.outcome.vmcore))
+    bts = all_cpu_backtraces(prog)
+    crashed = next(c for c, bt in bts.items() if "panic" in bt.functions)
+    assert bts[crashed].functions[:4] == ["machine_kexec", "__crash_kexec", "panic", "sysrq_handle_crash"]
+    other = bts[1 - crashed]
+    assert other.functions[:4] == ["crash_nmi_callback", "do_nmi", "exc_nmi", "asm_exc_nmi"]
+    assert other.frames[3].exception is not None
+    assert other.frames[4].stack_switch == "NMI exception stack"
+    # gdb's view, from the saved registers, is still there
+    saved = backtrace(prog, task_on_cpu(prog, 1 - crashed), cpu=1 - crashed, crash_start=False)
+    assert saved.frames[0].pc == prog.target.cpu_registers(1 - crashed).rip

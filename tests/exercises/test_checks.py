@@ -100,8 +100,10 @@ def test_exercise4_just_right_passes_too_small_fails_as_linux_does():
 def test_exercise5_a_level_that_fits_passes_one_that_does_not_fails():
     assert check_core_collector("makedumpfile -l --message-level 7 -d 31").passed
     with pytest.raises(ExerciseFailed) as e:
-        check_core_collector("makedumpfile -l --message-level 7 -d 1")
-    assert "KiB; the budget is 1024 KiB" in str(e.value) and "-d is a bitmask" in str(e.value)
+        check_core_collector("makedumpfile -l --message-level 7 -d 17")   # free pages and zero pages only
+    assert "KiB; the budget is 1280 KiB" in str(e.value) and "-d is a bitmask" in str(e.value)
+    with pytest.raises(ExerciseFailed, match="Invalid kdump config option"):
+        check_core_collector("makedumpfile -d 31\nbogus 1")
 
 
 @pytest.mark.slow

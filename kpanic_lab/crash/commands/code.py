@@ -15,12 +15,7 @@ from kpanic_lab.crash.session import CrashSession
          options=(("symbol", "its address, nm type letter and source line"),
                   ("address", "the symbol it falls in, as symbol+offset (decimal)"),
                   ("-l", "every symbol, by address"),
-                  ("-q string", "the symbols whose names contain string")),
-         example="""
-crash> sym panic
-ffffffff81008cf0 (T) panic kernel/panic.c: 117
-crash> sym ffffffff8100e79d
-ffffffff8100e79d (t) sysrq_handle_crash+45 kernel/sysrq.c: 57""")
+                  ("-q string", "the symbols whose names contain string")))
 def _sym(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("sym", args, "lq:")
     prog = s.prog
@@ -63,21 +58,7 @@ def _sym(s: CrashSession, args: List[str]) -> Output:
                   ("count", "how many instructions")),
          description="""
 AT&T syntax as gdb (and so crash) writes it, call and jump targets named, RIP-relative
-operands resolved.  dis -r on an exception RIP shows the code that ran up to the fault.""",
-         example="""
-crash> dis sysrq_handle_crash
-0xffffffff8100e770 <sysrq_handle_crash>:        push   %rbp
-0xffffffff8100e771 <sysrq_handle_crash+1>:      mov    $0x1,%ecx
-0xffffffff8100e776 <sysrq_handle_crash+6>:      movslq %edi,%r8
-0xffffffff8100e779 <sysrq_handle_crash+9>:      mov    $0x1,%eax
-0xffffffff8100e77e <sysrq_handle_crash+14>:     mov    $0x500,%edx
-0xffffffff8100e783 <sysrq_handle_crash+19>:     mov    $0x6,%edi
-0xffffffff8100e788 <sysrq_handle_crash+24>:     mov    %rcx,%rsi
-0xffffffff8100e78b <sysrq_handle_crash+27>:     mov    %rsp,%rbp
-0xffffffff8100e78e <sysrq_handle_crash+30>:     out    %eax,(%dx)
-0xffffffff8100e78f <sysrq_handle_crash+31>:     mov    $0xffffffff8101d66c,%rdi
-0xffffffff8100e796 <sysrq_handle_crash+38>:     xor    %eax,%eax
-0xffffffff8100e798 <sysrq_handle_crash+40>:     call   0xffffffff81008cf0 <panic>""")
+operands resolved.  dis -r on an exception RIP shows the code that ran up to the fault.""")
 def _dis(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("dis", args, "lr")
     if not rest or len(rest) > 2:

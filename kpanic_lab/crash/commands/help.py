@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import List
 
+from kpanic_lab.crash.examples import stored_example
 from kpanic_lab.crash.registry import ALIASES, COMMANDS, Command, CommandError, Output, command, lookup
 from kpanic_lab.crash.session import CrashSession
 
@@ -42,17 +43,13 @@ def help_page(c: Command) -> str:
                 out.append("")
             width = max(len(o) for o, _ in c.options)
             out += [f"    {o:>{width}}  {text}" for o, text in c.options]
-    if c.example:
-        out += ["", "EXAMPLE"] + [f"  {line}" for line in c.example.splitlines()]
+    example = stored_example(c.name) or c.example     # from a real run of the shipped image
+    if example:
+        out += ["", "EXAMPLE"] + [f"  {line}" for line in example.splitlines()]
     return "\n".join(out)
 
 
-@command("help", "the commands, or one command's help page", "help [command]",
-         example="""
-crash> help ps
-NAME
-  ps - process status: every task, its state and memory use
-...""")
+@command("help", "the commands, or one command's help page", "help [command]")
 def _help(s: CrashSession, args: List[str]) -> Output:
     if not args:
         names = list(COMMANDS) + ["q"] if "q" not in COMMANDS else list(COMMANDS)
@@ -77,11 +74,7 @@ def _quit(s: CrashSession, args: List[str]) -> Output:
          aliases=("g",),
          description="""
 In crash, "gdb <command>" passes the rest of the line to the gdb embedded in crash, and
-"g" is merely an alias for it.  The lab's shell embeds no gdb: see the message it prints.""",
-         example="""
-crash> g bt
-gdb: not available in the lab.
-...""")
+"g" is merely an alias for it.  The lab's shell embeds no gdb: see the message it prints.""")
 def _gdb(s: CrashSession, args: List[str]) -> Output:
     return Output(GDB_TEXT)
 

@@ -17,22 +17,7 @@ from kpanic_lab.crash.session import CrashSession
          description="""
 The block crash shows when it starts.  PANIC is the last "Kernel panic - not syncing"
 line of the log (or, with no panic, the last oops line).  The lab machine has no
-real-time clock, so DATE is known only for a dump (VMCOREINFO's CRASHTIME).""",
-         example="""
-crash> sys
-      KERNEL: /.../kpanic_lab/guest/images/vmlinux
-    DUMPFILE: vmcore  [PARTIAL DUMP]
-        CPUS: 2
-        DATE: Wed Nov 26 06:19:07 UTC 2026
-      UPTIME: 00:00:00
-LOAD AVERAGE: (not kept by this kernel)
-       TASKS: 5
-    NODENAME: kpanic
-     RELEASE: 6.1.0-kpanic
-     VERSION: #1 SMP PREEMPT_DYNAMIC kpanic_lab
-     MACHINE: x86_64
-      MEMORY: 256 MB
-       PANIC: "Kernel panic - not syncing: sysrq triggered crash\"""")
+real-time clock, so DATE is known only for a dump (VMCOREINFO's CRASHTIME).""")
 def _sys(s: CrashSession, args: List[str]) -> Output:
     _, rest = parse_options("sys", args, "")
     if rest:
@@ -49,12 +34,7 @@ def _sys(s: CrashSession, args: List[str]) -> Output:
          description="""
 Reads the printk ring buffer (the 3.5-5.9 record format: struct printk_log records in
 log_buf from log_first_idx) and prints every record as the console did, including the
-ones the console left out for their level.""",
-         example="""
-crash> log | tail -3
-[    0.017650] Kernel Offset: disabled
-[    0.017750] ledtrig-panic: panic LED on
-[    0.018000] ---[ end Kernel panic - not syncing: sysrq triggered crash ]---""")
+ones the console left out for their level.""")
 def _log(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("log", args, "m")
     if rest:
@@ -75,11 +55,7 @@ def _log(s: CrashSession, args: List[str]) -> Output:
          description="""
 Walks the kernel's modules list.  The lab's modules are linked into vmlinux, so their
 symbols and line numbers are there already: crash's 'mod -s' (load a module's debug
-info) has nothing to add.""",
-         example="""
-crash> mod
-     MODULE       NAME              BASE        SIZE  OBJECT FILE
-ffff88800fc42f00  null_deref  ffffffff81017000  4096  (not loaded)  [CONFIG_KALLSYMS]""")
+info) has nothing to add.""")
 def _mod(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("mod", args, "s:S")
     if opts:
@@ -98,18 +74,7 @@ def _mod(s: CrashSession, args: List[str]) -> Output:
          description="""
 Classifies every page frame by its struct page in mem_map[] (free buddy blocks, page
 cache with and without buffer heads, slab), as makedumpfile does to filter a dump.
-The lab kernel has no huge pages and no swap.""",
-         example="""
-crash> kmem -i
-                 PAGES        TOTAL      PERCENTAGE
-    TOTAL MEM    64169     250.7 MB         ----
-         FREE    62990     246.1 MB   98% of TOTAL MEM
-         USED     1179       4.6 MB    1% of TOTAL MEM
-       SHARED        0            0    0% of TOTAL MEM
-      BUFFERS      256       1.0 MB    0% of TOTAL MEM
-       CACHED      256       1.0 MB    0% of TOTAL MEM
-         SLAB       24      96.0 KB    0% of TOTAL MEM
-...""")
+The lab kernel has no huge pages and no swap.""")
 def _kmem(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("kmem", args, "ifsSpv")
     if set(opts) != {"i"} or rest:

@@ -32,13 +32,7 @@ def _count(token: str, what: str = "count") -> int:
                   ("-x", "leave out the ASCII column"),
                   ("-p", "the address is physical"),
                   ("-u", "the address is a user address of the current context's task"),
-                  ("count", "how many values (default 1)")),
-         example="""
-crash> rd -a linux_banner
-ffffffff8101bf00:  Linux version 6.1.0-kpanic (kpanic@kpanic_lab) (gcc (Debian 
-...
-crash> rd jiffies
-ffffffff8105c038:  00000000fffedb0b                    ........""")
+                  ("count", "how many values (default 1)")))
 def _rd(s: CrashSession, args: List[str]) -> Output:
     bits = 64
     rest_args = []
@@ -144,17 +138,6 @@ def _struct(s: CrashSession, args: List[str], kind: str) -> Output:
     return Output(text, code)
 
 
-_STRUCT_EXAMPLE = """
-crash> struct task_struct.pid,comm ffffffff81080c70
-  pid = 3
-  comm = "sh\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000"
-crash> struct -o list_head
-struct list_head {
-  [0] struct list_head *next;
-  [8] struct list_head *prev;
-}
-SIZE: 16"""
-
 
 @command("struct", "a structure's definition, or its contents at an address",
          "struct name[.member[,member]] [-o] [address|symbol] [count]",
@@ -164,8 +147,7 @@ SIZE: 16"""
                   ("count", "that many structures in a row")),
          description="""
 Layouts come from the vmlinux's DWARF, values print as gdb prints them.  A structure's
-name alone works as a command too: 'task_struct ffffffff81065fb0'.""",
-         example=_STRUCT_EXAMPLE)
+name alone works as a command too: 'task_struct ffffffff81065fb0'.""")
 def _struct_cmd(s: CrashSession, args: List[str]) -> Output:
     return _struct(s, args, "struct")
 
@@ -187,16 +169,7 @@ def _union_cmd(s: CrashSession, args: List[str]) -> Output:
          description="""
 Follows next pointers from start until it comes back (or meets NULL).  Without -h/-H,
 each next pointer points at the next structure itself.  'list' walks lists: it does not
-list source code (that is gdb's list; see 'dis -l' and 'sym' for lines).""",
-         example="""
-crash> list task_struct.tasks -s task_struct.pid,comm -h init_task
-ffffffff81055940
-  pid = 0
-  comm = "swapper/0\\000\\000\\000\\000\\000\\000"
-ffffffff81080820
-  pid = 1
-  comm = "init\\000er/0\\000\\000\\000\\000\\000\\000"
-...""")
+list source code (that is gdb's list; see 'dis -l' and 'sym' for lines).""")
 def _list(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("list", args, "o:s:h:H:e:")
     mode, start_tok = "plain", None

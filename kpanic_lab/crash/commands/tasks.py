@@ -46,27 +46,7 @@ Walks the stack by frame pointers from the registers saved for the task: those o
 the CPU that ran it (the panicking CPU's, the NMI-stopped ones'), or for a task that
 was switched out, the frame __switch_to_asm left.  An entry from user space or an
 exception shows the registers it saved (the exception frame); an entry that ran on its
-own stack (NMI) goes on where it interrupted: --- <NMI exception stack> ---.""",
-         example="""
-crash> bt
-PID: 3        TASK: ffffffff81080c70  CPU: 1    COMMAND: "sh"
- #0 [ffff8880013abc90] mdelay at ffffffff8100ea3e
- #1 [ffff8880013abca0] panic at ffffffff8100901d
- #2 [ffff8880013abd30] sysrq_handle_crash at ffffffff8100e79d
- #3 [ffff8880013abd40] __handle_sysrq at ffffffff8100e85f
- #4 [ffff8880013abd70] write_sysrq_trigger at ffffffff8100e8ae
- #5 [ffff8880013abda0] proc_reg_write at ffffffff81009c6b
- #6 [ffff8880013abdb0] vfs_write at ffffffff81003cc1
- #7 [ffff8880013abdc0] ksys_write at ffffffff81003d8b
- #8 [ffff8880013abdf0] do_syscall_64 at ffffffff8100e2d2
- #9 [ffff8880013abf40] entry_SYSCALL_64_after_hwframe at ffffffff81013f03
-    RIP: 0000000000401443  RSP: 00007fffffffebe8  RFLAGS: 00000246
-    RAX: ffffffffffffffda  RBX: 0000000000000002  RCX: 0000000000401443
-    RDX: 0000000000000002  RSI: 00007fffffffebf0  RDI: 0000000000000001
-    RBP: 00007fffffffee20   R8: 0000000000000000   R9: 0000000000000000
-    R10: 0000000000000000  R11: 0000000000000246  R12: 00007fffffffebf0
-    R13: 0000000000404010  R14: 0000000000000001  R15: 0000000000000002
-    ORIG_RAX: 0000000000000001  CS: 0033  SS: 002b""")
+own stack (NMI) goes on where it interrupted: --- <NMI exception stack> ---.""")
 def _bt(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("bt", args, "ac:flt")
     full, lines, text = "f" in opts, "l" in opts, "t" in opts
@@ -123,15 +103,7 @@ def _bt(s: CrashSession, args: List[str]) -> Output:
 Lists the idle task of each CPU (swapper/N) and every task on init_task's list, by PID.
 '>' marks a task some CPU was running.  ST is the state (RU running, IN interruptible,
 UN uninterruptible, ZO zombie); VSZ and RSS (KiB) come from the task's page tables: the
-lab kernel maps each user page when it is mapped, so the two are equal here.""",
-         example="""
-crash> ps
-      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM
->       0       0   0  ffffffff81055940  RU   0.0        0        0  [swapper/0]
-        0       0   1  ffffffff81080990  RU   0.0        0        0  [swapper/1]
-        1       0   0  ffffffff81080820  IN   0.9     2184     2184  init
-        2       1   0  ffffffff81080b00  IN   0.0      116      116  sh
->       3       2   1  ffffffff81080c70  RU   0.0      116      116  sh""")
+lab kernel maps each user page when it is mapped, so the two are equal here.""")
 def _ps(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("ps", args, "ku")
     rows = ps(s.prog)
@@ -170,14 +142,7 @@ def _ps(s: CrashSession, args: List[str]) -> Output:
                   ("-c cpu", "make the task CPU cpu was running the context")),
          description="""
 The session starts in the context of the panicking task (the one panic_cpu ran).
-With no argument, set shows the context.""",
-         example="""
-crash> set 1
-    PID: 1
-COMMAND: "init"
-   TASK: ffffffff81080820  [THREAD_INFO: ffffffff81080820]
-    CPU: 0
-  STATE: TASK_INTERRUPTIBLE""")
+With no argument, set shows the context.""")
 def _set(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("set", args, "c:")
     if "c" in opts:
@@ -204,16 +169,7 @@ def _set(s: CrashSession, args: List[str]) -> Output:
          description="""
 Shows the task's mm_struct, its page table root (PGD) and size, and its mapped regions.
 The lab kernel keeps no vm_area_struct: the regions are runs of mapped pages found in
-the page tables, named after the mm_struct fields they cover (code, heap, stack).""",
-         example="""
-crash> vm 1
-PID: 1        TASK: ffffffff81080820  CPU: 0    COMMAND: "init"
-       MM               PGD          RSS    TOTAL_VM
-ffff88800fc40580  ffff88800fc44000    2184k      2184k
-      VMA           START       END     FLAGS FILE
-               -      400000     41a000      rwx [code]
-               -  7ffff7dff000 7ffff7fff000      rwx [anon]
-               -  7fffffff7000 7ffffffff000      rwx [stack]""")
+the page tables, named after the mm_struct fields they cover (code, heap, stack).""")
 def _vm(s: CrashSession, args: List[str]) -> Output:
     _, rest = parse_options("vm", args, "")
     if len(rest) > 1:

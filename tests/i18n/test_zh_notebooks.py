@@ -66,3 +66,22 @@ def test_the_index_switches_language():
 def test_the_chinese_folder_speaks_chinese():
     assert language_from_env({"LANG": "en_US.UTF-8"}, ZH) == "zh"
     assert language_from_env({"LANG": "zh_CN.UTF-8"}, EN) == "en"
+
+
+def test_every_prose_cell_is_translated_and_current():
+    """No English prose cell without a translation, and none changed since it was translated.
+
+    When this fails, `python -m kpanic_lab.i18n notebooks` prints each such cell's English and the
+    hash to record as `en:` in notebooks/i18n/zh/NAME.yaml; then `--build`.
+    """
+    for series in SERIES:
+        todo = [f"{p.notebook} {p.cell_id} {p.kind}" for p in problems(series) if p.kind != "orphan"]
+        assert not todo, f"prose cells to translate: {todo}"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in ZH.glob("*.ipynb")))
+def test_the_chinese_prose_is_chinese(name):
+    han = re.compile(r"[\u4e00-\u9fff]")
+    english_only = [c["id"] for c in _cells(ZH / name)
+                    if c["cell_type"] == "markdown" and not han.search("".join(c["source"]))]
+    assert not english_only, f"zh/{name}: prose cells with no Chinese in them: {english_only}"

@@ -106,3 +106,15 @@ def test_vmcore_dmesg_is_not_written_as_whole_when_the_disk_is_full(tmp_path):
     assert not (d / "vmcore-dmesg.txt").exists() and not (d / "vmcore").exists()
     assert "kdump: saving vmcore-dmesg.txt failed: No space left on device" in r.capture_console
     assert "saving vmcore-dmesg.txt complete" not in r.capture_console
+
+
+@pytest.mark.parametrize("fmt", ["elf", "flat"])
+def test_a_truncated_elf_or_flattened_dump_is_refused_as_truncated(dumps, tmp_path, fmt):
+    from kpanic_lab.errors import LabError
+    from kpanic_lab.formats import open_dump
+
+    data = dumps.files[fmt].read_bytes()
+    cut = tmp_path / "t"
+    cut.write_bytes(data[:len(data) // 2])
+    with pytest.raises(LabError, match="truncated"):
+        open_dump(cut)

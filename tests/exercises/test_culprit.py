@@ -174,3 +174,13 @@ def test_rosters(tmp_path):
     p.write_text("student\n../etc\n")
     with pytest.raises(CourseError, match=r"roster.csv:2: '../etc' is not a student id"):
         read_roster(p)
+
+
+def test_a_dump_is_the_same_every_time_it_is_made(class_dumps, tmp_path):
+    """Deterministic from the seed: made again (in this process, not a worker), the same bytes."""
+    from kpanic_lab.exercises.course import generate
+    t = class_dumps.truths[0]
+    again = generate([t.student], tmp_path, secret=SECRET, jobs=1)
+    assert again.truths == [t]
+    for name in ("vmcore", "check.json"):
+        assert (again.students / t.student / name).read_bytes() == (class_dumps.students / t.student / name).read_bytes()

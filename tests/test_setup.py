@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -66,7 +67,7 @@ def test_dump_level_bits_read_the_same_in_the_readme_the_cli_and_makedumpfiles_m
     words = "1 zero pages, 2 non-private page cache, 4 all page cache, 8 user data, 16 free pages"
     assert words in " ".join(README.split())
     r = subprocess.run([sys.executable, "-m", "kpanic_lab", "makedumpfile", "-h"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=60)
+                       text=True, timeout=60, env={**os.environ, "KPANIC_LAB_LANGUAGE": "en"})
     helptext = " ".join(r.stdout.split())
     assert words in helptext
     assert "private cache" not in helptext.replace("non-private", "")

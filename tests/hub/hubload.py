@@ -141,6 +141,7 @@ class LocalHub:
         self.token = secrets.token_hex(16)
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self.log_path = self.dir / "jupyterhub.log"
+        self.hub_port = 0
         self._seen: Dict[int, psutil.Process] = {}
 
     @property
@@ -157,7 +158,8 @@ class LocalHub:
         if self.server_config:
             environment["JUPYTER_CONFIG_PATH"] = str(self.server_config)
         cfg = self.dir / "jupyterhub_config.py"
-        cfg.write_text(HUB_CONFIG.format(port=self.port, hub_port=free_port(), proxy_api_port=free_port(),
+        self.hub_port = free_port()
+        cfg.write_text(HUB_CONFIG.format(port=self.port, hub_port=self.hub_port, proxy_api_port=free_port(),
                                          proxy_token=secrets.token_hex(16), dir=self.dir, password=PASSWORD,
                                          singleuser=str(BIN / "jupyterhub-singleuser"), args=args,
                                          token=self.token, environment=environment))
@@ -228,7 +230,24 @@ class LocalHub:
     def processes(self) -> List[psutil.Process]:
         """Every process the hub started that is still alive (empty after :meth:`stop`)."""
         self._remember()
-        return [p for p in self._seen.values() if _alive(p)]
+        return [p for p in self._seen.values() if _alive(p)] + self.strays()
+
+    def strays(self) -> List[psutil.Process]:
+        """Servers and kernels of this hub no longer under it (their parent died first): found by the
+        hub API URL in their environment, which every server and kernel of this hub inherits."""
+        if not self.hub_port:
+            return []
+        mark = f"127.0.0.1:{self.hub_port}/"
+        found = []
+        for p in psutil.process_iter():
+            if p.pid in self._seen or p.pid == os.getpid():
+                continue
+            try:
+                if mark in p.environ().get("JUPYTERHUB_API_URL", ""):
+                    found.append(p)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        return [p for p in found if _alive(p)]
 
     def server_process(self, user: str) -> psutil.Process:
         """The single-user server the hub spawned for ``user``."""
@@ -255,7 +274,7 @@ class LocalHub:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-        procs = [p for p in self._seen.values() if _alive(p)]
+        procs = [p for p in self._seen.values() if _alive(p)] + self.strays()
         for p in procs:
             try:
                 p.kill()

@@ -215,3 +215,13 @@ def test_the_readme_names_only_files_that_exist_and_the_build_flags_the_hub_need
     for flag in ("--user-id 1000", "--target-repo-dir"):
         assert flag in text
     assert "repo2docker" in text and "binder/" in text
+
+
+def test_the_readmes_class_section_names_only_deploy_files_that_exist():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## For a class\n", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"deploy/[\w./-]*\w", section))
+    assert {"deploy/tljh/install.sh", "deploy/z2jh/config.yaml", "deploy/nbgitpuller_links.py"} <= named
+    for path in named:
+        assert (ROOT / path).exists(), f"README's 'For a class' names {path}, which is not there"
+    assert "bench_hub.py" in section and "Binder" in section

@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,7 +174,6 @@ class LocalHub:
             if self.proc.poll() is not None:
                 raise HubError(f"jupyterhub exited with {self.proc.returncode} while starting: {self.log_tail()}")
             try:
-                import urllib.request
                 with urllib.request.urlopen(f"{self.url}/hub/api/", timeout=2) as r:
                     if r.status == 200:
                         break

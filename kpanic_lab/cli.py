@@ -23,7 +23,7 @@ import kpanic_lab
 from kpanic_lab.guest import vmlinux_path
 from kpanic_lab.guest.image import ImageError
 from kpanic_lab.errors import LabError
-from kpanic_lab.i18n import N_, _
+from kpanic_lab.i18n import N_, _, language, set_language
 from kpanic_lab.machine import ConfigError, Machine, MachineConfig, MachineError
 
 PROG = "kpanic-lab"
@@ -92,10 +92,10 @@ def machine_options(p: argparse.ArgumentParser) -> None:
 
     They are passed on as text: MachineConfig checks them and names the option that is wrong.
     """
-    p.add_argument("--cpus", default="2", metavar="N", help="number of CPUs (1-8, default 2)")
-    p.add_argument("--memory", default="256M", metavar="SIZE", help="guest RAM, e.g. 256M or 1G (default 256M)")
+    p.add_argument("--cpus", default="2", metavar="N", help=_("number of CPUs (1-8, default 2)"))
+    p.add_argument("--memory", default="256M", metavar="SIZE", help=_("guest RAM, e.g. 256M or 1G (default 256M)"))
     p.add_argument("--cmdline", default=None, metavar="STR",
-                   help='kernel command line (default "console=ttyS0")')
+                   help=_('kernel command line (default "console=ttyS0")'))
 
 
 def machine_config(a: argparse.Namespace) -> MachineConfig:
@@ -121,8 +121,8 @@ def _boot(a: argparse.Namespace) -> int:
 
 def _vmlinux_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--build-id", metavar="ID",
-                   help="the image with this build-id (the one a vmcore names), from the lab's history if "
-                        "it is not the current one; kept in ~/.cache/kpanic_lab/vmlinux/")
+                   help=_("the image with this build-id (the one a vmcore names), from the lab's history if "
+                          "it is not the current one; kept in ~/.cache/kpanic_lab/vmlinux/"))
 
 
 @command("vmlinux", "print the path of the guest kernel image (for gdb, readelf, crash)",
@@ -159,16 +159,16 @@ def _scenarios(a: argparse.Namespace) -> int:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", metavar="SCENARIO", help="a name from `kpanic-lab scenarios`")
+    p.add_argument("scenario", metavar="SCENARIO", help=_("a name from `kpanic-lab scenarios`"))
     machine_options(p)
-    p.add_argument("--trace", metavar="FILE", help="write the stage trace as JSON to FILE")
+    p.add_argument("--trace", metavar="FILE", help=_("write the stage trace as JSON to FILE"))
     p.add_argument("--kdump", action="store_true",
-                   help="boot with crashkernel=, load a capture kernel (kexec -p), dump, reboot")
-    p.add_argument("--kdump-conf", metavar="FILE", help="a RHEL kdump.conf for the capture kernel (implies --kdump)")
+                   help=_("boot with crashkernel=, load a capture kernel (kexec -p), dump, reboot"))
+    p.add_argument("--kdump-conf", metavar="FILE", help=_("a RHEL kdump.conf for the capture kernel (implies --kdump)"))
     p.add_argument("--crash-dir", metavar="DIR",
                    help=f"the lab disk's folder where dumps land (implies --kdump; default ./{DEFAULT_CRASH_DIR}): "
                         "each run's dump goes to DIR/var/crash/<host>-<date>/ and stays there")
-    p.add_argument("--crashkernel", metavar="SIZE", default="64M", help="crashkernel= value with --kdump (64M)")
+    p.add_argument("--crashkernel", metavar="SIZE", default="64M", help=_("crashkernel= value with --kdump (64M)"))
 
 
 @command("run", "boot, trigger a scenario, run to the end, print the console and the stages",
@@ -248,7 +248,7 @@ def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-d
     from kpanic_lab.kdump.config import KdumpConfError
 
     if not a.crashkernel.strip():
-        raise UsageError("--crashkernel='': a size is expected, e.g. 64M")
+        raise UsageError(_("--crashkernel='': a size is expected, e.g. 64M"))
     _check_crashkernel(f"crashkernel={a.crashkernel} {a.cmdline or ''}", MachineConfig.create(memory=a.memory).memory)
     conf = None
     if a.kdump_conf is not None:
@@ -292,25 +292,25 @@ def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-d
 
 def _makedumpfile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-d", dest="dump_level", type=int, default=0, metavar="N",
-                   help="dump level, a bitmask of the pages left out: 1 zero pages, 2 non-private page cache, "
-                        "4 all page cache, 8 user data, 16 free pages (31 = all)")
+                   help=_("dump level, a bitmask of the pages left out: 1 zero pages, 2 non-private page cache, "
+                          "4 all page cache, 8 user data, 16 free pages (31 = all)"))
     comp = p.add_mutually_exclusive_group()
     for flag, name in (("-c", "zlib"), ("-l", "lzo"), ("-p", "snappy"), ("-z", "zstd")):
         comp.add_argument(flag, dest="compression", action="store_const", const=name, help=f"compress pages with {name}")
-    p.add_argument("-E", dest="elf", action="store_true", help="write an ELF vmcore (not compressed)")
-    p.add_argument("-F", dest="flatten", action="store_true", help="write the flattened format (for a pipe)")
-    p.add_argument("-R", dest="rebuild", action="store_true", help="rebuild OUT from a flattened dump on stdin")
-    p.add_argument("-f", dest="force", action="store_true", help="overwrite OUT if it exists")
-    p.add_argument("--dump-dmesg", action="store_true", help="write the kernel log of VMCORE to OUT")
+    p.add_argument("-E", dest="elf", action="store_true", help=_("write an ELF vmcore (not compressed)"))
+    p.add_argument("-F", dest="flatten", action="store_true", help=_("write the flattened format (for a pipe)"))
+    p.add_argument("-R", dest="rebuild", action="store_true", help=_("rebuild OUT from a flattened dump on stdin"))
+    p.add_argument("-f", dest="force", action="store_true", help=_("overwrite OUT if it exists"))
+    p.add_argument("--dump-dmesg", action="store_true", help=_("write the kernel log of VMCORE to OUT"))
     p.add_argument("--message-level", type=int, default=7, metavar="N",
-                   help="1 progress, 2 common, 4 error, 8 debug, 16 report (default 7, 31 = all)")
+                   help=_("1 progress, 2 common, 4 error, 8 debug, 16 report (default 7, 31 = all)"))
     p.add_argument("--num-threads", type=int, default=None, metavar="N",
-                   help="compress pages in N threads (default: the host's cores, up to 4; 0: no threads); "
-                        "the output is the same whatever N")
+                   help=_("compress pages in N threads (default: the host's cores, up to 4; 0: no threads); "
+                          "the output is the same whatever N"))
     p.add_argument("--cyclic-buffer", type=int, default=None, metavar="KiB",
-                   help="memory for one cycle of page classification, in KiB (default 16384): "
-                        "the dump is walked in cycles, so memory does not grow with its size")
-    p.add_argument("paths", nargs="+", metavar="VMCORE OUT", help="the ELF vmcore and the dump file to write")
+                   help=_("memory for one cycle of page classification, in KiB (default 16384): "
+                          "the dump is walked in cycles, so memory does not grow with its size"))
+    p.add_argument("paths", nargs="+", metavar="VMCORE OUT", help=_("the ELF vmcore and the dump file to write"))
 
 
 @command("makedumpfile", "filter and compress a vmcore (makedumpfile's options), or rebuild a flattened one",
@@ -325,7 +325,7 @@ def _makedumpfile(a: argparse.Namespace) -> int:
     if not 0 <= a.message_level <= MAX_MSG_LEVEL:
         raise UsageError(f"--message-level {a.message_level}: it is 0 .. {MAX_MSG_LEVEL}")
     if a.elf and a.compression:
-        raise UsageError("-E cannot be used with -c, -l, -p or -z: an ELF dump is not compressed")
+        raise UsageError(_("-E cannot be used with -c, -l, -p or -z: an ELF dump is not compressed"))
     if not 0 <= a.dump_level <= 31:
         raise UsageError(f"-d {a.dump_level}: the dump level is out of range (0 .. 31)")
     if a.num_threads is not None and not 0 <= a.num_threads <= 64:
@@ -339,7 +339,7 @@ def _makedumpfile(a: argparse.Namespace) -> int:
     out_path = a.paths[-1]
     to_stdout = out_path == "-"
     if to_stdout and not (a.flatten or a.dump_dmesg) or (to_stdout and a.rebuild):
-        raise UsageError("writing to stdout needs -F (the flattened format): a pipe cannot seek")
+        raise UsageError(_("writing to stdout needs -F (the flattened format): a pipe cannot seek"))
     if not to_stdout and os.path.isdir(out_path):
         raise UsageError(f"{out_path} is a directory: OUT is the dump file to write")
     if not to_stdout and os.path.exists(out_path) and not a.force:
@@ -410,13 +410,13 @@ def _makedumpfile(a: argparse.Namespace) -> int:
 
 def _crash_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="*", metavar="VMLINUX VMCORE",
-                   help="the dump and its kernel, in either order (the kernel defaults to the shipped one)")
-    p.add_argument("-i", dest="script", metavar="FILE", help="run the commands in FILE, then exit (as crash -i)")
+                   help=_("the dump and its kernel, in either order (the kernel defaults to the shipped one)"))
+    p.add_argument("-i", dest="script", metavar="FILE", help=_("run the commands in FILE, then exit (as crash -i)"))
     p.add_argument("--live", metavar="SCENARIO",
-                   help="no dump: run SCENARIO on a lab machine and analyse the machine as it stands")
+                   help=_("no dump: run SCENARIO on a lab machine and analyse the machine as it stands"))
     p.add_argument("--echo", action=argparse.BooleanOptionalAction, default=None,
-                   help="print crash> and each command line before its output (the default with -i, as crash "
-                        "does; --no-echo leaves it out)")
+                   help=_("print crash> and each command line before its output (the default with -i, as crash "
+                          "does; --no-echo leaves it out)"))
     machine_options(p)
 
 
@@ -437,17 +437,17 @@ def _crash(a: argparse.Namespace) -> int:
 
 def _exercises_options(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    g = sub.add_parser("generate", help="every student's dump and the answer key (exercise 7)")
-    g.add_argument("--students", required=True, metavar="ROSTER.csv", help="the roster: a 'student' column")
-    g.add_argument("--out", required=True, metavar="DIR", help="DIR/students/<id>/ to hand out, DIR/key/ to keep")
+    g = sub.add_parser("generate", help=_("every student's dump and the answer key (exercise 7)"))
+    g.add_argument("--students", required=True, metavar="ROSTER.csv", help=_("the roster: a 'student' column"))
+    g.add_argument("--out", required=True, metavar="DIR", help=_("DIR/students/<id>/ to hand out, DIR/key/ to keep"))
     g.add_argument("--secret", default=os.environ.get("KPANIC_LAB_COURSE_SECRET", ""), metavar="TEXT",
-                   help="the course's secret, mixed into every seed (default $KPANIC_LAB_COURSE_SECRET)")
-    g.add_argument("--jobs", type=int, default=None, metavar="N", help="processes (default: one per core)")
-    r = sub.add_parser("grade", help="grade exercise 7 in a folder of submissions, without nbgrader")
-    r.add_argument("submissions", metavar="SUBMISSIONS_DIR", help="one folder per student")
-    r.add_argument("--key", required=True, metavar="answers.csv", help="the key generate wrote (DIR/key/answers.csv)")
+                   help=_("the course's secret, mixed into every seed (default $KPANIC_LAB_COURSE_SECRET)"))
+    g.add_argument("--jobs", type=int, default=None, metavar="N", help=_("processes (default: one per core)"))
+    r = sub.add_parser("grade", help=_("grade exercise 7 in a folder of submissions, without nbgrader"))
+    r.add_argument("submissions", metavar="SUBMISSIONS_DIR", help=_("one folder per student"))
+    r.add_argument("--key", required=True, metavar="answers.csv", help=_("the key generate wrote (DIR/key/answers.csv)"))
     r.add_argument("--out", required=True, metavar="grades.csv")
-    c = sub.add_parser("course", help="an nbgrader course folder (source/, nbgrader_config.py) and student/ copies")
+    c = sub.add_parser("course", help=_("an nbgrader course folder (source/, nbgrader_config.py) and student/ copies"))
     c.add_argument("--out", required=True, metavar="DIR")
     c.add_argument("--course-id", default="kpanic_lab", metavar="ID")
 
@@ -493,14 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse parser, one subparser per registered command."""
     ap = argparse.ArgumentParser(
         prog=PROG,
-        description="Crash a small x86-64 Linux-like kernel on an emulated machine and watch panic() and kdump.",
-        epilog="Run `kpanic-lab COMMAND --help` for a command's options.",
+        description=_("Crash a small x86-64 Linux-like kernel on an emulated machine and watch panic() and kdump."),
+        epilog=_("Run `kpanic-lab COMMAND --help` for a command's options."),
     )
     ap.add_argument("--version", action="version", version=f"%(prog)s {kpanic_lab.__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     for c in COMMANDS.values():
-        p = sub.add_parser(c.name, help=c.summary, description=c.summary,
-                           epilog=f"example:\n  {c.example}" if c.example else None,
+        p = sub.add_parser(c.name, help=_(c.summary), description=_(c.summary),
+                           epilog=f"{_('example:')}\n  {c.example}" if c.example else None,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         c.arguments(p)
         p.set_defaults(handler=c.run)
@@ -509,6 +509,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run ``kpanic-lab`` with ``argv`` (default: the process's arguments); return the exit code."""
+    try:
+        set_language(language())         # the locale variables, checked once, in one line if wrong
+    except ValueError as e:
+        _error(str(e))
+        return EXIT_USAGE
     ap = build_parser()
     a = ap.parse_args(argv)
     if a.command is None:
@@ -523,7 +528,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _error(str(e))
         return EXIT_FAILED
     except KeyboardInterrupt:
-        _error("interrupted")
+        _error(_("interrupted"))
         return 130
     except BrokenPipeError:
         # `kpanic-lab boot | head`: the reader left; say nothing more, and let the

@@ -23,7 +23,11 @@ KEYWORDS = {"_": None, "N_": None}
 #: (``_(info.explain)``): name -> the positions and keywords of those arguments
 TEXT_ARGUMENTS: Dict[str, Tuple[Tuple[int, ...], Tuple[str, ...]]] = {
     "StageInfo": ((1, 2), ("title", "explain")),
+    "command": ((1,), ("summary",)),          # the CLI's @command(name, summary, ...)
 }
+#: names in TEXT_ARGUMENTS that mean it only in one file (the crash shell has a `command` of its own,
+#: whose summaries are crash's English help)
+TEXT_ARGUMENT_FILES: Dict[str, str] = {"command": "cli.py"}
 
 
 def extract_python_ast(fileobj: Any, keywords: Any, comment_tags: Any, options: Any
@@ -39,7 +43,8 @@ def extract_python_ast(fileobj: Any, keywords: Any, comment_tags: Any, options: 
             node.func.attr if isinstance(node.func, ast.Attribute) else "")
         if name in KEYWORDS:
             texts = node.args[:1]
-        elif name in TEXT_ARGUMENTS:
+        elif name in TEXT_ARGUMENTS and str(getattr(fileobj, "name", "")).endswith(
+                TEXT_ARGUMENT_FILES.get(name, "")):
             positions, names = TEXT_ARGUMENTS[name]
             texts = [node.args[i] for i in positions if i < len(node.args)]
             texts += [k.value for k in node.keywords if k.arg in names]

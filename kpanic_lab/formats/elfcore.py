@@ -122,8 +122,16 @@ def direct_map_load(start: int, end: int, page_offset: int = PAGE_OFFSET) -> Elf
     return ElfLoad(start, page_offset + start, end - start, end - start)
 
 
-def elf_layout(nloads: int, notes_size: int, loads: Sequence[ElfLoad]) -> Tuple[int, List[int]]:
-    """File offsets: the PT_NOTE data, and each PT_LOAD's data (page-aligned, like /proc/vmcore)."""
+def elf_layout(nloads: int, notes_size: int, loads: Sequence[ElfLoad], packed: bool = False) -> Tuple[int, List[int]]:
+    """File offsets: the PT_NOTE data, and each PT_LOAD's data.  Page-aligned like /proc/vmcore;
+    ``packed``: each part right after the one before, as ``makedumpfile -E`` writes them."""
+    if packed:
+        note_off = _EHDR.size + _PHDR.size * (1 + nloads)
+        offsets, off = [], note_off + notes_size
+        for ld in loads:
+            offsets.append(off)
+            off += ld.filesz
+        return note_off, offsets
     note_off = _align(_EHDR.size + _PHDR.size * (1 + nloads), PAGE_SIZE)
     off = _align(note_off + notes_size, PAGE_SIZE)
     offsets = []
@@ -135,9 +143,10 @@ def elf_layout(nloads: int, notes_size: int, loads: Sequence[ElfLoad]) -> Tuple[
 
 
 def write_elf_core(sink: Sink, notes: bytes, loads: Sequence[ElfLoad],
-                   data: Callable[[ElfLoad], Iterable[Bytes]]) -> int:
-    """Write an ELF64 vmcore; ``data(load)`` yields the load's ``filesz`` bytes.  Returns the size."""
-    note_off, offsets = elf_layout(len(loads), len(notes), loads)
+                   data: Callable[[ElfLoad], Iterable[Bytes]], packed: bool = False) -> int:
+    """Write an ELF64 vmcore; ``data(load)`` yields the load's ``filesz`` bytes.  Returns the size.
+    ``packed``: no page alignment (``makedumpfile -E``'s layout; see elf_layout)."""
+    note_off, offsets = elf_layout(len(loads), len(notes), loads, packed)
     phnum = 1 + len(loads)
     ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
     head = _EHDR.pack(ident, 4, 62, 1, 0, _EHDR.size, 0, 0, _EHDR.size, _PHDR.size, phnum, 0, 0, 0)

@@ -217,6 +217,9 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
         raise MakedumpfileError(f"--num-threads {threads}: it is 0 or more")
     if cyclic_buffer <= 0:
         raise MakedumpfileError(f"--cyclic-buffer {cyclic_buffer}: it is a size in bytes, more than 0")
+    if not flatten and not _seekable(out):
+        raise MakedumpfileError(f"{output_name} cannot seek (a pipe?): the dump file is written at offsets; "
+                                "to a pipe, write the flattened format (-F) and rebuild it with -R")
     codec = get_codec(compression) if compression else None
     if codec is not None:
         codec.compress(bytes(PAGE_SIZE))            # CodecUnavailable now, not after the scan
@@ -243,6 +246,13 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
     res.seconds = time.monotonic() - t0
     _done(res, f"The dumpfile is saved to {output_name}.", on_message)
     return res
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _count(walk: CycleWalk, res: Result, prog: ProgressFn, record: bool) -> Tuple[int, List[np.ndarray]]:
@@ -472,7 +482,7 @@ def _write_elf(dump: Dump, walk: CycleWalk, sink: Union[StreamSink, FlattenedWri
 
     notes, _ = _notes_of(dump)
     prog(PROGRESS_COPY, 0, total)
-    write_elf_core(sink, notes, loads, data)
+    write_elf_core(sink, notes, loads, data, packed=True)
     prog(PROGRESS_COPY, total, total)
     res.pages_written = kept
 

@@ -98,6 +98,16 @@ def test_elf_loads_built_in_cycles_match_the_whole_bitmap():
             assert b.finish() == want
 
 
+def test_a_pipe_needs_the_flattened_format(elf):
+    import os
+    from kpanic_lab.kdump.makedumpfile import MakedumpfileError
+
+    r, w = os.pipe()
+    with os.fdopen(r, "rb") as rf, os.fdopen(w, "wb") as wf:
+        with pytest.raises(MakedumpfileError, match=r"cannot seek \(a pipe\?\).*-F"):
+            makedumpfile(elf, wf, 31, "zstd")
+
+
 # ------------------------------------------------------------------ memory
 # VmHWM, not ru_maxrss: Linux carries the parent's peak into ru_maxrss across fork and exec
 _CHILD = """
@@ -259,7 +269,8 @@ def _utsname_address():
 
 
 @pytest.mark.skipif(shutil.which("makedumpfile") is None, reason="makedumpfile not installed (apt-get install makedumpfile)")
-@pytest.mark.parametrize("args", [["-c", "-d", "31"], ["-c", "-d", "1"], ["-c", "-d", "0"], ["-l", "-d", "31"]])
+@pytest.mark.parametrize("args", [["-c", "-d", "31"], ["-c", "-d", "1"], ["-c", "-d", "0"], ["-l", "-d", "31"],
+                                  ["-E", "-d", "31"], ["-E", "-d", "1"]])
 def test_byte_identical_to_makedumpfile_1_7_2(elf, tmp_path, args):
     addr = _utsname_address()
     elf.source.vmcoreinfo_raw, saved = elf.source.vmcoreinfo_raw + f"SYMBOL(system_utsname)={addr:x}\n".encode(), \
@@ -274,7 +285,8 @@ def test_byte_identical_to_makedumpfile_1_7_2(elf, tmp_path, args):
     p = subprocess.run(["makedumpfile", *args, str(inp), str(real)], capture_output=True, timeout=300)
     assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
     with open_dump(inp) as d, open(lab, "wb") as f:
-        makedumpfile(d, f, int(args[2]), {"-c": "zlib", "-l": "lzo"}[args[0]])
+        makedumpfile(d, f, int(args[2]), {"-c": "zlib", "-l": "lzo", "-E": None}[args[0]],
+                     fmt="elf" if args[0] == "-E" else "kdump")
     if args[0] == "-l":
         from kpanic_lab.formats.codecs import _liblzo2
         if _liblzo2() is None:

@@ -91,7 +91,8 @@ def test_counts_are_the_librarys(pages, cycle):
     assert pages.counts["zero"] == 0
     pages.set_level(31)
     assert pages.counts["zero"] > 0 and pages.counts["free"] == exc.counts["free"]
-    assert pages.kept_pages + pages.excluded_pages == int(dump.source.ram_bitmap().sum())
+    # a page only partly in RAM (0x9f000, RAM to 0x9fc00) is in no dump: makedumpfile's exclude_nodata_pages
+    assert pages.kept_pages + pages.excluded_pages == int((dump.source.ram_bitmap() & dump.source.saved_bitmap()).sum())
 
 
 def test_compression_shrinks(pages):

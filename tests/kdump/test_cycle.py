@@ -46,6 +46,10 @@ def test_sysrq_c_cycle_dumps_and_reboots(cycles, cpus):
     assert re.search(r"Command line: .*irqpoll nr_cpus=1 reset_devices panic=10 elfcorehdr=\d+K", cap)
     assert "smp: Brought up 1 node, 1 CPU" in cap
     assert "kdump: saving vmcore complete" in cap and "reboot: Restarting system" in cap
+    # kernel_restart() then x86's native_machine_restart(), as the real 6.1 capture kernel prints them
+    lines = [l.split("] ", 1)[-1] for l in cap.splitlines()]
+    at = lines.index("reboot: Restarting system")
+    assert lines[at + 1] == "reboot: machine restart"
     assert r.outcome.status == "saved" and r.end == "rebooted"
     assert r.outcome.vmcore.name == "vmcore" and r.outcome.vmcore.is_file()
     assert not list(r.outcome.directory.glob("*incomplete*"))

@@ -39,12 +39,26 @@ void machine_power_off(void)
 	halt_forever();
 }
 
-/* orderly: stop the other CPUs first (Linux: native_machine_shutdown) */
+/* native_machine_shutdown(): the other CPUs stop first (smp.c) */
+static void machine_shutdown(void)
+{
+	smp_send_stop();
+}
+
+/* native_machine_restart (arch/x86/kernel/reboot.c) */
+static void __noreturn machine_restart(void)
+{
+	pr_notice("reboot: machine restart\n");
+	machine_shutdown();
+	emergency_restart();
+	halt_forever();
+}
+
+/* kernel_restart (kernel/reboot.c): say so, then the arch restart */
 static void __noreturn kernel_restart(void)
 {
 	pr_emerg("reboot: Restarting system\n");
-	smp_send_stop();
-	emergency_restart();
+	machine_restart();
 }
 
 static void __noreturn kernel_power_off(void)

@@ -170,6 +170,9 @@ class PageReader:
                 out[i] = np.frombuffer(src.read_page(pfn), dtype=np.uint8)
                 continue
             blob = os.pread(self._fd, size, off)
+            if len(blob) < size:
+                raise DumpError(src.name, off, f"truncated: the {size} bytes of pfn 0x{pfn:x} run past the end "
+                                "of the file")
             try:
                 codec = codec_for_flags(flags)
                 page = codec.decompress(blob, PAGE_SIZE) if codec else blob

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import errno
 import io
+import os
+import tempfile
 import json
 import shutil
 import subprocess
@@ -96,6 +98,21 @@ def test_elf_loads_built_in_cycles_match_the_whole_bitmap():
             for lo in range(0, n, step):
                 b.feed(lo, keep[lo:lo + step])
             assert b.finish() == want
+
+
+def test_a_truncated_kdump_input_is_one_error_naming_it(elf):
+    from kpanic_lab.errors import LabError
+
+    _, raw = run(elf, 0, "zlib")
+    cut = open_dump(raw[:len(raw) // 2], "cut")
+    with pytest.raises(LabError, match=r"cut at offset 0x[0-9a-f]+: (truncated|corrupted page_desc)"):
+        run(cut, 31, "zstd")
+    with tempfile.TemporaryDirectory() as d:                     # from a file: read with pread
+        path = os.path.join(d, "cut")
+        with open(path, "wb") as f:
+            f.write(raw[:len(raw) // 2])
+        with open_dump(path) as cut_file, pytest.raises(LabError, match=r"cut at offset 0x[0-9a-f]+: truncated"):
+            run(cut_file, 31, "zstd")
 
 
 def test_a_pipe_needs_the_flattened_format(elf):

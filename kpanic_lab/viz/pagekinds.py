@@ -458,8 +458,11 @@ class PageKindView(w.VBox):
             out = _Counter()
             makedumpfile(self.dump, out, level, codec or None, progress=self.progress)  # type: ignore[arg-type]
             self.model.calibrate(level, codec, out.n)
-            size = out.n
-        self.progress.finish(f"makedumpfile -d {level} {CODEC_FLAGS.get(codec, '')}".rstrip())
+            self.progress.finish(f"makedumpfile -d {level} {CODEC_FLAGS.get(codec, '')}".rstrip()
+                                 + ": one real run; other levels are computed from the classified pages")
+            return out.n
+        self.progress.label.value = esc(f"-d {level} {CODEC_FLAGS.get(codec, '')}".rstrip()
+                                        + ": computed from the pages classified once (no makedumpfile run)")
         return size
 
     def _summary(self) -> str:

@@ -344,8 +344,10 @@ def _run_makedumpfile(dump: Dump, args: MakedumpfileArgs, f: BinaryIO, targets: 
             say("This is an incomplete dumpfile, but might analyzable.")
         say("makedumpfile Failed.")
         raise
-    stdout, stderr = res.render(args.message_level if args.message_level is not None else 7)
-    out.messages.extend(line for line in (stderr + stdout).splitlines() if line.strip())
+    # on the console in the order makedumpfile wrote them (stdout and stderr both go there)
+    level = args.message_level if args.message_level is not None else 7
+    text = "".join(m.text for m in res.messages if m.level & level)
+    out.messages.extend(line for line in text.splitlines() if line.strip())
     return res
 
 

@@ -47,9 +47,16 @@ def test_sysrq_c_cycle_dumps_and_reboots(cycles, cpus):
     assert "smp: Brought up 1 node, 1 CPU" in cap
     assert "kdump: saving vmcore complete" in cap and "reboot: Restarting system" in cap
     # kernel_restart() then x86's native_machine_restart(), as the real 6.1 capture kernel prints them
-    lines = [l.split("] ", 1)[-1] for l in cap.splitlines()]
+    lines = [re.sub(r"^\[ *\d+\.\d+\] ", "", l) for l in cap.splitlines()]
     at = lines.index("reboot: Restarting system")
     assert lines[at + 1] == "reboot: machine restart"
+    # makedumpfile's progress lines at kdump's message level (7: progress, common, errors), in the
+    # order of the real capture kernel's log (shared reference d_kdump.capture.makedumpfile.err)
+    steps = [l.split(":")[0].rstrip() for l in lines if re.match(r"^(Checking|Excluding|Copying) .*: \[", l)]
+    assert [s for i, s in enumerate(steps) if i == 0 or steps[i - 1] != s] == \
+        ["Checking for memory holes", "Excluding unnecessary pages", "Copying data"]
+    assert re.search(r"^Copying data +: \[100\.0 %\] . +eta: 0s$", cap, re.MULTILINE)
+    assert lines.index("makedumpfile Completed.") > max(i for i, l in enumerate(lines) if l.startswith("Copying data"))
     assert r.outcome.status == "saved" and r.end == "rebooted"
     assert r.outcome.vmcore.name == "vmcore" and r.outcome.vmcore.is_file()
     assert not list(r.outcome.directory.glob("*incomplete*"))

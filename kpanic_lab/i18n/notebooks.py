@@ -60,6 +60,7 @@ class Series:
 
 SERIES: Tuple[Series, ...] = (
     Series("zh", ROOT / "notebooks", ROOT / "notebooks" / "i18n" / "zh", ROOT / "notebooks" / "zh"),
+    Series("zh", ROOT / "exercises", ROOT / "exercises" / "i18n" / "zh", ROOT / "exercises" / "zh"),
 )
 
 

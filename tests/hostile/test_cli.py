@@ -161,3 +161,12 @@ def test_a_crashkernel_that_parses_but_cannot_fit_fails_as_linux_does_once():
     assert r.stdout.count("Memory for crashkernel is not reserved") == 1
     assert r.stderr.splitlines()[-1] == ("--- no capture kernel ran (end: no-capture); "
                                          "kexec said: Memory for crashkernel is not reserved")
+
+
+def test_crash_stdin_with_a_binary_line_stops_there(dumps):
+    r = subprocess.run([sys.executable, "-m", "kpanic_lab", "crash", str(dumps.files["vmlinux"]),
+                        str(dumps.files["kdump"])], input=b"sys | grep -c RELEASE\n\xff\xfe\x00\n",
+                       capture_output=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 2 and r.stderr.decode().splitlines() == [
+        "kpanic-lab: stdin:2: holds a NUL byte: not a command file"]
+    assert b"1\n" in r.stdout

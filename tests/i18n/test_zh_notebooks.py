@@ -109,5 +109,6 @@ def test_a_chinese_exercise_gives_its_feedback_in_chinese():
     path = ROOT / "exercises" / "zh" / "02_who_stopped_the_cpu.ipynb"
     nb = nbformat.read(str(path), as_version=4)
     nbclient.NotebookClient(nb, timeout=240, resources={"metadata": {"path": str(path.parent)}}).execute()
-    text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    text = "\n".join(o.get("text", "") + "".join(o.get("data", {}).get("text/plain", ""))
+                     for c in nb.cells for o in c.get("outputs", []))
     assert "练习 2(是谁让另一个 CPU 停下的):通过。" in text, text[-2000:]

@@ -488,6 +488,47 @@ def _exercises(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _real_options(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    r = sub.add_parser("run", help=_("boot the real kernel, trigger SCENARIO, with --kdump save the real vmcore"))
+    r.add_argument("scenario", metavar="SCENARIO", help=_("what crashes the real kernel: sysrq-c"))
+    r.add_argument("--kdump", action="store_true",
+                   help=_("boot with crashkernel=, load the capture kernel with the real kexec -p, "
+                          "save the dump with the real makedumpfile"))
+    r.add_argument("--crash-dir", metavar="DIR", default=DEFAULT_CRASH_DIR,
+                   help=_("where the consoles and the vmcore go (default ./crash)"))
+    r.add_argument("--cpus", type=int, default=2, metavar="N", help=_("number of CPUs (1-8, default 2)"))
+    r.add_argument("--memory", default="512M", metavar="SIZE", help=_("guest RAM (default 512M)"))
+    r.add_argument("--crashkernel", default="160M", metavar="SIZE", help=_("crashkernel= value with --kdump (160M)"))
+    r.add_argument("--compress", choices=("lzo", "zlib"), default="lzo",
+                   help=_("makedumpfile's compression: lzo (fast) or zlib (small)"))
+    r.add_argument("--timeout", type=float, default=240.0, metavar="SECONDS",
+                   help=_("stop QEMU after this many seconds (default 240)"))
+
+
+@command("real", "the same crash on Debian's real Linux kernel under QEMU (real kexec and makedumpfile)",
+         arguments=_real_options,
+         example="$ kpanic-lab real run sysrq-c --kdump --crash-dir /tmp/real")
+def _real(a: argparse.Namespace) -> int:
+    from kpanic_lab.real import run_real
+
+    if a.timeout <= 0:
+        raise UsageError(_("--timeout={value}: give a number of seconds above 0").format(value=a.timeout))
+
+    def progress(template: str, values: Dict[str, str]) -> None:
+        print(f"--- {_(template).format(**values)}", file=sys.stderr, flush=True)
+
+    r = run_real(a.scenario, kdump=a.kdump, crash_dir=a.crash_dir, memory=a.memory, crashkernel=a.crashkernel,
+                 cpus=a.cpus, compress=a.compress, timeout=a.timeout, progress=progress)
+    _write(sys.stdout, f"{console_header(CONSOLE_HEADERS[0])}\n{r.first_console}")
+    if r.capture_console:
+        _write(sys.stdout, f"{console_header(CONSOLE_HEADERS[1])}\n{r.capture_console}")
+    print("--- " + _("QEMU ran {qemu:.1f} s, the whole run {total:.1f} s; in {folder}: {files}").format(
+        qemu=r.qemu_seconds, total=r.total_seconds, folder=r.crash_dir,
+        files=", ".join(sorted(os.listdir(r.crash_dir)))), file=sys.stderr)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------- front-end
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser, one subparser per registered command."""

@@ -1,0 +1,221 @@
+"""One real crash: Debian's Linux 6.1 under QEMU's TCG, SysRq-c, and (with kdump) the real capture.
+
+    host                         first kernel (2 CPUs)              capture kernel (1 CPU)
+    build first.img  ──boot──>   kexec -p /vmlinuz                  (crashkernel= memory)
+                                 echo c > /proc/sysrq-trigger ──>   makedumpfile -F -c -d 31
+                                                                      /proc/vmcore > /dev/vda
+    makedumpfile -R vmcore  <──────────────── disk.raw ───────────  reboot -f (QEMU exits)
+
+The serial console goes to a file; the capture kernel's boot starts at its own ``Linux version``
+line, where the console is cut in two.  QEMU runs under a wall-clock timeout and is killed (its
+whole process group) on a timeout or any failure, so every run is bounded.
+
+Without kdump the kernel stops at ``---[ end Kernel panic`` (``panic=0``): the run watches the
+console for that line and then stops QEMU.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+from kpanic_lab.errors import LabError
+from kpanic_lab.i18n import N_
+from kpanic_lab.real.host import HostTools, find_host
+from kpanic_lab.real.initramfs import TRIGGERS, build_images
+
+DEFAULT_MEMORY = "512M"
+DEFAULT_CRASHKERNEL = "160M"
+DEFAULT_TIMEOUT = 240.0      # seconds of wall clock for QEMU; about 20-40 s when the host is idle
+# makedumpfile's compression options that Debian's makedumpfile 1.7.2 has (snappy and zstd are off there)
+COMPRESSION = {"zlib": "-c", "lzo": "-l"}
+DISK_SIZE = 1 << 30          # the raw dump disk (sparse: only what makedumpfile writes takes room)
+END_MARKER = "---[ end Kernel panic"
+CAPTURE_START = re.compile(r"^\[\s*0\.000000\] Linux version ", re.M)
+
+
+# what run_real tells its progress callback: a template (marked for translation) and its values
+STEPS = {
+    "build": N_("building the initramfs from the host's busybox, kexec and makedumpfile"),
+    "boot": N_("booting {kernel} under QEMU (TCG, {cpus} CPUs, {memory}, {cmdline}; at most {timeout} s)"),
+    "rebuild": N_("rebuilding the dump from the raw disk: makedumpfile -R {vmcore}"),
+}
+Progress = Callable[[str, Dict[str, str]], None]
+
+
+class RealRunError(LabError):
+    """The real run failed: QEMU, the guest's init, the capture or the rebuild (the message says which)."""
+
+
+@dataclass
+class RealRun:
+    """What one real run left in its crash folder, and how long each part took (seconds)."""
+
+    crash_dir: str
+    trigger: str
+    kdump: bool
+    console: str = ""                 # everything the serial port printed (LF line ends)
+    first_console: str = ""           # the crashed kernel
+    capture_console: str = ""         # the capture kernel ("" without kdump)
+    vmcore: Optional[str] = None      # the rebuilt dump (kdump-compressed)
+    qemu_seconds: float = 0.0
+    total_seconds: float = 0.0
+    command: List[str] = field(default_factory=list)
+
+
+def split_console(text: str) -> "tuple[str, str]":
+    """The first kernel's console and the capture kernel's, cut at the second ``Linux version`` line.
+
+    >>> split_console("[    0.000000] Linux version 6.1\\nA\\n[    0.000000] Linux version 6.1\\nB\\n")
+    ('[    0.000000] Linux version 6.1\\nA\\n', '[    0.000000] Linux version 6.1\\nB\\n')
+    """
+    starts = [m.start() for m in CAPTURE_START.finditer(text)]
+    if len(starts) < 2:
+        return text, ""
+    return text[:starts[1]], text[starts[1]:]
+
+
+def _size_mib(text: str, what: str) -> int:
+    m = re.fullmatch(r"(\d+)([MG])", text.strip().upper())
+    if not m:
+        raise RealRunError(f"{what}={text!r}: give a size such as 512M or 1G")
+    return int(m.group(1)) * (1024 if m.group(2) == "G" else 1)
+
+
+def qemu_command(host: HostTools, initrd: str, console: str, disk: str, cmdline: str,
+                 cpus: int = 2, memory: str = DEFAULT_MEMORY) -> List[str]:
+    """The QEMU command line: TCG, serial console to a file, the dump disk as virtio, no reboot."""
+    return [host.qemu, "-accel", "tcg", "-machine", "pc", "-smp", str(cpus), "-m", memory,
+            "-nodefaults", "-display", "none", "-no-reboot",
+            "-serial", f"file:{console}",
+            "-kernel", host.vmlinuz, "-initrd", initrd, "-append", cmdline,
+            "-drive", f"file={disk},format=raw,if=virtio"]
+
+
+def _stop(proc: "subprocess.Popen[bytes]") -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+    except FileNotFoundError:
+        return ""
+
+
+def run_real(trigger: str = "sysrq-c", *, kdump: bool = True, crash_dir: str = "crash",
+             memory: str = DEFAULT_MEMORY, crashkernel: str = DEFAULT_CRASHKERNEL, cpus: int = 2,
+             dump_level: int = 31, compress: str = "lzo", timeout: float = DEFAULT_TIMEOUT,
+             host: Optional[HostTools] = None,
+             progress: Progress = lambda template, values: None) -> RealRun:
+    """Boot the real kernel, crash it with ``trigger`` and (``kdump``) save the dump in ``crash_dir``.
+
+    ``crash_dir`` receives ``console.log`` (all of it), ``console.first.log``, and with kdump
+    ``console.capture.log`` and ``vmcore`` (kdump-compressed with ``compress``, ``-d dump_level``):
+    lzo is the fast one (the copy takes seconds under TCG), zlib the small one (three times slower).
+    ``progress`` is told each step as one of :data:`STEPS` and its values (the CLI translates and
+    prints them; the library does not print).
+    """
+    if trigger not in TRIGGERS:
+        raise RealRunError(f"unknown scenario {trigger!r} for the real kernel: it knows {', '.join(TRIGGERS)}")
+    if not 0 <= dump_level <= 31:
+        raise RealRunError(f"dump level {dump_level}: give 0-31 (makedumpfile's -d)")
+    if compress not in COMPRESSION:
+        raise RealRunError(f"compression {compress!r}: Debian's makedumpfile has {', '.join(COMPRESSION)}")
+    if not 1 <= cpus <= 8:
+        raise RealRunError(f"cpus={cpus}: give 1-8")
+    mem, ck = _size_mib(memory, "memory"), _size_mib(crashkernel, "crashkernel")
+    if kdump and not 64 <= ck <= mem - 192:
+        raise RealRunError(f"crashkernel={crashkernel} with memory={memory}: the capture kernel needs "
+                           f"at least 64M and the first kernel at least 192M of the rest")
+    host = host or find_host()
+    t0 = time.monotonic()
+    os.makedirs(crash_dir, exist_ok=True)
+    run = RealRun(crash_dir=crash_dir, trigger=trigger, kdump=kdump)
+    with tempfile.TemporaryDirectory(prefix="kpanic-real-") as tmp:
+        progress(STEPS["build"], {})
+        initrd = os.path.join(tmp, "first.img")
+        with open(initrd, "wb") as f:
+            f.write(build_images(host, trigger, f"{COMPRESSION[compress]} -d {dump_level}"))
+        disk = os.path.join(tmp, "disk.raw")
+        with open(disk, "wb") as f:
+            f.truncate(DISK_SIZE)
+        console = os.path.join(tmp, "console.log")
+        cmdline = "console=ttyS0 panic=0" + (f" crashkernel={crashkernel}" if kdump else "")
+        run.command = qemu_command(host, initrd, console, disk, cmdline, cpus, memory)
+        progress(STEPS["boot"], {"kernel": os.path.basename(host.vmlinuz), "cpus": str(cpus), "memory": memory,
+                                 "cmdline": cmdline, "timeout": f"{timeout:.0f}"})
+        t1 = time.monotonic()
+        proc = subprocess.Popen(run.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        why = ""
+        try:
+            while True:
+                if proc.poll() is not None:
+                    break
+                if time.monotonic() - t1 > timeout:
+                    why = f"QEMU did not finish within {timeout:.0f} s"
+                    break
+                text = _read(console)
+                if "LAB: " in text and "FAILED: " in text:
+                    why = "the guest's init failed: " + text.split("FAILED: ", 1)[1].splitlines()[0]
+                    break
+                if not kdump and END_MARKER in text:
+                    time.sleep(0.5)            # the rest of the end marker's line
+                    break
+                time.sleep(0.2)
+        finally:
+            _stop(proc)
+        run.qemu_seconds = time.monotonic() - t1
+        err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+        run.console = _read(console)
+        run.first_console, run.capture_console = split_console(run.console)
+        _save(crash_dir, "console.log", run.console)
+        _save(crash_dir, "console.first.log", run.first_console)
+        if kdump:
+            _save(crash_dir, "console.capture.log", run.capture_console)
+        if not why and proc.returncode not in (0, -signal.SIGKILL) and kdump:
+            why = f"QEMU exited with status {proc.returncode}: {err.splitlines()[-1] if err else 'no message'}"
+        if why:
+            raise RealRunError(f"{why} (console in {os.path.join(crash_dir, 'console.log')})")
+        if kdump:
+            if "makedumpfile rc=0" not in run.capture_console:
+                raise RealRunError("the capture kernel did not save a dump (no 'makedumpfile rc=0' on its "
+                                   f"console; see {os.path.join(crash_dir, 'console.capture.log')})")
+            run.vmcore = os.path.join(crash_dir, "vmcore")
+            progress(STEPS["rebuild"], {"vmcore": run.vmcore})
+            _rebuild(host, disk, run.vmcore)
+    run.total_seconds = time.monotonic() - t0
+    return run
+
+
+def _save(crash_dir: str, name: str, text: str) -> None:
+    with open(os.path.join(crash_dir, name), "w") as f:
+        f.write(text)
+
+
+def _rebuild(host: HostTools, disk: str, vmcore: str) -> None:
+    """The host's ``makedumpfile -R vmcore < disk`` (the flattened stream ends at its end marker)."""
+    if os.path.exists(vmcore):
+        os.unlink(vmcore)
+    with open(disk, "rb") as f:
+        try:
+            r = subprocess.run([host.makedumpfile, "-R", vmcore], stdin=f, capture_output=True,
+                               timeout=120)
+        except subprocess.TimeoutExpired:
+            raise RealRunError(f"makedumpfile -R {vmcore}: no result within 120 s") from None
+    if r.returncode != 0:
+        last = (r.stderr or r.stdout).decode(errors="replace").strip().splitlines()
+        raise RealRunError(f"makedumpfile -R {vmcore} failed (status {r.returncode}): "
+                           f"{last[-1] if last else 'no message'}")

@@ -1,0 +1,61 @@
+"""A whole real kdump cycle: Debian's Linux 6.1 under QEMU TCG, the real kexec -p, SysRq-c, the real
+makedumpfile in the capture kernel, the vmcore on the host, opened by the lab's readers.
+
+Slow (a minute or more on a busy machine) and it needs Debian's packages, so it runs only under
+``make test-real`` (KPANIC_LAB_TEST_REAL=1); without the packages it skips naming them.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kpanic_lab.real.host import apt_line, missing_packages
+
+MISSING = missing_packages()
+pytestmark = [
+    pytest.mark.skipif(os.environ.get("KPANIC_LAB_TEST_REAL") != "1",
+                       reason="a real QEMU boot of Linux 6.1 (slow): run it with `make test-real`"),
+    pytest.mark.skipif(bool(MISSING), reason=f"missing {', '.join(MISSING)}: {apt_line(list(MISSING))}"),
+    pytest.mark.timeout(600),
+]
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory):
+    crash_dir = tmp_path_factory.mktemp("real") / "crash"
+    r = subprocess.run([sys.executable, "-m", "kpanic_lab", "real", "run", "sysrq-c", "--kdump",
+                        "--crash-dir", str(crash_dir), "--timeout", "480"],
+                       capture_output=True, text=True, timeout=590)
+    return r, crash_dir
+
+
+def test_the_run_saves_a_vmcore_and_both_consoles(real_run):
+    r, crash_dir = real_run
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(os.listdir(crash_dir)) == ["console.capture.log", "console.first.log", "console.log", "vmcore"]
+    first = (crash_dir / "console.first.log").read_text()
+    capture = (crash_dir / "console.capture.log").read_text()
+    # the lines real 6.1 prints (tests in the default suite check them against the shipped capture)
+    assert "Reserving 160MB of memory at" in first and "for crashkernel" in first
+    assert "sysrq: Trigger a crash" in first
+    assert "Kernel panic - not syncing: sysrq triggered crash" in first
+    assert "Kdump: loaded" in first
+    assert "---[ end Kernel panic" not in first      # __crash_kexec runs before the end marker
+    assert "elfcorehdr=" in capture and "makedumpfile rc=0" in capture
+    assert first in r.stdout and capture in r.stdout
+
+
+def test_the_lab_reads_the_real_vmcore(real_run):
+    from kpanic_lab.formats import open_dump
+    from kpanic_lab.real.host import find_host
+
+    r, crash_dir = real_run
+    assert r.returncode == 0, r.stderr[-2000:]
+    with open_dump(str(crash_dir / "vmcore")) as d:
+        assert d.format == "kdump" and d.dump_level == 31
+        assert d.vmcoreinfo.osrelease == find_host().release
+        assert d.nr_cpus == 2
+        assert "SYMBOL(prb)" in d.vmcoreinfo and "KERNELOFFSET" in d.vmcoreinfo

@@ -147,7 +147,8 @@ def _child(tmp_path, args, stdin=None, stdout=None):
     return int(peak.read_text())
 
 
-@pytest.mark.parametrize("args", [["-d", "0", "-z"], ["-d", "31", "-c"], ["-E", "-d", "0"], ["-d", "1", "-l"]])
+@pytest.mark.parametrize("args", [["-d", "0", "-z"], ["-d", "31", "-c"], ["-E", "-d", "0"], ["-d", "1", "-l"],
+                                  ["--dump-dmesg"]])
 def test_peak_memory_stays_under_100_mib(live, tmp_path, args):
     """A 256 MiB guest's whole memory through makedumpfile in a child process: its own peak RSS
     (interpreter, numpy and the codecs included) stays under 100 MiB.  Before streaming, -d 0

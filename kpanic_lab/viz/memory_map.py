@@ -132,7 +132,7 @@ def memory_layout(iomem: str, plan: Optional[KexecPlan] = None, capture_console:
     elif crash is not None:
         capture.append(Region(crash[0], crash[1], "crash", N_("reserved for it")))
         for a, b in _subtract((0, size), [crash]):
-            capture.append(Region(a, b, "unknown", "(the capture kernel has not booted)"))
+            capture.append(Region(a, b, "unknown", N_("(the capture kernel has not booted)")))
     capture.sort(key=lambda r: r.start)
     line = next((ln.split("Command line:", 1)[1].strip() for ln in (capture_console or "").splitlines()
                  if "Command line:" in ln), plan.cmdline if plan else "")

@@ -226,7 +226,8 @@ def plan_crash_load(image: KernelImage, iomem: str, cmdline: str, vmcoreinfo: st
     if len(elfcorehdr) > ELFCOREHDR_SPACE:
         raise KexecError("kexec: too many memory ranges for the ELF core header")
 
-    # what the capture kernel may use: low memory and the reservation
+    # what the capture kernel may use: low memory and the reservation, minus the ELF core header
+    # (kexec-tools' delete_memmap(): the capture kernel must not allocate over the dump's map)
     e820 = []
     for r in top:
         if r.name == "System RAM":
@@ -234,7 +235,10 @@ def plan_crash_load(image: KernelImage, iomem: str, cmdline: str, vmcoreinfo: st
                 e820.append(E820Entry(r.start, r.size, E820_RAM))
         elif r.name == "Reserved":
             e820.append(E820Entry(r.start, r.size, E820_RESERVED))
-    e820.append(E820Entry(crash.start, crash.size, E820_RAM))
+    hdr_end = hdr_at + _page_up(len(elfcorehdr))
+    for a, b in ((crash.start, hdr_at), (hdr_end, crash.end + 1)):
+        if b > a:
+            e820.append(E820Entry(a, b - a, E820_RAM))
     e820.sort(key=lambda e: e.addr)
 
     line = capture_cmdline(cmdline.strip(), append, hdr_at)

@@ -16,6 +16,7 @@ from kpanic_lab.kdump import service
 from kpanic_lab.kdump.capture import CaptureOutcome, Targets, collect, reply_text
 from kpanic_lab.kdump.config import KdumpConf, parse_kdump_conf
 from kpanic_lab.machine import Machine, ToolRequest
+from kpanic_lab.machine.config import DEFAULT_CMDLINE
 from kpanic_lab.panic import PanicSession, Trace
 from kpanic_lab.panic.scenarios import Scenario
 
@@ -57,7 +58,10 @@ class KdumpRun:
             base = Path(crash_dir)
             targets = Targets(crash_dir=base, remote_dir=base / "remote", raw_image=base / "vdb.img")
         self.targets = targets
-        line = " ".join(x for x in (f"crashkernel={crashkernel}" if crashkernel else "", cmdline or "") if x)
+        # the caller's command line replaces the default one; crashkernel= is added unless it has one
+        base = DEFAULT_CMDLINE if cmdline is None else cmdline
+        has_ck = any(w.startswith("crashkernel=") for w in base.split())
+        line = " ".join(x for x in (base, f"crashkernel={crashkernel}" if crashkernel and not has_ck else "") if x)
         self.session = PanicSession(scenario, cpus=cpus, memory=memory, cmdline=line, max_seconds=max_seconds)
         self.kexec_args = kexec_args
         self.max_seconds = max_seconds

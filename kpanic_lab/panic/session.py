@@ -55,7 +55,10 @@ class PanicSession:
         self.scenario = get_scenario(scenario)
         if cpus < self.scenario.min_cpus:
             raise ScenarioError(f"scenario {self.scenario.name} needs at least {self.scenario.min_cpus} CPUs")
-        self._cmdline = " ".join(x for x in (DEFAULT_CMDLINE, self.scenario.cmdline, cmdline or "") if x)
+        # a command line given replaces the default one (as kpanic-lab boot --cmdline, and a boot
+        # loader's); the scenario's own options go before it, so the caller's words win
+        base = DEFAULT_CMDLINE if cmdline is None else ""
+        self._cmdline = " ".join(x for x in (base, self.scenario.cmdline, cmdline or "") if x)
         self.config = MachineConfig.create(cpus=cpus, memory=memory, cmdline=self._cmdline, vmlinux=vmlinux)
         self.machine = Machine(self.config)
         self.notifiers = PythonNotifiers()

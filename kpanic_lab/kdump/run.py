@@ -59,9 +59,9 @@ class KdumpRun:
             targets = Targets(crash_dir=base, remote_dir=base / "remote", raw_image=base / "vdb.img")
         self.targets = targets
         # the caller's command line replaces the default one; crashkernel= is added unless it has one
-        base = DEFAULT_CMDLINE if cmdline is None else cmdline
-        has_ck = any(w.startswith("crashkernel=") for w in base.split())
-        line = " ".join(x for x in (base, f"crashkernel={crashkernel}" if crashkernel and not has_ck else "") if x)
+        given = DEFAULT_CMDLINE if cmdline is None else cmdline
+        has_ck = any(w.startswith("crashkernel=") for w in given.split())
+        line = " ".join(x for x in (given, f"crashkernel={crashkernel}" if crashkernel and not has_ck else "") if x)
         self.session = PanicSession(scenario, cpus=cpus, memory=memory, cmdline=line, max_seconds=max_seconds)
         self.kexec_args = kexec_args
         self.max_seconds = max_seconds

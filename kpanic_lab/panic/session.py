@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Callable, List, Optional, Tuple, Union
 
 from kpanic_lab.errors import LabError
+from kpanic_lab.i18n import N_
 from kpanic_lab.machine.hwdefs import header
 from kpanic_lab.machine import LabEvent, Machine, MachineConfig, Snapshot
 from kpanic_lab.machine.cpu import ERROR_CODE_VECTORS
@@ -275,23 +276,23 @@ class PanicSession:
             name = v.symbol.split("+")[0]
             how = stopped.get(v.index)
             if v.state == "parked":
-                doing = "offline"
+                doing = N_("offline")
             elif how == 2 or name == "crash_nmi_callback":
-                doing = "stopped by the crash NMI (registers saved)"
+                doing = N_("stopped by the crash NMI (registers saved)")
             elif how == 1 or name == "panic_smp_self_stop":
-                doing = "spinning in panic_smp_self_stop"
+                doing = N_("spinning in panic_smp_self_stop")
             elif how == 3:
-                doing = "stopped by IPI"
+                doing = N_("stopped by IPI")
             elif how == 0:
-                doing = "stopped by NMI"
+                doing = N_("stopped by NMI")
             elif v.state == "halted":
-                doing = "idle (hlt)"
+                doing = N_("idle (hlt)")
             elif v.state == "stopped":
-                doing = "halted, interrupts off"
+                doing = N_("halted, interrupts off")
             elif v.state == "sleeping":
-                doing = "waiting (mdelay)"
+                doing = N_("waiting (mdelay)")
             else:
-                doing = "running" + (" in user mode" if v.cpl == 3 else "")
+                doing = N_("running in user mode") if v.cpl == 3 else N_("running")
             out.append(CpuState(v.index, doing, v.rip, v.symbol, v.interrupts_enabled,
                                 self._preempt_count(v.index)))
         return out

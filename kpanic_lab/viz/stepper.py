@@ -298,7 +298,7 @@ class PanicStepper(w.VBox):
             self.lamps.append(f'<span class="kpanic-if kpanic-if-cpu{cpu} kpanic-if-{"on" if on else "off"}">'
                               f'{_lamp(on)}</span>')
             mark = " &#9664;" if rec is not None and rec.cpu == cpu else ""
-            self.cpu_texts.append(f"<b>CPU {cpu}</b>{mark} · {esc(doing)} · <code>{esc(symbol.split('/')[0])}</code> "
+            self.cpu_texts.append(f"<b>CPU {cpu}</b>{mark} · {esc(_(doing))} · <code>{esc(symbol.split('/')[0])}</code> "
                                   f"<span class='kpanic-aside'>(rip <code>{rip:#018x}</code>)</span> · "
                                   f"{_('preempt')} {esc(preempt)}")
         self.if_flags = [r[1] for r in rows]

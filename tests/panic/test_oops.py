@@ -14,6 +14,13 @@ def test_null_write_oopses_and_only_the_task_dies(run_scenario):
     assert "ENTRY" not in t.keys()                          # no panic()
     exc = t.stages[0]
     assert exc.args[0] == 14 and exc.args[1] == 0x2 and exc.args[2] == 0x8   # #PF, write, not present, at 0x8
+    # the EXCEPTION row shows the faulting CPU as it was when it faulted (IF=1, at the write), then the
+    # handler reports the trigger after turning interrupts back on, then die() turns them off
+    c = exc.cpus[exc.cpu]
+    assert c.interrupts_enabled and c.symbol.startswith("null_deref_write+") and c.rip == exc.rip
+    trig = t.stages[1]
+    assert trig.key == "TRIGGER" and trig.cpus[trig.cpu].interrupts_enabled
+    assert not next(s for s in t.stages if s.key == "OOPS").cpus[exc.cpu].interrupts_enabled
     c = t.console
     assert "BUG: kernel NULL pointer dereference, address: 0000000000000008" in c
     assert "#PF: supervisor write access in kernel mode" in c

@@ -93,6 +93,12 @@ def test_my_panic_module_message(run_scenario):
     assert re.search(r"Kernel panic - not syncing: .*critical_data_structure", t.console)
     assert re.search(r"CPU: \d PID: \d+ Comm: \S+ Tainted: [ GPOE]+ 6\.1\.0", t.console)
     assert re.search(r"my_panic_init\+0x[0-9a-f]+/0x[0-9a-f]+ \[my_panic\]", t.console)
+    # the stage says where panic() was called from as the console's trace does (a return address
+    # at the end of a noreturn call, looked up at address - 1), module included
+    entry = next(s for s in t.stages if s.key == "ENTRY")
+    frame = re.search(r" (my_panic_init\+0x[0-9a-f]+/0x[0-9a-f]+ \[my_panic\])\n", t.console).group(1)
+    assert entry.detail == f"called from {frame}"
+    assert t.stages[-1].key == "END" and t.stages[-1].cpu == entry.cpu
 
 
 def test_panic_on_cpu1_stops_the_busy_cpu0_with_the_ipi(run_scenario):

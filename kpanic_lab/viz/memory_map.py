@@ -18,10 +18,11 @@ importable from here).
 """
 from __future__ import annotations
 
+import bisect
 import io
 import re
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import ipywidgets as w
 import traitlets as t
@@ -53,6 +54,7 @@ STYLE = {   # kind: (face colour, hatch, words for the legend)
     "elfcorehdr": ("#e53935", "", N_("ELF core header (elfcorehdr=)")),
 }
 BAR = 0.3                        # the columns' bars are [0, BAR] wide; labels to their right
+LABEL_GAP = 0.05                 # labels at least this far apart (of the column's height): they never overlap
 _LAYER = {"ram": 1, "reserved": 1, "unknown": 1, "oldmem": 1, "crash": 2}    # everything else: 3, drawn inside
 _E820_LINE = re.compile(r"BIOS-e820: \[mem 0x([0-9a-fA-F]+)-0x([0-9a-fA-F]+)\] (\w+)")
 
@@ -169,17 +171,76 @@ def _spread(ys: List[float], gap: float, lo: float, hi: float) -> List[float]:
     return out
 
 
+MIN_FRACTION = 0.035           # on a broken axis, the least height a range gets (of the column)
+MAX_FRACTION = 0.22            # and the most: a longer stretch is shortened and marked with a break
+
+
+def broken_scale(bounds: Sequence[int], lo: int, hi: int) -> Tuple[Callable[[float], float], List[Tuple[int, int]]]:
+    """A broken axis over [lo, hi]: (address -> height in 0..1, the stretches shortened).
+
+    Each stretch between two consecutive ``bounds`` gets a height in proportion to its size, but
+    at least MIN_FRACTION (a 4 KiB note stays visible next to 256 MiB of RAM) and at most
+    MAX_FRACTION (a long run of plain RAM does not squeeze everything else); the stretches cut
+    short are returned, to be drawn with a break mark.  Inside a stretch the scale is linear.
+
+    >>> f, cut = broken_scale([0, 4096, 1 << 28], 0, 1 << 28)
+    >>> round(f(0), 3), round(f(1 << 28), 3), f(4096) > 0.03, cut
+    (0.0, 1.0, True, [(4096, 268435456)])
+    """
+    pts = sorted({lo, hi, *[b for b in bounds if lo < b < hi]})
+    total = float(hi - lo)
+    weights = [min(max((b - a) / total, MIN_FRACTION), MAX_FRACTION) for a, b in zip(pts, pts[1:])]
+    norm = sum(weights)
+    tops = [0.0]
+    for wgt in weights:
+        tops.append(tops[-1] + wgt / norm)
+    cut = [(a, b) for a, b in zip(pts, pts[1:]) if (b - a) / total > MAX_FRACTION]
+
+    def f(addr: float) -> float:
+        if addr <= pts[0]:
+            return 0.0
+        if addr >= pts[-1]:
+            return 1.0
+        k = bisect.bisect_right(pts, addr) - 1
+        a, b = pts[k], pts[k + 1]
+        return tops[k] + (tops[k + 1] - tops[k]) * (addr - a) / (b - a)
+    return f, cut
+
+
 def _column(ax: Any, regions: Sequence[Region], lo: int, hi: int, title: str, unit: int = MiB,
-            unit_name: str = "MiB", base: int = 0) -> None:
-    span = (hi - lo) / unit
+            unit_name: str = "MiB", base: int = 0, broken: bool = False) -> Callable[[float], float]:
+    """Draw one column; returns its address -> y mapping (for lines drawn across columns).
+
+    ``broken``: a broken axis (``broken_scale``), ticks in hex at the ranges' edges; otherwise to
+    scale in ``unit`` from ``base``."""
     ax.set_xlim(0, 1)
-    ax.set_ylim((lo - base) / unit, (hi - base) / unit)
     ax.set_title(title, fontsize=10)
-    unit_text = unit_name + (_(" from {base}").format(base=hex(base)) if base else "")
-    ax.set_ylabel(_("physical address ({unit})").format(unit=unit_text), fontsize=8)
     ax.set_xticks([])
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
+    if broken:
+        edges = [x for r in regions for x in (r.start, r.end)]
+        f, cut = broken_scale(edges, lo, hi)
+        ax.set_ylim(0, 1)
+        ticks: List[float] = []
+        labels: List[str] = []
+        for x in sorted({lo, hi, *[e for e in edges if lo < e < hi]}):
+            if not ticks or f(x) - ticks[-1] >= 0.03:
+                ticks.append(f(x))
+                labels.append(f"{x:#x}")
+        ax.set_yticks(ticks, labels, fontsize=6)
+        ax.set_ylabel(_("physical address (broken axis: ≈ marks a stretch shortened)"), fontsize=8)
+        for a, b in cut:        # the break mark, on the axis, in the middle of the stretch cut short
+            ax.text(0, f((a + b) / 2), "≈", ha="center", va="center", fontsize=12, color="#455a64",
+                    clip_on=False, zorder=5, bbox={"facecolor": "white", "edgecolor": "none", "pad": 0})
+    else:
+        def f(addr: float) -> float:
+            return (addr - base) / unit
+        ax.set_ylim(f(lo), f(hi))
+        unit_text = unit_name + (_(" from {base}").format(base=hex(base)) if base else "")
+        ax.set_ylabel(_("physical address ({unit})").format(unit=unit_text), fontsize=8)
+    y_lo, y_hi = f(lo), f(hi)
+    span = y_hi - y_lo
     labelled = []
     for r in regions:
         a, b = max(r.start, lo), min(r.end, hi)
@@ -188,16 +249,17 @@ def _column(ax: Any, regions: Sequence[Region], lo: int, hi: int, title: str, un
         face, hatch, _words = STYLE[r.kind]
         layer = _LAYER.get(r.kind, 3)
         x0, x1 = (0.05, 0.25) if layer == 3 else (0.0, BAR)
-        ax.add_patch(Rectangle((x0, (a - base) / unit), x1 - x0, max((b - a) / unit, span * 0.004), facecolor=face,
+        ax.add_patch(Rectangle((x0, f(a)), x1 - x0, max(f(b) - f(a), span * 0.004), facecolor=face,
                                hatch=hatch, edgecolor="#546e7a", linewidth=0.5, zorder=layer))
-        labelled.append(((a + b) / 2, r, a, b))
+        labelled.append(((f(a) + f(b)) / 2, r, a, b))
     labelled.sort(key=lambda x: x[0])
-    ys = _spread([(m - base) / unit for m, *_ in labelled], span * 0.045, (lo - base) / unit, (hi - base) / unit)
+    ys = _spread([m for m, *_ in labelled], span * LABEL_GAP, y_lo, y_hi)
     for y, (mid, r, a, b) in zip(ys, labelled):
         size = b - a
         size_text = f"{size / MiB:.1f} MiB" if size >= MiB else f"{size / 1024:.0f} KiB" if size >= 1024 else f"{size} B"
-        ax.annotate(f"{_(r.label)}  {a:#x}  ({size_text})", xy=(BAR, (mid - base) / unit), xytext=(BAR + 0.05, y),
+        ax.annotate(f"{_(r.label)}  {a:#x}  ({size_text})", xy=(BAR, mid), xytext=(BAR + 0.05, y),
                     fontsize=7, va="center", arrowprops={"arrowstyle": "-", "color": "#90a4ae", "lw": 0.5})
+    return f
 
 
 def draw_memory_maps(layout: MemoryLayout) -> Figure:
@@ -206,9 +268,9 @@ def draw_memory_maps(layout: MemoryLayout) -> Figure:
     fig = Figure(figsize=(15, 6.5), layout="constrained")
     grid = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1])
     ax1, ax2, ax3 = (fig.add_subplot(grid[0, i]) for i in range(3))
-    _column(ax1, layout.first, 0, layout.size, _("first kernel (crashed): /proc/iomem"))
+    _column(ax1, layout.first, 0, layout.size, _("first kernel (crashed): /proc/iomem"), broken=True)
     cap_title = _("capture kernel: its e820 map") if layout.capture_booted else _("capture kernel (not booted yet)")
-    _column(ax2, layout.capture, 0, layout.size, cap_title)
+    f2 = _column(ax2, layout.capture, 0, layout.size, cap_title, broken=True)
     if layout.segments and layout.crash:
         lo = layout.crash[0]
         hi = max(s.end for s in layout.segments)
@@ -216,7 +278,7 @@ def draw_memory_maps(layout: MemoryLayout) -> Figure:
         _column(ax3, layout.segments, lo, hi, _("kexec -p segments in the reservation"), unit=1024,
                 unit_name="KiB", base=lo)
         for y in (lo, hi):
-            fig.add_artist(ConnectionPatch(xyA=(BAR, y / MiB), coordsA=ax2.transData, xyB=(0, (y - lo) / 1024),
+            fig.add_artist(ConnectionPatch(xyA=(BAR, f2(y)), coordsA=ax2.transData, xyB=(0, (y - lo) / 1024),
                                            coordsB=ax3.transData, color="#ef6c00", lw=0.8, ls="--"))
     else:
         ax3.axis("off")

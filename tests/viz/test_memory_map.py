@@ -54,7 +54,10 @@ def test_capture_kernel_map_after_the_run(cycle):
     assert view.error == "" and view.capture_booted
     usable = [r for r in view.layout_data.capture if r.kind == "ram"]
     crash = view.layout_data.crash
-    assert any(r.start == crash[0] and r.end == crash[1] for r in usable)       # its RAM is the reservation
+    inside = [r for r in usable if crash[0] <= r.start and r.end <= crash[1]]    # its RAM is the reservation,
+    hdr = run.session.machine.last_kexec_plan.elfcorehdr                         # but the ELF core header's
+    assert sum(r.end - r.start for r in inside) >= (crash[1] - crash[0]) - (64 << 10)    # pages (delete_memmap)
+    assert not any(r.start <= hdr < r.end for r in usable)
     assert sum(r.end - r.start for r in usable) < 70 << 20
     assert any(r.kind == "oldmem" for r in view.layout_data.capture)
     assert "elfcorehdr=" in view.layout_data.capture_cmdline
@@ -204,3 +207,38 @@ def test_a_burst_of_control_changes_is_one_update_for_the_last(pages):
     asyncio.run(keys())
     assert pages.updates == before + 1 and pages.dump_level == 25 and pages.slider.value == 25
     assert [b.value for b in pages.boxes] == [True, False, False, True, True]
+
+
+def test_broken_axis_pure():
+    from kpanic_lab.viz.memory_map import MAX_FRACTION, MIN_FRACTION, broken_scale
+
+    MiB = 1 << 20
+    f, cut = broken_scale([0, 4096, 16 * MiB, 18 * MiB, 256 * MiB], 0, 256 * MiB)
+    heights = [f(b) - f(a) for a, b in ((0, 4096), (4096, 16 * MiB), (16 * MiB, 18 * MiB), (18 * MiB, 256 * MiB))]
+    assert abs(sum(heights) - 1) < 1e-9 and all(h > 0 for h in heights)
+    assert heights[0] >= MIN_FRACTION * 0.9            # a page stays visible beside 256 MiB
+    assert heights[3] < 238 / 256                       # the long run of RAM is shortened ...
+    assert cut == [(18 * MiB, 256 * MiB)]              # ... and marked
+    assert f(17 * MiB) == (f(16 * MiB) + f(18 * MiB)) / 2     # linear inside a stretch
+    assert MIN_FRACTION < MAX_FRACTION
+
+
+def test_no_label_on_the_maps_overlaps_another(cycle):
+    """Every label and tick of the three columns, measured as drawn: no two text boxes meet."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    run, view, result = cycle
+    view.update(result)
+    fig = view.figure
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for ax in fig.axes:
+        texts = [t for t in ax.texts if t.get_text().strip()] + [t for t in ax.get_yticklabels() if t.get_text()]
+        boxes = [Text.get_window_extent(t, renderer) for t in texts]
+        assert len(texts) > 3, ax.get_title()
+        for i, a in enumerate(boxes):
+            for j in range(i + 1, len(boxes)):
+                assert not a.overlaps(boxes[j]), (ax.get_title(), texts[i].get_text(), texts[j].get_text())
+    assert any("≈" == t.get_text() for t in fig.axes[0].texts)      # the first kernel's RAM is shortened

@@ -234,3 +234,10 @@ def test_in_a_kernel_a_new_stage_is_laid_out_just_after_the_click():
 
     asyncio.run(clicks())
     assert st.error == ""
+
+
+def test_the_end_marker_sits_on_the_cpu_in_the_final_loop(stepper, full_trace):
+    loop = next(s for s in full_trace.stages if s.key == "LOOP")
+    stepper.goto(len(full_trace.stages) - 1)
+    marked = [i for i, text in enumerate(stepper.cpu_texts) if "&#9664;" in text]
+    assert marked == [loop.cpu], (marked, loop.cpu, stepper.stage_key)

@@ -3,8 +3,9 @@
 A real ``-d 31`` dump of Debian's 6.1 kernel is about 16 MB even for a small guest (the kernel image
 alone is most of it), too big for the repository.  This keeps, byte for byte, what real makedumpfile
 wrote in the first blocks (disk_dump_header, kdump_sub_header, VMCOREINFO, the NT_PRSTATUS notes,
-the first bitmap) and the compressed pages the kernel log is read from (with the page tables that map them and
-init_uts_ns, which real makedumpfile reads first); the second bitmap then marks
+the first bitmap) and the compressed pages the kernel log is read from (with the page tables that map them,
+init_uts_ns, which real makedumpfile reads first, and the tables that show where the randomised
+direct map starts); the second bitmap then marks
 only those pages as dumped, so every other page reads as excluded, as in any filtered dump.  The
 page descriptors are rewritten for the new file offsets; each page's compressed bytes are copied.
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from kpanic_lab.formats import open_dump
 from kpanic_lab.formats.diskdump import PAGE_DESC
+from kpanic_lab.formats.direct_map import find_direct_map
 from kpanic_lab.kdump.dmesg import read_dmesg
 
 PAGE = 4096
@@ -65,6 +67,11 @@ def trim(src: str, dst: str, extra: Set[int] = frozenset()) -> int:  # type: ign
         rec = _Recorder(d)
         read_dmesg(rec)
         rec.read(d.vmcoreinfo.symbol("init_uts_ns"), 512)      # makedumpfile checks the release first
+
+        def read_physical(addr: int, size: int) -> bytes:     # the tables find_direct_map walks
+            rec.pfns.add(addr // PAGE)
+            return bytes(k.read_physical(addr, size))
+        find_direct_map(read_physical, d.vtop(d.vmcoreinfo.symbol("init_top_pgt")))
         h = k.header
         half = h.bitmap_blocks * PAGE // 2
         bitmap_off = (1 + h.sub_hdr_size) * PAGE

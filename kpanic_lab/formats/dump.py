@@ -26,6 +26,7 @@ import tempfile
 from typing import BinaryIO, List, Optional, Tuple, Union
 
 from kpanic_lab.formats.diskdump import DISKDUMP_SIGNATURE, KDUMP_SIGNATURE, KdumpFile
+from kpanic_lab.formats.direct_map import find_direct_map
 from kpanic_lab.formats.elfcore import PAGE_OFFSET, START_KERNEL_MAP, ElfCore
 from kpanic_lab.formats.errors import DumpError, PageExcluded
 from kpanic_lab.formats.flattened import is_flattened, rebuild
@@ -65,6 +66,11 @@ class Dump:
         self.kernel_image_size = _safe(lambda: vi.number("KERNEL_IMAGE_SIZE"), KERNEL_IMAGE_SIZE) \
             if "NUMBER(KERNEL_IMAGE_SIZE)" in vi else KERNEL_IMAGE_SIZE
         self.pgd = _safe(lambda: vi.symbol("init_top_pgt"), None) if "SYMBOL(init_top_pgt)" in vi else None
+        if source.page_offset is None and self.pgd is not None and _safe(lambda: vi.kerneloffset, 0):
+            # a KASLR kernel's kdump-compressed dump: the direct map moved (page_offset_base), and only
+            # the page tables say where to
+            self.page_offset = _safe(lambda: find_direct_map(source.read_physical, self.vtop(self.pgd)),
+                                     None) or self.page_offset
         # makedumpfile ran out of room and said so in the header (DUMP_DH_COMPRESSED_INCOMPLETE)
         self.incomplete: bool = bool(getattr(source, "incomplete", False))
         # the file is shorter than its own headers say (cut short by a copy, a full disk, head -c)

@@ -92,3 +92,14 @@ def test_consoles_show_both_kernels():
     assert "---[ end Kernel panic" not in first
     assert capture.startswith("[    0.000000] Linux version 6.1.0-57-amd64")
     assert "elfcorehdr=" in capture and "makedumpfile rc=0" in capture
+
+
+def test_the_randomised_direct_map_is_found_from_the_page_tables(dump):
+    # Debian randomises page_offset_base (1 GiB steps); VMCOREINFO's mem_section is a pointer into
+    # the direct map, and the mem_section array holds more pointers into it
+    assert dump.page_offset == 0xFFFF8F3F80000000
+    ms = dump.vmcoreinfo.symbol("mem_section")
+    assert dump.vtop(ms) == ms - dump.page_offset == 0x17FD5000          # near the top of 384 MiB
+    first = dump.read_u64(ms)
+    assert dump.page_offset < first < dump.page_offset + (384 << 20)
+    assert dump.read(ms, 64) == dump.read(ms - dump.page_offset, 64, physical=True)

@@ -59,3 +59,18 @@ def test_the_lab_reads_the_real_vmcore(real_run):
         assert d.vmcoreinfo.osrelease == find_host().release
         assert d.nr_cpus == 2
         assert "SYMBOL(prb)" in d.vmcoreinfo and "KERNELOFFSET" in d.vmcoreinfo
+
+
+def test_the_labs_dump_dmesg_is_real_makedumpfiles(real_run, tmp_path):
+    from kpanic_lab.real.host import find_host
+
+    r, crash_dir = real_run
+    assert r.returncode == 0, r.stderr[-2000:]
+    real, lab = tmp_path / "real.txt", tmp_path / "lab.txt"
+    subprocess.run([find_host().makedumpfile, "--dump-dmesg", str(crash_dir / "vmcore"), str(real)],
+                   capture_output=True, timeout=300, check=True)
+    p = subprocess.run([sys.executable, "-m", "kpanic_lab", "makedumpfile", "--dump-dmesg",
+                        str(crash_dir / "vmcore"), str(lab)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert lab.read_bytes() == real.read_bytes()
+    assert "sysrq: Trigger a crash" in lab.read_text()

@@ -428,7 +428,8 @@ class PanicSession:
         if key == "DEBUG_LOCKS_OFF":
             return "debug_locks = 0: locks held by stopped CPUs are not reported"
         if key == "RESTART":
-            return f"emergency_restart() (panic_timeout = {_signed(a)})"
+            mode = ("cold", "warm", "hard", "soft", "gpio")[b] if b < 5 else str(b)
+            return f"emergency_restart() (panic_timeout = {_signed(a)}, reboot_mode = {mode})"
         if key == "LOOP":
             return "end marker printed; suppress_printk = 1; interrupts on; mdelay + panic_blink forever"
         if key == "KMSG_DUMP":

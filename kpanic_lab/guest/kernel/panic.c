@@ -63,8 +63,8 @@ int panic_on_warn;                  /* kernel.panic_on_warn, panic_on_warn= */
 int crash_kexec_post_notifiers;     /* crash_kexec_post_notifiers on the command line */
 int panic_cpu = PANIC_CPU_INVALID;  /* the CPU running panic(), as atomic_t panic_cpu */
 unsigned long panic_print;          /* kernel.panic_print, panic_print= */
-int panic_reboot_mode = REBOOT_UNDEFINED;  /* reboot= for panics (panic_reboot_mode=); one mode here */
-int reboot_mode;
+int panic_reboot_mode = REBOOT_UNDEFINED;  /* reboot=panic_<mode> (setup.c); the lab has one reset */
+int reboot_mode;                    /* enum reboot_mode: 0 cold, 1 warm, 2 hard, 3 soft, 4 gpio */
 int oops_limit = 10000;             /* kernel.oops_limit (6.1.y) */
 int warn_limit;                     /* kernel.warn_limit (6.1.y), 0 = no limit */
 int debug_locks = 1;                /* lockdep is not built in: only the flag */

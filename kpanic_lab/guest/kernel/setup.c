@@ -13,6 +13,7 @@
  *                               space as unknown; sysctl.kernel.panic_on_oops=1 works)
  *   panic_on_warn=N             turn every WARN() into a panic
  *   panic_print=N               what panic() prints besides (tasks, memory, the whole log)
+ *   reboot=panic_warm (cold...)  panic_reboot_mode: the reboot mode panic() restarts with
  *   crash_kexec_post_notifiers  run the panic notifiers before the crash kernel
  *   nr_cpus=N                   use at most N CPUs
  *   sysctl.kernel.<name>=V      set a sysctl at boot (Linux 5.8+)
@@ -88,10 +89,10 @@ const char *cmdline_get(const char *name)
 static bool is_known_param(const char *name)
 {
 	static const char *const known[] = {
-		"console", "panic", "panic_on_warn", "panic_print", "oops", "nr_cpus", "maxcpus",
+		"console", "panic", "panic_on_warn", "panic_print", "oops", "reboot", "nr_cpus", "maxcpus",
 		"crash_kexec_post_notifiers", "lab_notifiers", "crashkernel", "elfcorehdr", "quiet", "loglevel",
 		"debug", "ignore_loglevel", "init", "rdinit", "root", "ro", "rw", "nokaslr",
-		"reset_devices", "irqpoll", "nosmp", "earlyprintk", "BOOT_IMAGE",
+		"reset_devices", "irqpoll", "nosmp", "earlyprintk", "BOOT_IMAGE", "slub_debug",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
 		if (!strcmp(name, known[i]))
@@ -129,6 +130,13 @@ static void parse_early_param(void)
 		panic_on_oops = 1;
 	if ((v = cmdline_get("panic_print")))
 		panic_print = simple_strtoul(v, NULL, 0);
+	/* reboot=panic_<mode> (kernel/reboot.c reboot_setup): how panic() restarts; one reset here */
+	if ((v = cmdline_get("reboot")) && !strncmp(v, "panic_", 6)) {
+		static const char *const modes[] = { "cold", "warm", "hard", "soft", "gpio" };
+		for (int i = 0; i < (int)ARRAY_SIZE(modes); i++)
+			if (!strncmp(v + 6, modes[i], 1))
+				panic_reboot_mode = i;
+	}
 	if ((v = cmdline_get("panic_on_warn")))
 		panic_on_warn = *v ? param_int(v) : 1;
 	if (cmdline_get("crash_kexec_post_notifiers"))

@@ -74,3 +74,18 @@ def test_the_labs_dump_dmesg_is_real_makedumpfiles(real_run, tmp_path):
     assert p.returncode == 0, p.stderr
     assert lab.read_bytes() == real.read_bytes()
     assert "sysrq: Trigger a crash" in lab.read_text()
+
+
+def test_without_kdump_the_kernel_stops_at_the_end_marker(tmp_path):
+    crash_dir = tmp_path / "crash"
+    r = subprocess.run([sys.executable, "-m", "kpanic_lab", "real", "run", "sysrq-c", "--crash-dir", str(crash_dir),
+                        "--timeout", "300"], capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(os.listdir(crash_dir)) == ["console.first.log", "console.log"]
+    first = (crash_dir / "console.first.log").read_text()
+    assert "crashkernel=" not in first and "Kdump: loaded" not in first
+    # the order real 6.1 prints with panic=0 (tests/data/real and /work/shared/reference a_sysrq_c_panic0)
+    marks = ["sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq triggered crash", "Call Trace:",
+             "</TASK>", "Kernel Offset: 0x", "---[ end Kernel panic - not syncing: sysrq triggered crash ]---"]
+    at = [first.index(m) for m in marks]
+    assert at == sorted(at)

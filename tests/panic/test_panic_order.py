@@ -99,3 +99,13 @@ def test_reboot_panic_mode_is_the_mode_panic_restarts_with(run_scenario):
     assert "Unknown kernel command line" not in t.console
     assert "reboot_mode = cold" in next(s for s in run_scenario("sysrq-c", cmdline="panic=-1").trace().stages
                                         if s.key == "RESTART").detail
+
+
+def test_panic_print_all_cpu_backtraces_finds_only_this_cpu(run_scenario):
+    # 6.1 calls trigger_all_cpu_backtrace() in panic_print_sys_info(false), after smp_send_stop():
+    # the other CPUs are offline by then, so only the panicking CPU's backtrace is printed
+    t = run_scenario("sysrq-c", cmdline="panic_print=0x40").trace()
+    c = console_after_message(t.console)
+    cpu = next(s for s in t.stages if s.key == "ENTRY").cpu
+    assert c.count("NMI backtrace for cpu") == 1 and f"NMI backtrace for cpu {cpu}\n" in c
+    assert "Sending NMI from CPU" not in c

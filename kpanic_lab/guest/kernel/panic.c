@@ -158,9 +158,23 @@ static void ftrace_dump(void)
 }
 
 /*
- * What panic_print= (kernel.panic_print) asks for.  Timers (0x4) and
- * backtraces of all CPUs (0x40) are not implemented; without lockdep, locks
- * (0x8) print nothing in Linux either.
+ * trigger_all_cpu_backtrace() (lib/nmi_backtrace.c): a backtrace of every
+ * online CPU, the others by NMI.  Called here, after smp_send_stop(), only
+ * this CPU is still online: 6.1 prints its own backtrace and nobody else's
+ * (later kernels moved the call before the CPUs are stopped for that reason).
+ */
+static void trigger_all_cpu_backtrace(void)
+{
+	if (cpu_online_mask & ~(1UL << smp_processor_id()))
+		pr_info("Sending NMI from CPU %d to CPUs %lx:\n", smp_processor_id(),
+			cpu_online_mask & ~(1UL << smp_processor_id()));
+	pr_err("NMI backtrace for cpu %d\n", smp_processor_id());
+	dump_stack();
+}
+
+/*
+ * What panic_print= (kernel.panic_print) asks for.  Timers (0x4) are not
+ * implemented; without lockdep, locks (0x8) print nothing in Linux either.
  */
 static void panic_print_sys_info(bool console_flush)
 {
@@ -170,6 +184,8 @@ static void panic_print_sys_info(bool console_flush)
 			console_flush_on_panic(CONSOLE_REPLAY_ALL);
 		return;
 	}
+	if (panic_print & PANIC_PRINT_ALL_CPU_BT)
+		trigger_all_cpu_backtrace();
 	if (panic_print & PANIC_PRINT_TASK_INFO)
 		show_state();
 	if (panic_print & PANIC_PRINT_MEM_INFO)

@@ -36,6 +36,7 @@ DEFAULT_TIMEOUT = 240.0      # seconds of wall clock for QEMU; about 20-40 s whe
 COMPRESSION = {"zlib": "-c", "lzo": "-l"}
 DISK_SIZE = 1 << 30          # the raw dump disk (sparse: only what makedumpfile writes takes room)
 END_MARKER = "---[ end Kernel panic"
+INIT_FAILED = re.compile(r"^LAB: \[[\d.]+\] FAILED: (.*)$", re.M)     # the init script's fail()
 CAPTURE_START = re.compile(r"^\[\s*0\.000000\] Linux version ", re.M)
 
 
@@ -157,8 +158,13 @@ def run_real(trigger: str = "sysrq-c", *, kdump: bool = True, crash_dir: str = "
         progress(STEPS["boot"], {"kernel": os.path.basename(host.vmlinuz), "cpus": str(cpus), "memory": memory,
                                  "cmdline": cmdline, "timeout": f"{timeout:.0f}"})
         t1 = time.monotonic()
-        proc = subprocess.Popen(run.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        qemu_err = open(os.path.join(tmp, "qemu.err"), "w+b")     # a file: a full pipe would stall QEMU
+        try:
+            proc = subprocess.Popen(run.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=qemu_err, start_new_session=True)
+        except OSError as e:
+            qemu_err.close()
+            raise RealRunError(f"{host.qemu}: cannot start: {e.strerror}") from None
         why = ""
         try:
             while True:
@@ -168,8 +174,9 @@ def run_real(trigger: str = "sysrq-c", *, kdump: bool = True, crash_dir: str = "
                     why = f"QEMU did not finish within {timeout:.0f} s"
                     break
                 text = _read(console)
-                if "LAB: " in text and "FAILED: " in text:
-                    why = "the guest's init failed: " + text.split("FAILED: ", 1)[1].splitlines()[0]
+                failed = INIT_FAILED.search(text)
+                if failed:
+                    why = f"the guest's init failed: {failed.group(1)}"
                     break
                 if not kdump and END_MARKER in text:
                     time.sleep(0.5)            # the rest of the end marker's line
@@ -178,15 +185,19 @@ def run_real(trigger: str = "sysrq-c", *, kdump: bool = True, crash_dir: str = "
         finally:
             _stop(proc)
         run.qemu_seconds = time.monotonic() - t1
-        err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+        qemu_err.seek(0)
+        err = qemu_err.read(1 << 16).decode(errors="replace").strip()
+        qemu_err.close()
         run.console = _read(console)
         run.first_console, run.capture_console = split_console(run.console)
         _save(crash_dir, "console.log", run.console)
         _save(crash_dir, "console.first.log", run.first_console)
         if kdump:
             _save(crash_dir, "console.capture.log", run.capture_console)
-        if not why and proc.returncode not in (0, -signal.SIGKILL) and kdump:
+        if not why and kdump and proc.returncode not in (0, -signal.SIGKILL):
             why = f"QEMU exited with status {proc.returncode}: {err.splitlines()[-1] if err else 'no message'}"
+        if not why and not kdump and END_MARKER not in run.console:
+            why = f"QEMU stopped before the panic's end marker: {err.splitlines()[-1] if err else 'no message'}"
         if why:
             raise RealRunError(f"{why} (console in {os.path.join(crash_dir, 'console.log')})")
         if kdump:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -89,3 +90,19 @@ def test_without_kdump_the_kernel_stops_at_the_end_marker(tmp_path):
              "</TASK>", "Kernel Offset: 0x", "---[ end Kernel panic - not syncing: sysrq triggered crash ]---"]
     at = [first.index(m) for m in marks]
     assert at == sorted(at)
+
+
+def test_a_run_past_its_timeout_is_stopped_and_says_so(tmp_path):
+    from kpanic_lab.real import RealRunError, run_real
+
+    def qemus():      # the QEMU processes of real runs (their files are in a kpanic-real-* folder)
+        out = subprocess.run(["pgrep", "-f", "qemu-system-x86_64 .*kpanic-real-"], capture_output=True, text=True)
+        return set(out.stdout.split())
+
+    before = qemus()
+    t0 = time.monotonic()
+    with pytest.raises(RealRunError, match=r"QEMU did not finish within 3 s \(console in .*console.log\)"):
+        run_real("sysrq-c", kdump=True, crash_dir=str(tmp_path / "c"), timeout=3)
+    assert time.monotonic() - t0 < 60
+    assert qemus() <= before                   # this run's QEMU was killed
+    assert (tmp_path / "c" / "console.log").exists()

@@ -33,19 +33,24 @@ KINDS: Dict[str, str] = {
     "warn": "WARN with panic_on_warn",
     "timer": "oops in a timer (interrupt context)",
     "dfree": "double free detected by the slab",
+    "uaf": "use-after-free of a slab object (poisoned with 0x6b)",
 }
 #: the functions each driver breaks in, by bug kind (the drivers' C sources say the same)
 MODULES: Dict[str, Dict[str, str]] = {
     "xsensor": {"null": "sensor_store_sample", "bug": "sensor_check_fifo", "warn": "sensor_calibrate",
-                "timer": "sensor_poll", "dfree": "sensor_free_buffers"},
+                "timer": "sensor_poll", "dfree": "sensor_free_buffers",
+                "uaf": "sensor_notify_reader"},
     "xringbuf": {"null": "ringbuf_push", "bug": "ringbuf_advance", "warn": "ringbuf_resize",
-                 "timer": "ringbuf_flush", "dfree": "ringbuf_destroy"},
+                 "timer": "ringbuf_flush", "dfree": "ringbuf_destroy",
+                 "uaf": "ringbuf_consume"},
     "xnetq": {"null": "netq_xmit", "bug": "netq_reclaim", "warn": "netq_set_mtu",
-              "timer": "netq_watchdog", "dfree": "netq_free_skb"},
+              "timer": "netq_watchdog", "dfree": "netq_free_skb",
+              "uaf": "netq_tx_complete"},
 }
 SLOTS = 8
-#: every student's kernel: an oops or a WARN panics, so kdump always has something to save
-CMDLINE = "oops=panic panic_on_warn=1"
+#: every student's kernel: an oops or a WARN panics, so kdump always has something to save;
+#: slub_debug=P poisons freed slab objects (0x6b), so a use-after-free faults where it happens
+CMDLINE = "oops=panic panic_on_warn=1 slub_debug=P"
 FIELDS = ("function", "module", "address", "kind", "line")
 #: the capture side: RHEL's default collector; power off after saving (no reboot to wait for)
 KDUMP_CONF = "core_collector makedumpfile -l --message-level 7 -d 31\nfinal_action poweroff\n"
@@ -81,7 +86,7 @@ def _digest(*parts: str) -> bytes:
 
 def plan_for(student: str, secret: str = "") -> Plan:
     """The plan a student id gives (with the course's ``secret``): deterministic, and
-    spread evenly over the 15 driver/bug pairs.
+    spread evenly over the 18 driver/bug pairs.
 
     >>> plan_for("alice", "x") == plan_for("alice", "x")
     True
@@ -175,6 +180,7 @@ _LINE = re.compile(r"^(?:(?P<file>[\w./-]+?)\s*:\s*)?(?P<line>\d+)$")
 KIND_WORDS: Dict[str, Tuple[str, ...]] = {
     "null": ("null",), "bug": ("bug_on", "bug"), "warn": ("warn",), "timer": ("timer", "interrupt", "irq"),
     "dfree": ("double", "dfree"),
+    "uaf": ("use-after-free", "use after free", "uaf", "poison"),
 }
 
 
@@ -253,9 +259,11 @@ HINTS: Dict[str, str] = {
                  "is in"),
     "address": N_("give the address bt prints for the culprit's frame ('at ffffffff81...'), or the RIP of "
                   "the exception frame if it faulted there"),
-    "kind": N_("read the lines above the Call Trace (log | grep -e BUG -e WARNING -e Oops): 'kernel NULL "
-               "pointer dereference', 'kernel BUG at file:line' (which file?), 'panic_on_warn set', and "
-               "<IRQ> in the trace for interrupt context"),
+    "kind": N_("read the lines above the Call Trace (log | grep -e BUG -e WARNING -e Oops -e 'protection "
+               "fault'): 'kernel NULL pointer dereference', 'kernel BUG at file:line' (which file?), "
+               "'panic_on_warn set', <IRQ> in the trace for interrupt context, and a general protection "
+               "fault at 0x6b6b6b6b6b6b...: a pointer read from a freed slab object (0x6b is the slab's "
+               "POISON_FREE)"),
     "line": N_("bt -l prints each frame's source line; dis -l FUNCTION shows the lines around it"),
 }
 

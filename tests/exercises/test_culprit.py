@@ -32,6 +32,8 @@ def test_plans_are_deterministic_and_cover_every_driver_and_kind():
     ("module", "[xnetq]", "xnetq"),
     ("kind", "BUG_ON", "bug"),
     ("kind", "double free detected by the slab", "dfree"),
+    ("kind", "use-after-free", "uaf"),
+    ("kind", "Use after free (slab poison)", "uaf"),
     ("kind", "oops in a timer", "timer"),
     ("line", "kernel/modules/xnetq.c: 44", "44"),
     ("line", "xnetq.c:44", "44"),
@@ -78,13 +80,16 @@ def test_the_truth_is_what_bt_shows(class_dumps):
         s = crash_session(class_dumps.students / t.student)
         bt = s.run("bt")
         assert f"{t.address:016x}" in bt or f"{t.address:x}" in bt, bt
-        assert t.function in bt and f"[{t.module}]" in bt
+        assert t.function in bt
+        # the module: on the frame's line, or (a leaf that faulted: [exception RIP: ...]) from sym ADDRESS
+        assert f"[{t.module}]" in bt or f"[{t.module}]" in s.run(f"sym {t.address:x}")
         # the line: bt -l on the culprit's frame, or dis -l on the exception RIP
         assert f"{t.file}: {t.line}" in s.run("bt -l") + s.run(f"dis -l {t.address:x} 1")
         log = s.run("log")
         expect = {"null": "BUG: kernel NULL pointer dereference", "bug": "kernel BUG at kernel/modules/",
                   "warn": "panic_on_warn set", "timer": "Fatal exception in interrupt",
-                  "dfree": "kernel BUG at kernel/slab.c"}[t.kind]
+                  "dfree": "kernel BUG at kernel/slab.c",
+                  "uaf": "general protection fault, probably for non-canonical address 0x6b6b6b6b6b6b"}[t.kind]
         assert expect in log
 
 

@@ -11,6 +11,14 @@
  * inside the page, so objects stay naturally aligned.  Requests above 2048
  * bytes get pages of their own (a "compound" block, PG_head, order in
  * page->private), as Linux's kmalloc_large.
+ *
+ * slub_debug=P on the command line poisons objects as SLUB does (mm/slub.c
+ * init_object(), include/linux/poison.h): a free object is POISON_FREE
+ * (0x6b) with POISON_END (0xa5) in its last byte, so a pointer read from a
+ * freed object is 0x6b6b6b6b6b6b6b6b and using it faults (a non-canonical
+ * address: general protection fault).  SLUB keeps the free pointer after
+ * the poisoned object; here it stays in the object's first word, which is
+ * not poisoned.
  */
 #include "types.h"
 #include "defs.h"
@@ -32,7 +40,24 @@ struct kmem_cache {
 	spinlock_t lock;
 };
 
+#define POISON_FREE 0x6b            /* include/linux/poison.h */
+#define POISON_END  0xa5
+
 static struct kmem_cache kmalloc_caches[NR_KMALLOC];
+
+/* slub_debug=P (or a bare slub_debug, which turns on every check): poison free objects */
+static bool slub_poison(void)
+{
+	const char *v = cmdline_get("slub_debug");
+	return v && (!*v || strchr(v, 'P') || strchr(v, 'p'));
+}
+
+/* init_object(s, object, SLUB_RED_INACTIVE): all but the free pointer word */
+static void poison_object(void *obj, unsigned int size)
+{
+	memset((char *)obj + sizeof(void *), POISON_FREE, size - sizeof(void *) - 1);
+	((unsigned char *)obj)[size - 1] = POISON_END;
+}
 static const char *const kmalloc_names[NR_KMALLOC] = {
 	"kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-128",
 	"kmalloc-256", "kmalloc-512", "kmalloc-1k", "kmalloc-2k",
@@ -63,8 +88,12 @@ static struct page *new_slab(struct kmem_cache *c)
 	SetPageFlag(page, PG_slab);
 	char *base = page_address(page);
 	unsigned int n = PAGE_SIZE / c->size;
-	for (unsigned int i = 0; i < n; i++)
+	bool poison = slub_poison() && c->size > sizeof(void *);
+	for (unsigned int i = 0; i < n; i++) {
+		if (poison)
+			poison_object(base + i * c->size, c->size);
 		*(void **)(base + i * c->size) = i + 1 < n ? base + (i + 1) * c->size : NULL;
+	}
 	page->private = (unsigned long)base;
 	page->index = (unsigned long)(c - kmalloc_caches) << 16;   /* class, 0 in use */
 	list_add(&page->lru, &c->partial);
@@ -148,6 +177,8 @@ void kfree(void *obj)
 	 */
 	BUG_ON(obj == (void *)page->private);
 	spin_lock_irqsave(&c->lock, flags);
+	if (c->size > sizeof(void *) && slub_poison())
+		poison_object(obj, c->size);
 	bool was_full = !page->private;
 	*(void **)obj = (void *)page->private;
 	page->private = (unsigned long)obj;

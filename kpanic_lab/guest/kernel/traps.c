@@ -264,17 +264,130 @@ void exc_invalid_op(struct pt_regs *regs)
 
 /* ---- the other exceptions the lab can meet --------------------------- */
 
+/*
+ * get_kernel_gp_address(): which address the faulting instruction used, from
+ * its ModRM/SIB bytes and the saved registers (Linux decodes it with
+ * insn_get_modrm/insn_get_sib/insn_get_addr_ref).  This decoder knows the
+ * one- and two-byte opcodes that take a ModRM operand, which is what C code
+ * compiles to; anything else (and RIP-relative or FS/GS-based operands,
+ * which cannot be non-canonical) gives no hint, as an undecodable
+ * instruction does in Linux.
+ */
+enum kernel_gp_hint { GP_NO_HINT, GP_NON_CANONICAL, GP_CANONICAL };
+#define __VIRTUAL_MASK ((1UL << 47) - 1)
+#define MAX_INSN_SIZE 15
+
+static unsigned long gp_reg(struct pt_regs *regs, int n)
+{
+	switch (n) {
+	case 0: return regs->ax;  case 1: return regs->cx;  case 2: return regs->dx;
+	case 3: return regs->bx;  case 4: return regs->sp;  case 5: return regs->bp;
+	case 6: return regs->si;  case 7: return regs->di;  case 8: return regs->r8;
+	case 9: return regs->r9;  case 10: return regs->r10; case 11: return regs->r11;
+	case 12: return regs->r12; case 13: return regs->r13; case 14: return regs->r14;
+	default: return regs->r15;
+	}
+}
+
+static bool has_modrm(const u8 *op, bool twobyte)
+{
+	u8 b = op[0];
+	if (twobyte)    /* cmov, setcc, bt*, shld/shrd, imul, cmpxchg, movzx/movsx, xadd, movs/movaps */
+		return (b >= 0x40 && b <= 0x4f) || (b >= 0x90 && b <= 0x9f) || (b >= 0xa3 && b <= 0xa5) ||
+		       (b >= 0xab && b <= 0xaf) || (b >= 0xb0 && b <= 0xbf) || b == 0xc0 || b == 0xc1 ||
+		       (b >= 0x10 && b <= 0x17) || (b >= 0x28 && b <= 0x2f) || b == 0x6f || b == 0x7f ||
+		       b == 0xd6 || b == 0xe7;
+	return (b < 0x40 && (b & 7) < 4) || b == 0x63 || b == 0x69 || b == 0x6b ||
+	       (b >= 0x80 && b <= 0x8f && b != 0x8d) || b == 0xc0 || b == 0xc1 ||
+	       b == 0xc6 || b == 0xc7 || (b >= 0xd0 && b <= 0xd3) || b == 0xf6 || b == 0xf7 ||
+	       b == 0xfe || b == 0xff;
+}
+
+static enum kernel_gp_hint get_kernel_gp_address(struct pt_regs *regs, unsigned long *addr)
+{
+	u8 insn[MAX_INSN_SIZE];
+	int i = 0, opnd_bytes = 4;
+	u8 rex = 0;
+
+	if (copy_from_kernel_nofault(insn, (void *)regs->ip, MAX_INSN_SIZE))
+		return GP_NO_HINT;
+	for (;; i++) {                  /* legacy prefixes */
+		u8 b = insn[i];
+		if (b == 0x66)
+			opnd_bytes = 2;
+		else if (b == 0x64 || b == 0x65)
+			return GP_NO_HINT;      /* FS/GS-based: the segment base is added */
+		else if (!(b == 0xf0 || b == 0xf2 || b == 0xf3 || b == 0x2e || b == 0x36 ||
+			   b == 0x3e || b == 0x26 || b == 0x67))
+			break;
+		if (i >= 4)
+			return GP_NO_HINT;
+	}
+	if ((insn[i] & 0xf0) == 0x40)
+		rex = insn[i++];
+	if (rex & 8)
+		opnd_bytes = 8;
+	bool twobyte = insn[i] == 0x0f;
+	if (twobyte)
+		i++;
+	if ((twobyte && (insn[i] == 0x38 || insn[i] == 0x3a)) || !has_modrm(&insn[i], twobyte))
+		return GP_NO_HINT;
+	u8 modrm = insn[++i];
+	int mod = modrm >> 6, rm = modrm & 7;
+	i++;
+	if (mod == 3)
+		return GP_NO_HINT;      /* a register operand: no memory address */
+	unsigned long a = 0;
+	if (rm == 4) {                  /* SIB */
+		u8 sib = insn[i++];
+		int scale = sib >> 6, index = ((sib >> 3) & 7) | ((rex & 2) << 2), base = (sib & 7) | ((rex & 1) << 3);
+		if (index != 4)
+			a += gp_reg(regs, index) << scale;
+		if ((base & 7) == 5 && mod == 0)
+			a += (long)(int)(insn[i] | insn[i + 1] << 8 | insn[i + 2] << 16 | (u32)insn[i + 3] << 24),
+			i += 4;
+		else
+			a += gp_reg(regs, base);
+	} else if (rm == 5 && mod == 0) {
+		return GP_NO_HINT;      /* RIP-relative: always canonical */
+	} else {
+		a += gp_reg(regs, rm | ((rex & 1) << 3));
+	}
+	if (mod == 1)
+		a += (long)(signed char)insn[i];
+	else if (mod == 2)
+		a += (long)(int)(insn[i] | insn[i + 1] << 8 | insn[i + 2] << 16 | (u32)insn[i + 3] << 24);
+	*addr = a;
+	/* the operand is not in the kernel half, and its last byte not in the user half */
+	if (*addr < ~__VIRTUAL_MASK && *addr + opnd_bytes - 1 > __VIRTUAL_MASK)
+		return GP_NON_CANONICAL;
+	return GP_CANONICAL;
+}
+
+#define GPFSTR "general protection fault"
+
 void do_general_protection(struct pt_regs *regs, unsigned long error_code)
 {
+	char desc[sizeof(GPFSTR) + 50 + 2 * sizeof(unsigned long) + 1] = GPFSTR;
+	enum kernel_gp_hint hint = GP_NO_HINT;
+	unsigned long gp_addr;
+
 	cond_local_irq_enable(regs);
 	if (user_mode(regs)) {
-		show_signal("traps", "general protection fault", regs, error_code);
+		show_signal("traps", GPFSTR, regs, error_code);
 		force_sig_fault(SIGSEGV, regs);
 		return;
 	}
 	panic_stage(PANIC_STAGE_TRIGGER, TRIGGER_GP, regs->ip);
-	die(error_code ? "segment-related general protection fault" : "general protection fault",
-	    regs, error_code);
+	if (error_code)
+		snprintf(desc, sizeof(desc), "segment-related " GPFSTR);
+	else
+		hint = get_kernel_gp_address(regs, &gp_addr);
+	if (hint != GP_NO_HINT)
+		snprintf(desc, sizeof(desc), GPFSTR ", %s 0x%lx",
+			 hint == GP_NON_CANONICAL ? "probably for non-canonical address" : "maybe for address",
+			 gp_addr);
+	die(desc, regs, error_code);
 }
 
 void do_divide_error(struct pt_regs *regs)

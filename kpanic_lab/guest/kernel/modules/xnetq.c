@@ -10,6 +10,10 @@
  *                       ring, in interrupt context
  *   xnetq.bug=dfree  netq_free_skb() frees a packet buffer that the
  *                       completion path freed already: a double kfree
+ *   xnetq.bug=uaf    netq_tx_complete() marks the descriptor of a packet
+ *                       buffer already freed: with slub_debug=P its
+ *                       descriptor pointer is POISON_FREE, a general
+ *                       protection fault
  *   xnetq.slot=N     the descriptor the bad write goes to (0-7)
  */
 #include "module.h"
@@ -33,6 +37,12 @@ struct netq {
 	unsigned int done;
 	struct netq_desc *ring;             /* set up by netq_open(): the bug uses it before */
 	void *skb;
+};
+
+struct netq_skb {
+	unsigned long len;
+	struct netq_desc *desc;             /* the TX descriptor the packet went out on */
+	char cb[48];
 };
 
 static struct netq xnetq_dev = { .ifname = "lab0", .mtu = 1500 };
@@ -61,6 +71,11 @@ static noinline void netq_set_mtu(struct netq *q, unsigned int mtu)
 static void netq_watchdog(struct timer_list *t)
 {
 	xnetq_dev.ring[netq_slot].status = 1;     /* NULL + offset, in interrupt */
+}
+
+static noinline void netq_tx_complete(struct netq_skb *skb)
+{
+	skb->desc[netq_slot].status = 0;    /* skb was freed: skb->desc is poison */
 }
 
 static noinline void netq_free_skb(struct netq *q)
@@ -94,6 +109,14 @@ static int __init xnetq_init(void)
 		kfree(q->skb);                      /* TX completion */
 		pr_info("xnetq: tx timeout, dropping the pending packet\n");
 		netq_free_skb(q);
+	} else if (!strcmp(bug, "uaf")) {
+		struct netq_skb *skb = kzalloc(sizeof(*skb));
+		q->ring = kzalloc(NETQ_DESCS * sizeof(struct netq_desc));
+		skb->desc = q->ring;
+		q->skb = kmalloc(sizeof(*skb));     /* keeps the packet's slab in use */
+		kfree(skb);                         /* the xmit error path freed it */
+		pr_info("xnetq: tx completion for a dropped packet\n");
+		netq_tx_complete(skb);
 	}
 	return 0;
 }

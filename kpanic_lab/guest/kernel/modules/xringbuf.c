@@ -10,6 +10,9 @@
  *                          NULL ring, in interrupt context
  *   xringbuf.bug=dfree  ringbuf_destroy() runs twice (probe failed, then
  *                          the caller cleans up again): a double kfree
+ *   xringbuf.bug=uaf    ringbuf_consume() follows the entry table of a
+ *                          reader freed before it: with slub_debug=P a
+ *                          POISON_FREE pointer, a general protection fault
  *   xringbuf.slot=N     the ring slot the bad write goes to (0-7)
  */
 #include "module.h"
@@ -31,6 +34,12 @@ struct ringbuf {
 	unsigned int flags;
 	struct ring_entry *slots;
 	struct ring_entry *cache;
+};
+
+struct ring_reader {
+	unsigned long pos;
+	struct ring_entry *entries;         /* the reader's copy of the ring */
+	char name[48];
 };
 
 static struct ringbuf *lab_ring;           /* allocated by ringbuf_create(), which nobody called */
@@ -61,6 +70,11 @@ static void ringbuf_flush(struct timer_list *t)
 	lab_ring->tail = (unsigned int)ringbuf_slot;     /* a write to NULL + 4, in interrupt */
 }
 
+static noinline void ringbuf_consume(struct ring_reader *rd, unsigned long seq)
+{
+	rd->entries[ringbuf_slot].seq = seq;   /* rd was freed: rd->entries is poison */
+}
+
 static noinline void ringbuf_destroy(struct ringbuf *rb)
 {
 	kfree(rb->cache);                   /* not cleared: a second call frees it again */
@@ -82,7 +96,7 @@ static int __init xringbuf_init(void)
 		rb->head = rb->size - 1;
 		ringbuf_advance(rb);
 	} else if (!strcmp(bug, "warn")) {
-		ringbuf_resize(rb, 12 + 2 * (unsigned int)ringbuf_slot);
+		ringbuf_resize(rb, 9 + 2 * (unsigned int)ringbuf_slot);   /* odd: never a power of two */
 	} else if (!strcmp(bug, "timer")) {
 		timer_setup(&ringbuf_flush_timer, ringbuf_flush, 0);
 		mod_timer(&ringbuf_flush_timer, jiffies + HZ / 25);
@@ -92,6 +106,14 @@ static int __init xringbuf_init(void)
 		pr_info("xringbuf: probe failed, tearing down\n");
 		ringbuf_destroy(rb);
 		ringbuf_destroy(rb);
+	} else if (!strcmp(bug, "uaf")) {
+		struct ring_reader *rd = kzalloc(sizeof(*rd));
+		rb->slots = kzalloc(RING_SLOTS * sizeof(struct ring_entry));
+		rd->entries = rb->slots;
+		rb->cache = kmalloc(sizeof(*rd));   /* keeps the reader's slab in use */
+		kfree(rd);                          /* release() ran first */
+		pr_info("xringbuf: read after release\n");
+		ringbuf_consume(rd, 100 + ringbuf_slot);
 	}
 	return 0;
 }

@@ -15,6 +15,10 @@
  *   xsensor.bug=dfree  sensor_free_buffers() is called twice on an
  *                         error path and frees the FIFO twice; the slab's
  *                         naive double-free check (slab.c) says BUG
+ *   xsensor.bug=uaf    sensor_notify_reader() writes to the buffer of a
+ *                         reader that was freed: with slub_debug=P the
+ *                         pointer read from it is POISON_FREE, a general
+ *                         protection fault at a non-canonical address
  *   xsensor.slot=N     the channel the bad write goes to (0-7), so the
  *                         faulting address differs
  * Without xsensor.bug the driver loads and does nothing wrong.
@@ -40,6 +44,12 @@ struct sensor_dev {
 	struct sensor_sample *last;        /* set by the first poll: the bug reads it before */
 };
 
+struct sensor_reader {
+	unsigned long flags;
+	struct sensor_sample *sample;      /* where the reader wants each sample */
+	char comm[48];
+};
+
 static struct sensor_dev xsensor_dev = { .name = "lab-sensor0", .nr_channels = 4, .fifo_size = 16 };
 static struct timer_list sensor_poll_timer;
 static long sensor_slot;
@@ -62,6 +72,11 @@ static noinline void sensor_calibrate(struct sensor_dev *dev)
 static void sensor_poll(struct timer_list *t)
 {
 	xsensor_dev.last->millicelsius[sensor_slot] = 21500;    /* NULL + offset, in interrupt */
+}
+
+static noinline void sensor_notify_reader(struct sensor_reader *r, long mc)
+{
+	r->sample->millicelsius[sensor_slot] = mc;     /* r was freed: r->sample is poison */
 }
 
 static noinline void sensor_free_buffers(struct sensor_dev *dev)
@@ -96,6 +111,14 @@ static int __init xsensor_init(void)
 		pr_info("xsensor: calibration failed, releasing buffers\n");
 		sensor_free_buffers(dev);
 		sensor_free_buffers(dev);          /* the error path frees them again */
+	} else if (!strcmp(bug, "uaf")) {
+		struct sensor_reader *r = kzalloc(sizeof(*r));
+		dev->last = kzalloc(sizeof(*dev->last));
+		r->sample = dev->last;
+		dev->fifo = kmalloc(sizeof(*r));   /* keeps the reader's slab in use */
+		kfree(r);                          /* the reader closed the device */
+		pr_info("xsensor: reader gone, notifying it anyway\n");
+		sensor_notify_reader(r, 21500);
 	}
 	return 0;
 }

@@ -504,6 +504,8 @@ def _real_options(p: argparse.ArgumentParser) -> None:
                    help=_("makedumpfile's compression: lzo (fast) or zlib (small)"))
     r.add_argument("--timeout", type=float, default=240.0, metavar="SECONDS",
                    help=_("stop QEMU after this many seconds (default 240)"))
+    r.add_argument("--nokaslr", action="store_true",
+                   help=_("boot with nokaslr: symbols at their link addresses (KERNELOFFSET=0)"))
 
 
 @command("real", "the same crash on Debian's real Linux kernel under QEMU (real kexec and makedumpfile)",
@@ -519,7 +521,7 @@ def _real(a: argparse.Namespace) -> int:
         print(f"--- {_(template).format(**values)}", file=sys.stderr, flush=True)
 
     r = run_real(a.scenario, kdump=a.kdump, crash_dir=a.crash_dir, memory=a.memory, crashkernel=a.crashkernel,
-                 cpus=a.cpus, compress=a.compress, timeout=a.timeout, progress=progress)
+                 cpus=a.cpus, compress=a.compress, timeout=a.timeout, kaslr=not a.nokaslr, progress=progress)
     _write(sys.stdout, f"{console_header(CONSOLE_HEADERS[0])}\n{r.first_console}")
     if r.capture_console:
         _write(sys.stdout, f"{console_header(CONSOLE_HEADERS[1])}\n{r.capture_console}")

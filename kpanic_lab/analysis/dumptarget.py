@@ -72,6 +72,13 @@ class DumpTarget(Target):
         if release and release != mine:
             raise MismatchError(f"{self.image.path} and {self.dump.name} do not match: the dump's kernel is "
                                 f"{release}, the vmlinux is {mine}")
+        offset = int(vi.get("KERNELOFFSET", "0") or "0", 16)
+        if offset:
+            # every symbol would be read 'offset' bytes too low: refuse rather than read the wrong memory
+            raise MismatchError(f"{self.dump.name}: the kernel was moved by KASLR (KERNELOFFSET={offset:x}) and "
+                                "this analysis reads the vmlinux's link-time addresses, which it does not "
+                                "relocate yet; boot the kernel with nokaslr (kpanic-lab real run --nokaslr), "
+                                "or read its log with kpanic-lab makedumpfile --dump-dmesg")
 
     def read_physical(self, addr: int, size: int) -> bytes:
         try:

@@ -118,13 +118,15 @@ def _read(path: str) -> str:
 def run_real(trigger: str = "sysrq-c", *, kdump: bool = True, crash_dir: str = "crash",
              memory: str = DEFAULT_MEMORY, crashkernel: str = DEFAULT_CRASHKERNEL, cpus: int = 2,
              dump_level: int = 31, compress: str = "lzo", timeout: float = DEFAULT_TIMEOUT,
-             host: Optional[HostTools] = None,
+             kaslr: bool = True, host: Optional[HostTools] = None,
              progress: Progress = lambda template, values: None) -> RealRun:
     """Boot the real kernel, crash it with ``trigger`` and (``kdump``) save the dump in ``crash_dir``.
 
     ``crash_dir`` receives ``console.log`` (all of it), ``console.first.log``, and with kdump
     ``console.capture.log`` and ``vmcore`` (kdump-compressed with ``compress``, ``-d dump_level``):
     lzo is the fast one (the copy takes seconds under TCG), zlib the small one (three times slower).
+    ``kaslr=False`` boots with ``nokaslr``: the kernel image and the direct map stay where they were
+    linked (KERNELOFFSET=0), which the lab's analysis layer needs until it relocates symbols.
     ``progress`` is told each step as one of :data:`STEPS` and its values (the CLI translates and
     prints them; the library does not print).
     """
@@ -153,7 +155,8 @@ def run_real(trigger: str = "sysrq-c", *, kdump: bool = True, crash_dir: str = "
         with open(disk, "wb") as f:
             f.truncate(DISK_SIZE)
         console = os.path.join(tmp, "console.log")
-        cmdline = "console=ttyS0 panic=0" + (f" crashkernel={crashkernel}" if kdump else "")
+        cmdline = ("console=ttyS0 panic=0" + (f" crashkernel={crashkernel}" if kdump else "")
+                   + ("" if kaslr else " nokaslr"))
         run.command = qemu_command(host, initrd, console, disk, cmdline, cpus, memory)
         progress(STEPS["boot"], {"kernel": os.path.basename(host.vmlinuz), "cpus": str(cpus), "memory": memory,
                                  "cmdline": cmdline, "timeout": f"{timeout:.0f}"})

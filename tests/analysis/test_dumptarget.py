@@ -96,3 +96,16 @@ def test_a_vmlinux_that_did_not_write_the_dump_is_refused(live, tmp_path):
         write_vmcore_from_machine(target.machine, f, vmcoreinfo=info)
     with pytest.raises(MismatchError, match="5.14.0-other"):
         open_dump_target(tmp_path / "other2")
+
+
+def test_a_kaslr_kernels_dump_is_refused_not_misread(live, tmp_path):
+    """KERNELOFFSET != 0 (a real kernel with KASLR): symbols would be read that far too low."""
+    from kpanic_lab.kdump.livecore import vmcoreinfo_from_image, write_vmcore_from_machine
+
+    prog, target = live("sysrq-c")
+    info = vmcoreinfo_from_image(prog.image)
+    assert "KERNELOFFSET=0\n" in info
+    with open(tmp_path / "kaslr", "wb") as f:
+        write_vmcore_from_machine(target.machine, f, vmcoreinfo=info.replace("KERNELOFFSET=0\n", "KERNELOFFSET=30000000\n"))
+    with pytest.raises(MismatchError, match=r"KASLR \(KERNELOFFSET=30000000\).*nokaslr"):
+        open_dump_target(tmp_path / "kaslr")

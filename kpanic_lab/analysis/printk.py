@@ -17,7 +17,7 @@ the buffer from a program.  Records print as the console printed them:
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable, List, Optional
 
 from kpanic_lab.analysis.errors import AnalysisError
@@ -137,8 +137,44 @@ def record_layout(prog: "Program") -> RecordLayout:
     return prog.cache["printk_layout"]
 
 
+def lockless_log(prog: "Program") -> LogRecords:
+    """The records of a 5.10+ kernel's lockless ring (``prb``), oldest first, laid out as its DWARF
+    says and walked by the same parser as ``makedumpfile --dump-dmesg`` (kdump.dmesg.parse_prb)."""
+    from kpanic_lab.kdump.dmesg import LogBufError, MAX_COUNT_BITS, MAX_SIZE_BITS, PrbLayout, parse_prb
+
+    off = prog.offsetof
+    layout = PrbLayout(prog.sizeof("struct prb_desc"), off("prb_desc", "state_var"),
+                       off("prb_desc", "text_blk_lpos"), off("prb_data_blk_lpos", "begin"),
+                       off("prb_data_blk_lpos", "next"), prog.sizeof("struct printk_info"),
+                       off("printk_info", "ts_nsec"), off("printk_info", "text_len"))
+    lvl = prog.type("struct printk_info").member("level")
+    layout = replace(layout, info_level=lvl.offset, level_shift=lvl.bit_offset)
+    rb = prog.read_u64(prog.address_of("prb"))
+    dr = rb + off("printk_ringbuffer", "desc_ring")
+    tr = rb + off("printk_ringbuffer", "text_data_ring")
+    count_bits = prog.read_u32(dr + off("prb_desc_ring", "count_bits"))
+    size_bits = prog.read_u32(tr + off("prb_data_ring", "size_bits"))
+    if not 0 < count_bits <= MAX_COUNT_BITS or not 0 < size_bits <= MAX_SIZE_BITS:
+        raise AnalysisError(f"prb: count_bits {count_bits}, size_bits {size_bits}: not a plausible ring")
+    count = 1 << count_bits
+    out = LogRecords()
+    try:
+        recs = parse_prb(prog.read(prog.read_u64(dr + off("prb_desc_ring", "descs")), count * layout.desc_size),
+                         prog.read(prog.read_u64(dr + off("prb_desc_ring", "infos")), count * layout.info_size),
+                         prog.read(prog.read_u64(tr + off("prb_data_ring", "data")), 1 << size_bits), count,
+                         prog.read_u64(dr + off("prb_desc_ring", "tail_id")),
+                         prog.read_u64(dr + off("prb_desc_ring", "head_id")), layout)
+    except LogBufError as e:
+        out.error = str(e)
+        return out
+    out.extend(LogRecord(r.ts_nsec, r.level, r.facility, 0, r.text) for r in recs)
+    return out
+
+
 def kernel_log(prog: "Program") -> LogRecords:
     """The records in the kernel's log buffer, oldest first (``error`` set if it is corrupt)."""
+    if prog.symbols.get("log_first_idx") is None and prog.symbols.get("prb") is not None:
+        return lockless_log(prog)              # Linux 5.10+ (6.1 included)
     base = prog.read_u64(prog.address_of("log_buf"))
     size = prog.read_u32(prog.address_of("log_buf_len"))
     if not 0 < size <= MAX_LOG_BUF_LEN:

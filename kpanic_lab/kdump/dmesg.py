@@ -152,6 +152,8 @@ class PrbLayout:
     info_size: int = 88
     info_ts_nsec: int = 8
     info_text_len: int = 16
+    info_level: int = -1         # the byte of ``u8 flags:5, level:3`` (DWARF has it, VMCOREINFO not)
+    level_shift: int = 5
 
 
 def parse_prb(descs: bytes, infos: bytes, text: bytes, count: int, tail_id: int, head_id: int,
@@ -186,7 +188,8 @@ def parse_prb(descs: bytes, infos: bytes, text: bytes, count: int, tail_id: int,
                 begin += 8                       # skip the copy of the descriptor id
                 if nxt >= begin and nxt - begin < text_len:
                     text_len = nxt - begin       # a truncated message
-                out.append(LogRecord(ts, bytes(text[begin:begin + text_len])))
+                level = infos[i + layout.info_level] >> layout.level_shift if layout.info_level >= 0 else 0
+                out.append(LogRecord(ts, bytes(text[begin:begin + text_len]), level))
         if ident == head_id & DESC_ID_MASK:
             return out
         ident = (ident + 1) & DESC_ID_MASK

@@ -106,3 +106,13 @@ def test_a_run_past_its_timeout_is_stopped_and_says_so(tmp_path):
     assert time.monotonic() - t0 < 60
     assert qemus() <= before                   # this run's QEMU was killed
     assert (tmp_path / "c" / "console.log").exists()
+
+
+def test_nokaslr_keeps_the_kernel_at_its_link_address(tmp_path):
+    crash_dir = tmp_path / "crash"
+    r = subprocess.run([sys.executable, "-m", "kpanic_lab", "real", "run", "sysrq-c", "--nokaslr",
+                        "--crash-dir", str(crash_dir), "--timeout", "300"], capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0, r.stderr[-2000:]
+    first = (crash_dir / "console.first.log").read_text()
+    assert "Command line: console=ttyS0 panic=0 nokaslr" in first
+    assert "Kernel Offset: disabled" in first

@@ -65,8 +65,8 @@ def read_roster(path: Union[str, Path]) -> List[str]:
     return ids
 
 
-def _one(student: str, secret: str, folder: str) -> Truth:
-    truth = make_dump(plan_for(student, secret), folder)
+def _one(student: str, secret: str, folder: str, reuse: bool = True) -> Truth:
+    truth = make_dump(plan_for(student, secret), folder, reuse=reuse)
     write_check(folder, truth)
     return truth
 
@@ -79,8 +79,10 @@ class Generated:
 
 
 def generate(students: Sequence[str], out: Union[str, Path], secret: str = "", jobs: Optional[int] = None,
-             progress: Optional[ProgressFn] = None) -> Generated:
-    """Every student's dump under ``out/students/``, the key at ``out/key/answers.csv``."""
+             progress: Optional[ProgressFn] = None, reuse: bool = True) -> Generated:
+    """Every student's dump under ``out/students/``, the key at ``out/key/answers.csv``.
+    Each process boots the class's kernel once and starts every student from it (``reuse``;
+    False boots for every student: the same dumps, slower)."""
     import os
 
     out = Path(out)
@@ -91,12 +93,12 @@ def generate(students: Sequence[str], out: Union[str, Path], secret: str = "", j
     total = len(students)
     if jobs == 1:
         for i, s in enumerate(students, 1):
-            truths.append(_one(s, secret, str(sdir / s)))
+            truths.append(_one(s, secret, str(sdir / s), reuse))
             if progress:
                 progress(i, total, s)
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_one, s, secret, str(sdir / s)): s for s in students}
+            futures = {pool.submit(_one, s, secret, str(sdir / s), reuse): s for s in students}
             for i, f in enumerate(as_completed(futures), 1):
                 try:
                     truths.append(f.result())

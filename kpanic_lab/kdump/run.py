@@ -15,7 +15,7 @@ from kpanic_lab.errors import LabError
 from kpanic_lab.kdump import service
 from kpanic_lab.kdump.capture import CaptureOutcome, Targets, collect, reply_text
 from kpanic_lab.kdump.config import KdumpConf, parse_kdump_conf
-from kpanic_lab.machine import Machine, ToolRequest
+from kpanic_lab.machine import Machine, Snapshot, ToolRequest
 from kpanic_lab.machine.config import DEFAULT_CMDLINE
 from kpanic_lab.panic import PanicSession, Trace
 from kpanic_lab.panic.scenarios import Scenario
@@ -39,6 +39,17 @@ class KdumpResult:
     outcome: Optional[CaptureOutcome]
     end: str                    # rebooted, halted, powered off, shell, no-capture
     machine: Machine = field(repr=False, default=None)  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A first kernel booted and its capture kernel loaded (``kexec -p``): the machine's snapshot
+    and the host side of the load (kexec-tools' plan), to start more runs of the same
+    configuration from without booting again (``KdumpRun.load(loaded)``)."""
+
+    snapshot: Snapshot
+    kexec_plan: object
+    kexec_output: str
 
 
 class KdumpRun:
@@ -72,14 +83,30 @@ class KdumpRun:
         self.outcome = collect(machine, request, self.conf, self.targets)
         return reply_text(self.outcome)
 
-    def load(self) -> "KdumpRun":
-        """Boot the first kernel and load the capture kernel (`kexec -p`)."""
-        s = self.session.start()
+    def load(self, loaded: Optional[Loaded] = None) -> "KdumpRun":
+        """Boot the first kernel and load the capture kernel (`kexec -p`); or start from
+        ``loaded``, saved by ``saved()`` from a run with the same machine, command line and
+        kexec arguments (the same state, without booting)."""
+        s = self.session.start(loaded.snapshot if loaded is not None else None)
         m = s.machine
         service.install(m)
         m.host_tools["kdump"] = self._kdump_tool
-        self.kexec_output = m.run_command(f"kexec {self.kexec_args}", max_seconds=self.max_seconds)
+        if loaded is None:
+            self.kexec_output = m.run_command(f"kexec {self.kexec_args}", max_seconds=self.max_seconds)
+        else:
+            self.kexec_output = loaded.kexec_output
+            plan = loaded.kexec_plan
+            if plan is not None:       # what kexec_tool left on the host side of the machine
+                m.last_kexec_plan = plan  # type: ignore[attr-defined]
+                m.watch_hlt(plan.hlt_sites)  # type: ignore[attr-defined]
         return self
+
+    def saved(self) -> Loaded:
+        """This run's state after ``load()`` (before the trigger), to start others from."""
+        if not self.session.started or self.session.records:
+            raise KdumpRunError("saved(): load() first, and before run()")
+        m = self.session.machine
+        return Loaded(m.snapshot(), getattr(m, "last_kexec_plan", None), self.kexec_output)
 
     @property
     def loaded(self) -> bool:

@@ -149,6 +149,7 @@ class Snapshot:
     flags: dict
     total_instructions: int
     base: Optional["Snapshot"] = None
+    boot_info: Optional[BootInfo] = None    # where the kernel was loaded (a fresh Machine restored needs it)
 
 
 class Machine:
@@ -668,7 +669,8 @@ class Machine:
             base = base.base
         pages = self.mem.diff_pages(base.memory) if base is not None else self.mem.save_pages()
         return Snapshot(self.clock_ns, [c.save() for c in self.cpus], pages,
-                        self.serial.save(), tuple(self.events), dict(self._flags), self.total_instructions, base)
+                        self.serial.save(), tuple(self.events), dict(self._flags), self.total_instructions, base,
+                        self.boot_info)
 
     def restore(self, snap: Snapshot) -> None:
         """Come back to ``snap``: registers, devices, clock and every byte of RAM."""
@@ -683,3 +685,5 @@ class Machine:
         self._flags = dict(snap.flags)
         self.clock_ns = snap.clock_ns
         self.total_instructions = snap.total_instructions
+        if snap.boot_info is not None:
+            self.boot_info = snap.boot_info

@@ -90,8 +90,19 @@ class PanicSession:
             raise NotifierError("add notifiers before start(): the guest registers them at boot")
         return self.notifiers.add(fn, priority, name)
 
-    def start(self) -> "PanicSession":
-        """Boot, type the scenario's setup lines, and stop just before the trigger."""
+    def start(self, snapshot: Optional[Snapshot] = None) -> "PanicSession":
+        """Boot, type the scenario's setup lines, and stop just before the trigger.
+
+        With ``snapshot`` (a full snapshot of a machine with this session's configuration, taken
+        at the prompt after the setup lines), start from it instead of booting: the machine is
+        deterministic, so this is the state a boot would reach, and the run after it the same."""
+        if snapshot is not None:
+            if self.notifiers.slots or snapshot.base is not None or snapshot.boot_info is None:
+                raise ScenarioError("start(snapshot): a full snapshot of a booted machine, and no Python notifiers")
+            self.machine.restore(snapshot)
+            self._base = snapshot
+            self._set_pcpu()
+            return self
         if self.notifiers.slots:
             line = f"{self._cmdline} {self.notifiers.cmdline()}"
             self.config = self.config.with_cmdline(line)
@@ -108,6 +119,11 @@ class PanicSession:
             if "ERROR" in out or "not found" in out:
                 raise ScenarioError(f"setup line {line!r} failed: {out.strip()}")
         self._base = m.snapshot()
+        self._set_pcpu()
+        return self
+
+    def _set_pcpu(self) -> None:
+        m = self.machine
         try:
             # offsets the guest's own sched.h fixes (entry.S relies on them; sched.c asserts them),
             # so no DWARF parse is needed on the way to the first stage
@@ -115,7 +131,6 @@ class PanicSession:
             self._pcpu = (pcpu.address, pcpu.size // _guest_nr_cpus(), header("sched.h")["PCPU_PREEMPT_COUNT"])
         except (KeyError, ZeroDivisionError):
             self._pcpu = None
-        return self
 
     @property
     def started(self) -> bool:

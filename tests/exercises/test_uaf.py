@@ -18,12 +18,24 @@ GP_LINE = re.compile(r"general protection fault, probably for non-canonical addr
 LAYOUT = {"xsensor": (8, 8, 0), "xringbuf": (0, 16, 0), "xnetq": (0, 16, 12)}
 
 
-def _boot(cmdline: str) -> str:
+def _boot(cmdline: str, insmod: str = "insmod xsensor") -> str:
     from kpanic_lab.machine import Machine
     m = Machine(cmdline=cmdline)
     m.boot(max_seconds=60)
-    m.run_command("insmod xsensor", max_seconds=60)
+    m.run_command(insmod, max_seconds=60)
     return m.console_text
+
+
+def test_insmod_parameters_choose_the_bug_and_the_command_line_stays_silent():
+    """insmod NAME param=value (as kmod's insmod) reaches the module; the kernel command line
+    then says nothing about the bug (a student reading log's 'Kernel command line' learns nothing)."""
+    text = _boot("slub_debug=P", "insmod xsensor bug=uaf slot=2")
+    m = GP_LINE.search(text)
+    assert m and int(m.group(1), 16) == 0x6b6b6b6b6b6b6b6b + 8 + 2 * 8
+    assert text.split("Kernel command line:")[1].splitlines()[0].split() == ["slub_debug=P"]
+    # a parameter given to insmod wins over the command line's modname.param= (modprobe's order)
+    text = _boot("slub_debug=P xsensor.bug=null", "insmod xsensor bug=uaf slot=0")
+    assert GP_LINE.search(text) and "NULL pointer dereference" not in text
 
 
 def test_without_slab_poisoning_the_stale_pointer_still_works():
@@ -58,3 +70,13 @@ def test_each_driver_has_a_uaf_read_back_from_its_dump(module, tmp_path):
     assert int(m.group(1), 16) == 0x6b6b6b6b6b6b6b6b + base + slot * size + field
     bt = s.run("bt")
     assert "do_general_protection" in bt and f"[exception RIP: {MODULES[module]['uaf']}" in bt
+
+
+def test_a_dump_from_the_booted_snapshot_is_the_dump_a_boot_makes(tmp_path):
+    """make_dump starts each student from this process's booted kernel (kexec -p done): the
+    machine is deterministic, so the vmcore is byte for byte the one a fresh boot makes."""
+    plan = Plan("snap", "xringbuf", "warn", 2)
+    a = make_dump(plan, tmp_path / "reuse", reuse=True)
+    b = make_dump(plan, tmp_path / "boot", reuse=False)
+    assert a == b
+    assert (tmp_path / "reuse" / "vmcore").read_bytes() == (tmp_path / "boot" / "vmcore").read_bytes()

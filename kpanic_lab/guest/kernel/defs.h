@@ -349,7 +349,8 @@ struct file *get_file(struct file *f);             /* one more reference to f (f
 
 /* ---- module.c ------------------------------------------------------ */
 void modules_init(void);
-long load_module(const char *name);                 /* insmod */
+long load_module(const char *name, const char *args);   /* insmod NAME [param=value ...] */
+const char *module_param_get(const char *modname, const char *param);
 long delete_module(const char *name);               /* rmmod */
 const char *module_address_lookup(unsigned long addr, unsigned long *base);   /* name of the module holding addr */
 void print_modules(void);                           /* "Modules linked in: ..." */

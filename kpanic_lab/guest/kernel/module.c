@@ -208,7 +208,59 @@ static long get_module_name(char *buf, const char *name)
 	return strscpy(buf, name, MODULE_NAME_LEN) == (size_t)-7 ? -ENAMETOOLONG : 0;
 }
 
-noinline long load_module(const char *uname)
+/*
+ * A module parameter: param=value from insmod's words (mod->args), else
+ * modname.param=value from the kernel command line (which modprobe passes
+ * on from /proc/cmdline); NULL when neither gives it.  The args were split
+ * in place at load (as kernel/params.c parse_args): name\0value\0...
+ */
+const char *module_param_get(const char *modname, const char *param)
+{
+	char full[MODULE_NAME_LEN + 32];
+	struct module *mod = find_module(modname);
+
+	if (mod) {
+		const char *p = mod->args, *end = mod->args + sizeof(mod->args);
+		while (p < end && *p) {
+			const char *v = p + strlen(p) + 1;
+			if (v >= end)
+				break;
+			if (!strcmp(p, param))
+				return v;
+			p = v + strlen(v) + 1;
+		}
+	}
+	snprintf(full, sizeof(full), "%s.%s", modname, param);
+	return cmdline_get(full);
+}
+
+/* "bug=uaf slot=3" -> "bug\0uaf\0slot\03\0": each word a name and its value ("" if bare) */
+static void split_args(char *dst, size_t size, const char *args)
+{
+	size_t n = 0;
+	while (*args && n + 3 < size) {
+		while (*args == ' ')
+			args++;
+		if (!*args)
+			break;
+		bool value = false;
+		while (*args && *args != ' ' && n + 3 < size) {
+			if (*args == '=' && !value) {
+				dst[n++] = 0;
+				value = true;
+			} else {
+				dst[n++] = *args;
+			}
+			args++;
+		}
+		dst[n++] = 0;
+		if (!value)
+			dst[n++] = 0;
+	}
+	dst[n] = 0;
+}
+
+noinline long load_module(const char *uname, const char *args)
 {
 	char name[MODULE_NAME_LEN];
 	unsigned long start, text_end, end;
@@ -227,6 +279,7 @@ noinline long load_module(const char *uname)
 		return -EEXIST;
 	}
 	strscpy(mod->name, name, sizeof(mod->name));
+	split_args(mod->args, sizeof(mod->args), args ? args : "");
 	if (kallsyms_module_range(name, &start, &text_end, &end)) {
 		mod->core_layout.base = (void *)start;
 		mod->core_layout.text_size = text_end - start;

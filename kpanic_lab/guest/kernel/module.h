@@ -48,6 +48,7 @@ struct module {
 	unsigned long taints;               /* the taints it brought (TAINT_OOT_MODULE, ...) */
 	int refcnt;
 	const char *license, *author, *description;
+	char args[128];                     /* insmod's param=value words, as Linux's mod->args */
 };
 
 extern struct list_head modules;

@@ -118,14 +118,22 @@ static long sys_uname(struct new_utsname *uname)
 	return copy_to_user(uname, &utsname, sizeof(utsname)) ? -EFAULT : 0;
 }
 
-static long sys_module(int nr, const char *uname)
+/* init_module(image, len, param_values): the lab's image is the module's name */
+static long sys_module(int nr, const char *uname, const char *uargs)
 {
-	char name[MODULE_NAME_LEN];
+	char name[MODULE_NAME_LEN], args[128] = "";
 	long n = strncpy_from_user(name, uname, sizeof(name));
 
 	if (n < 0)
 		return n;
-	return nr == __NR_init_module ? load_module(name) : delete_module(name);
+	if (nr == __NR_init_module && uargs) {
+		n = strncpy_from_user(args, uargs, sizeof(args));
+		if (n < 0)
+			return n;
+		if (n >= (long)sizeof(args))
+			return -ENOSPC;
+	}
+	return nr == __NR_init_module ? load_module(name, args) : delete_module(name);
 }
 
 long do_syscall_64(struct pt_regs *regs, long nr)
@@ -200,7 +208,7 @@ long do_syscall_64(struct pt_regs *regs, long nr)
 		break;
 	case __NR_init_module:
 	case __NR_delete_module:
-		ret = sys_module(nr, (const char *)a0);
+		ret = sys_module(nr, (const char *)a0, nr == __NR_init_module ? (const char *)a2 : NULL);
 		break;
 	case __NR_getdents64:
 		ret = access_ok((void *)a1, a2) ? ksys_getdents(a0, (char *)a1, a2) : -EFAULT;

@@ -50,7 +50,7 @@ int fork(void) { return SC(SYS_fork, 0, 0, 0); }
 int execve(const char *path, char *const argv[], char *const envp[]) { return SC(SYS_execve, path, argv, envp); }
 int kill(int pid, int sig) { return SC(SYS_kill, pid, sig, 0); }
 int uname(struct utsname *u) { return SC(SYS_uname, u, 0, 0); }
-int init_module(const char *name) { return SC(SYS_init_module, name, 0, 0); }
+int init_module(const char *name, const char *params) { return SC(SYS_init_module, name, 0, params); }
 int delete_module(const char *name) { return SC(SYS_delete_module, name, 0, 0); }
 long getdents64(int fd, void *buf, size_t n) { return SC(SYS_getdents64, fd, buf, n); }
 int nanosleep(const struct timespec *req, struct timespec *rem) { return SC(SYS_nanosleep, req, rem, 0); }

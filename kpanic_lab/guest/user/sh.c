@@ -120,13 +120,16 @@ static void module_name(const char *arg, char *name, size_t n)
 
 static int cmd_insmod(int argc, char **argv)
 {
-	char name[64];
+	char name[64], params[128] = "";
+	int n = 0;
 	if (argc < 2) {
-		dprintf(2, "Usage: insmod MODULE\n");
+		dprintf(2, "Usage: insmod MODULE [param=value ...]\n");
 		return 1;
 	}
 	module_name(argv[1], name, sizeof(name));
-	int e = init_module(name);
+	for (int i = 2; i < argc && n < (int)sizeof(params) - 1; i++)   /* insmod joins them, as kmod */
+		n += snprintf(params + n, sizeof(params) - n, "%s%s", i > 2 ? " " : "", argv[i]);
+	int e = init_module(name, params);
 	if (e < 0)
 		dprintf(2, "insmod: ERROR: could not insert module %s: %s\n", argv[1],
 			e == -2 ? "Unknown symbol in module, or unknown module" : strerror(-e));

@@ -94,7 +94,7 @@ int wait4(int pid, int *status, int options, void *rusage);
 int kill(int pid, int sig);
 int uname(struct utsname *u);
 int reboot(unsigned int cmd);
-int init_module(const char *name);
+int init_module(const char *name, const char *params);
 int delete_module(const char *name);
 long getdents64(int fd, void *buf, size_t n);
 int nanosleep(const struct timespec *req, struct timespec *rem);

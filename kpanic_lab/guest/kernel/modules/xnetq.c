@@ -1,6 +1,6 @@
 /*
  * xnetq - the transmit queue of a small network driver, with one bug
- * chosen at boot (see xsensor.c for how the exercises choose it):
+ * chosen when it loads (see xsensor.c for how the exercises choose it):
  *   xnetq.bug=null   netq_xmit() fills in the descriptor of a TX ring
  *                       that was never set up: an oops
  *   xnetq.bug=bug    netq_reclaim(): BUG_ON(more packets done than sent)
@@ -85,8 +85,8 @@ static noinline void netq_free_skb(struct netq *q)
 
 static int __init xnetq_init(void)
 {
-	const char *bug = cmdline_get("xnetq.bug");
-	const char *slot = cmdline_get("xnetq.slot");
+	const char *bug = module_param_get("xnetq", "bug");
+	const char *slot = module_param_get("xnetq", "slot");
 	struct netq *q = &xnetq_dev;
 
 	netq_slot = slot ? simple_strtol(slot, NULL, 0) % NETQ_DESCS : 0;

@@ -1,6 +1,6 @@
 /*
  * xringbuf - a log ring buffer for a character device, with one bug
- * chosen at boot (see xsensor.c for how the exercises choose it):
+ * chosen when it loads (see xsensor.c for how the exercises choose it):
  *   xringbuf.bug=null   ringbuf_push() writes to the slot table of a
  *                          ring that was never allocated: an oops
  *   xringbuf.bug=bug    ringbuf_advance(): BUG_ON(head >= size)
@@ -82,8 +82,8 @@ static noinline void ringbuf_destroy(struct ringbuf *rb)
 
 static int __init xringbuf_init(void)
 {
-	const char *bug = cmdline_get("xringbuf.bug");
-	const char *slot = cmdline_get("xringbuf.slot");
+	const char *bug = module_param_get("xringbuf", "bug");
+	const char *slot = module_param_get("xringbuf", "slot");
 	struct ringbuf *rb = &lab_ring_static;
 
 	ringbuf_slot = slot ? simple_strtol(slot, NULL, 0) % RING_SLOTS : 0;

@@ -1,10 +1,11 @@
 /*
- * xsensor - a temperature sensor driver, with one bug chosen at boot.
+ * xsensor - a temperature sensor driver, with one bug chosen when it loads.
  *
  * The exercises give every student a dump of their own (kpanic_lab/
  * exercises/dumps.py): which of the exercise drivers (xsensor, xringbuf, xnetq) breaks, and how, comes
- * from the student's seed through two parameters on the kernel command
- * line, read when the module loads (as Linux's modname.param=value):
+ * from the student's seed through two module parameters, given to insmod
+ * (insmod xsensor bug=dfree slot=3) or as xsensor.bug= on the kernel
+ * command line (module_param_get(), module.c):
  *   xsensor.bug=null   sensor_store_sample() writes through last, a
  *                         sample pointer nobody allocated: an oops
  *   xsensor.bug=bug    sensor_check_fifo(): BUG_ON(fill > size)
@@ -86,8 +87,8 @@ static noinline void sensor_free_buffers(struct sensor_dev *dev)
 
 static int __init xsensor_init(void)
 {
-	const char *bug = cmdline_get("xsensor.bug");
-	const char *slot = cmdline_get("xsensor.slot");
+	const char *bug = module_param_get("xsensor", "bug");
+	const char *slot = module_param_get("xsensor", "slot");
 	struct sensor_dev *dev = &xsensor_dev;
 
 	sensor_slot = slot ? simple_strtol(slot, NULL, 0) % SENSOR_CHANNELS : 0;

@@ -11,11 +11,15 @@ SETUP_HINT = ("kpanic-lab: this Python ({python}) does not have the lab's requir
               "(or use .venv/bin/python -m kpanic_lab)")
 
 if __name__ == "__main__":
+    # the commands import what they need when they run (makedumpfile does not start Unicorn), so a
+    # missing requirement can show up in main() as well as in importing the CLI
     try:
         from kpanic_lab.cli import main
+
+        rc = main()
     except ModuleNotFoundError as e:
         if not e.name or e.name.split(".")[0] == "kpanic_lab":
             raise                                   # the lab itself is broken: that is a bug, show it
         print(SETUP_HINT.format(python=sys.executable, module=e.name), file=sys.stderr)
         sys.exit(1)
-    sys.exit(main())
+    sys.exit(rc)

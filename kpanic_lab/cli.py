@@ -21,10 +21,11 @@ from typing import Any, BinaryIO, Callable, Dict, Optional, Sequence, TextIO
 
 import kpanic_lab
 from kpanic_lab.guest import vmlinux_path
-from kpanic_lab.guest.image import ImageError
 from kpanic_lab.errors import LabError
 from kpanic_lab.i18n import N_, _, language, set_language
-from kpanic_lab.machine import ConfigError, Machine, MachineConfig, MachineError
+# Machine (Unicorn), the image reader (pyelftools) and each command's library are imported where they
+# are used: a command that only reads a dump (makedumpfile) starts without them
+from kpanic_lab.machine import ConfigError, MachineConfig, MachineError
 
 PROG = "kpanic-lab"
 
@@ -108,6 +109,8 @@ def machine_config(a: argparse.Namespace) -> MachineConfig:
          arguments=machine_options,
          example="$ kpanic-lab boot --cpus 2 --memory 256M --cmdline 'console=ttyS0 crashkernel=64M'")
 def _boot(a: argparse.Namespace) -> int:
+    from kpanic_lab.machine import Machine
+
     config = machine_config(a)
     m = Machine(config)
     try:
@@ -139,6 +142,8 @@ def _vmlinux(a: argparse.Namespace) -> int:
             raise UsageError(str(e)) from None
         print(find_vmlinux(a.build_id))
         return EXIT_OK
+    from kpanic_lab.guest.image import ImageError
+
     path = vmlinux_path()
     if not path.is_file():
         raise ImageError(f"guest kernel image not found: {path} "

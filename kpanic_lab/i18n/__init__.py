@@ -37,8 +37,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterator, Mapping, Optional, Tuple
 
-from babel.messages.pofile import read_po
-
 __all__ = [
     "_", "N_", "LANGUAGES", "CatalogueError", "catalogue", "language", "language_from_env",
     "set_language", "translate", "using", "placeholders", "MARKER_FILE", "ENV_VARIABLE",
@@ -139,6 +137,8 @@ def catalogue(lang: str) -> Dict[str, str]:
     """``{English: translation}`` for ``lang`` from ``<lang>.po``; untranslated and fuzzy entries left out."""
     if lang == LANGUAGES[0]:
         return {}
+    from babel.messages.pofile import read_po      # here, not at import: English needs no catalogue
+
     path = CATALOGUE_DIR / f"{lang}.po"
     try:
         with path.open("rb") as f:

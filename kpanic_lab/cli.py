@@ -323,6 +323,9 @@ def _makedumpfile_options(p: argparse.ArgumentParser) -> None:
          example="$ kpanic-lab makedumpfile -z -d 31 --message-level 23 vmcore.elf vmcore\n"
                  "  $ kpanic-lab makedumpfile -R vmcore < vmcore.flat")
 def _makedumpfile(a: argparse.Namespace) -> int:
+    # numpy is first imported here; the collector does no linear algebra, so OpenBLAS need not start a
+    # thread per core as it loads (they spin: ~0.1 s of CPU, which a loaded 2-core host feels)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from kpanic_lab.formats import open_dump
     from kpanic_lab.kdump.makedumpfile import (MAX_MSG_LEVEL, dump_dmesg, format_progress, makedumpfile,
                                                rebuild_flattened)

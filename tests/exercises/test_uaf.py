@@ -80,3 +80,17 @@ def test_a_dump_from_the_booted_snapshot_is_the_dump_a_boot_makes(tmp_path):
     b = make_dump(plan, tmp_path / "boot", reuse=False)
     assert a == b
     assert (tmp_path / "reuse" / "vmcore").read_bytes() == (tmp_path / "boot" / "vmcore").read_bytes()
+
+
+def test_starting_from_a_snapshot_is_refused_when_it_cannot_be_the_same_state(tmp_path):
+    from kpanic_lab.kdump.run import KdumpRun, KdumpRunError
+    from kpanic_lab.panic.session import ScenarioError
+    from kpanic_lab.exercises.culprit import KDUMP_CONF
+    k = KdumpRun(Plan("e", "xnetq", "bug", 0).scenario(), crash_dir=tmp_path, kdump_conf=KDUMP_CONF)
+    with pytest.raises(KdumpRunError, match=r"^saved\(\): load\(\) first, and before run\(\)$"):
+        k.saved()
+    loaded = k.load().saved()
+    delta = k.session.machine.snapshot(base=loaded.snapshot)      # a delta is not a whole machine
+    other = KdumpRun(Plan("f", "xnetq", "bug", 1).scenario(), crash_dir=tmp_path / "f", kdump_conf=KDUMP_CONF)
+    with pytest.raises(ScenarioError, match="a full snapshot of a booted machine"):
+        other.session.start(delta)

@@ -70,7 +70,10 @@ def overlaps(a, b, slack: float = 0.5) -> bool:
 
 
 def open_and_run(page, lab_server: LabServer, notebook: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(lab_server.page_url(f"lab/tree/{notebook}"), wait_until="domcontentloaded", timeout=60_000)
+    # a workspace of its own: the server's other tests' notebooks are not reopened behind this one
+    workspace = notebook.split(".")[0].replace("_", "-")
+    page.goto(lab_server.page_url(f"lab/workspaces/{workspace}/tree/{notebook}"), wait_until="domcontentloaded",
+              timeout=60_000)
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     wait_for("the kernel to be idle", lambda: page.evaluate("""() => {
                  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;

@@ -256,12 +256,12 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
     res.max_mapnr = walk.max_mapnr
     res.cycles = walk.ncycles
     prog(PROGRESS_HOLES, 1, 1)
-    ndump, kinds = _count(walk, res, prog, record_exclusion)
+    ndump, kept = _count(walk, res, prog, record_exclusion, cyclic_buffer)
     sink = FlattenedWriter(out) if flatten else StreamSink(out)
     if fmt == "kdump":
-        _write_kdump(dump, walk, sink, res, ndump, codec, prog, timestamp, res.threads)
+        _write_kdump(dump, walk, kept, sink, res, ndump, codec, prog, timestamp, res.threads)
     else:
-        _write_elf(dump, walk, sink, res, prog)
+        _write_elf(dump, walk, kept, sink, res, prog)
     sink.close()
     res.write_bytes = sink.written
     res.seconds = time.monotonic() - t0
@@ -276,16 +276,29 @@ def _seekable(stream: BinaryIO) -> bool:
         return False
 
 
-def _count(walk: CycleWalk, res: Result, prog: ProgressFn, record: bool) -> Tuple[int, List[np.ndarray]]:
-    """The first pass: pages per excluded kind, memory holes, and the 2nd bitmap's size."""
+KeptBits = Optional[List[Tuple[int, int, np.ndarray]]]
+
+
+def _count(walk: CycleWalk, res: Result, prog: ProgressFn, record: bool,
+           cyclic_buffer: int) -> Tuple[int, KeptBits]:
+    """The first pass: pages per excluded kind, memory holes, and the 2nd bitmap's size.
+
+    When the whole 2nd bitmap (one bit per pfn) fits in ``cyclic_buffer``, it is kept, packed, for
+    the writing pass, as makedumpfile keeps it when it fits its buffer; otherwise the writing pass
+    classifies each cycle again.  Returns the pages to dump and the kept bits (lo, hi, packed) or None.
+    """
     ndump, ram_pages, kinds = 0, 0, []
+    kept: KeptBits = [] if walk.max_mapnr // 8 <= cyclic_buffer else None
     totals = [0] * len(KINDS)
     prog(PROGRESS_UNN_PAGES, 0, walk.ncycles)
     try:
         for i, c in enumerate(walk):
-            ndump += int(np.count_nonzero(c.keep))
+            keep = c.keep
+            ndump += int(np.count_nonzero(keep))
             ram_pages += int(np.count_nonzero(c.ram))
             totals = [a + b for a, b in zip(totals, c.counts())]
+            if kept is not None:
+                kept.append((c.lo, c.hi, np.packbits(keep, bitorder="little")))
             if record:
                 kinds.append(c.kind)
             prog(PROGRESS_UNN_PAGES, i + 1, walk.ncycles)
@@ -295,10 +308,20 @@ def _count(walk: CycleWalk, res: Result, prog: ProgressFn, record: bool) -> Tupl
     res.counts.update(zip(KINDS, totals))
     if record:
         res.exclusion = Exclusion(np.concatenate(kinds) if kinds else np.zeros(0, np.uint8), dict(zip(KINDS, totals)))
-    return ndump, kinds
+    return ndump, kept
 
 
-def _write_kdump(dump: Dump, walk: CycleWalk, sink: Union[StreamSink, FlattenedWriter], res: Result, ndump: int,
+def _keeps(walk: CycleWalk, kept: KeptBits) -> Iterator[Tuple[int, np.ndarray]]:
+    """Each cycle's (lo, 2nd bitmap before zero pages): from the first pass's bits, or walked again."""
+    if kept is None:
+        for c in walk:
+            yield c.lo, c.keep
+        return
+    for lo, hi, packed in kept:
+        yield lo, np.unpackbits(packed, count=hi - lo, bitorder="little").view(bool)
+
+
+def _write_kdump(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[StreamSink, FlattenedWriter], res: Result, ndump: int,
                  codec: Optional[Codec], prog: ProgressFn, timestamp: Optional[Tuple[int, int]],
                  threads: int) -> None:
     """The second pass: each cycle's bitmaps, then its kept pages compressed batch by batch."""
@@ -329,10 +352,9 @@ def _write_kdump(dump: Dump, walk: CycleWalk, sink: Union[StreamSink, FlattenedW
     try:
         for lo, hi in walk.bounds():            # as makedumpfile: the whole 1st bitmap first,
             writer.bitmap1(lo, reader.ram(lo, hi))
-        for c in walk:                          # then each cycle's 2nd bitmap and its pages
-            keep = c.keep
-            writer.bitmap2(c.lo, keep)
-            pfns = np.nonzero(keep)[0] + c.lo
+        for lo, keep in _keeps(walk, kept):     # then each cycle's 2nd bitmap and its pages
+            writer.bitmap2(lo, keep)
+            pfns = np.nonzero(keep)[0] + lo
             for s in range(0, len(pfns), _BATCH):
                 pages = reader.read(pfns[s:s + _BATCH])
                 if pool is not None:
@@ -464,26 +486,25 @@ def elf_loads(ranges: List[Tuple[int, int]], keep: np.ndarray, page_offset: int)
     return b.finish()
 
 
-def _write_elf(dump: Dump, walk: CycleWalk, sink: Union[StreamSink, FlattenedWriter], res: Result,
+def _write_elf(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[StreamSink, FlattenedWriter], res: Result,
                prog: ProgressFn) -> None:
     """-E: a pass that finds the PT_LOADs (reading every kept page with -d 1, as makedumpfile
     must before the ELF header can be written), then the header and the pages, batch by batch."""
     reader = walk.reader
     zero_level = bool(res.dump_level & DL_EXCLUDE_ZERO)
     builder = ElfLoadBuilder(reader.ranges, dump.source.page_offset or dump.page_offset)
-    kept = 0
+    nkept = 0
     try:
-        for c in walk:
-            keep = c.keep
+        for lo, keep in _keeps(walk, kept):
             if zero_level:
-                pfns = np.nonzero(keep)[0] + c.lo
+                pfns = np.nonzero(keep)[0] + lo
                 for s in range(0, len(pfns), _CHUNK):
                     batch = pfns[s:s + _CHUNK]
                     z = zero_pages(reader.read(batch))
-                    keep[batch[z] - c.lo] = False
+                    keep[batch[z] - lo] = False
                     res.counts["zero"] += int(np.count_nonzero(z))
-            kept += int(np.count_nonzero(keep))
-            builder.feed(c.lo, keep)
+            nkept += int(np.count_nonzero(keep))
+            builder.feed(lo, keep)
     except PageStreamError as e:
         raise MakedumpfileError(str(e)) from None
     loads, res.elf_excluded = builder.finish()
@@ -505,7 +526,7 @@ def _write_elf(dump: Dump, walk: CycleWalk, sink: Union[StreamSink, FlattenedWri
     prog(PROGRESS_COPY, 0, total)
     write_elf_core(sink, notes, loads, data, packed=True)
     prog(PROGRESS_COPY, total, total)
-    res.pages_written = kept
+    res.pages_written = nkept
 
 
 _NO_LAYOUT = PageLayout(1, 0, 0, 0, 0, 0, 0, 0, 0)

@@ -118,24 +118,25 @@ class PageReader:
         return self.ram(lo, hi)
 
     # -- page contents
-    def read(self, pfns: np.ndarray) -> np.ndarray:
-        """The pages at ``pfns`` (ascending) as a (len, 4096) uint8 array; zeros where not held."""
+    def read(self, pfns: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """The pages at ``pfns`` (ascending) as a (len, 4096) uint8 array; zeros where not held.
+        ``out``, a zeroed (len, 4096) uint8 array, is filled and returned instead of a new one."""
         pfns = np.asarray(pfns, dtype=np.int64)
+        if out is None:
+            out = np.zeros((len(pfns), PAGE_SIZE), dtype=np.uint8)
         if len(pfns) == 0:
-            return np.zeros((0, PAGE_SIZE), dtype=np.uint8)
+            return out
         held = self.saved(int(pfns[0]), int(pfns[-1]) + 1)[pfns - pfns[0]]
         if self._mode == "elf" and self._fd is not None:
-            return self._read_elf(pfns, held)
+            return self._read_elf(pfns, held, out)
         if self._mode == "kdump":
-            return self._read_kdump(pfns, held)
-        out = np.zeros((len(pfns), PAGE_SIZE), dtype=np.uint8)
+            return self._read_kdump(pfns, held, out)
         if held.any():
             out[held] = self.src.read_pages(pfns[held])
         return out
 
-    def _read_elf(self, pfns: np.ndarray, held: np.ndarray) -> np.ndarray:
+    def _read_elf(self, pfns: np.ndarray, held: np.ndarray, out: np.ndarray) -> np.ndarray:
         assert self._fd is not None
-        out = np.zeros((len(pfns), PAGE_SIZE), dtype=np.uint8)
         done = ~held
         for first, count, off in self._segs:
             i0, i1 = np.searchsorted(pfns, [first, first + count])
@@ -156,10 +157,9 @@ class PageReader:
             out[i] = np.frombuffer(self.src.read_page_filled(int(pfns[i])), dtype=np.uint8)
         return out
 
-    def _read_kdump(self, pfns: np.ndarray, held: np.ndarray) -> np.ndarray:
+    def _read_kdump(self, pfns: np.ndarray, held: np.ndarray, out: np.ndarray) -> np.ndarray:
         src = self.src
         assert isinstance(src, KdumpFile)
-        out = np.zeros((len(pfns), PAGE_SIZE), dtype=np.uint8)
         for i in np.nonzero(held)[0]:
             pfn = int(pfns[i])
             d = src.page_desc(pfn)
@@ -194,7 +194,12 @@ class PageReader:
             if not (self.saved(first, last) & self.ram(first, last)).all():
                 raise PageStreamError(f"0x{pos:x}+0x{n:x} (physical 0x{pa0:x}) is not all in {self.dump.name}")
             rel = pa0 - first * PAGE_SIZE
-            out[pos - va:pos - va + n] = self.read(np.arange(first, last)).reshape(-1)[rel:rel + n]
+            if rel == 0 and n % PAGE_SIZE == 0:      # whole pages (mem_map in a cycle): read in place
+                dest = out[pos - va:pos - va + n].reshape(-1, PAGE_SIZE)
+                dest[...] = 0
+                self.read(np.arange(first, last), dest)
+            else:
+                out[pos - va:pos - va + n] = self.read(np.arange(first, last)).reshape(-1)[rel:rel + n]
             pos += n
         return out
 

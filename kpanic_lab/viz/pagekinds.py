@@ -60,7 +60,7 @@ BITS = ((1, N_("1: zero pages")), (2, N_("2: cache, not private")), (4, N_("4: a
         (16, N_("16: free pages")))
 CODEC_FLAGS = {"lzo": "-l", "zlib": "-c", "snappy": "-p", "zstd": "-z"}
 DESC_BYTES = 24                   # one kdump page descriptor (offset, size, flags, page_flags)
-DEBOUNCE_SECONDS = 0.08           # a burst of control changes closer than this is one update
+DEBOUNCE_SECONDS = 0.04           # a burst of control changes closer than this is one update (key repeat: ~33 ms)
 
 
 class _Counter(io.RawIOBase):

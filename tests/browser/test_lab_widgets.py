@@ -143,7 +143,7 @@ def test_stepper_in_02_fits_1024x768_and_steps_fast(lab_server: LabServer, brows
     for i, a in enumerate(labels):
         for b in labels[i + 1:]:
             assert not overlaps(a["box"], b["box"]), (a, b)
-    if load > BUSY_LOAD:      # a time measured on a host busy with other work says nothing of the view
+    if median > STEP_TARGET_MS and load > BUSY_LOAD:    # slow on a host busy with other work: not the view's
         pytest.skip(f"the layout checks passed; the host is busy (load {load:.1f} per CPU), so the Step "
                     f"median ({median:.0f} ms) is not held to {STEP_TARGET_MS:.0f} ms")
     assert median <= STEP_TARGET_MS, f"median Step repaint {median:.0f} ms > {STEP_TARGET_MS:.0f} ms: {times}"

@@ -293,15 +293,15 @@ def compress_batch(codec: Optional[Codec], pages: np.ndarray, share_zero: bool) 
     if codec is None or len(own) == 0:
         return CompressedBatch(pages[own].tobytes(), sizes, flags, shared)
     impl = codec.local()
-    busy = own[~zero[own]]
-    packed = iter(impl.compress_many([pages[i].tobytes() for i in busy], 1))
+    own_zero = zero[own]
+    raw = pages[own[~own_zero]].tobytes()           # the busy pages, one copy, cut page by page
+    packed = iter(impl.compress_many([raw[j:j + PAGE] for j in range(0, len(raw), PAGE)], 1))
     zc = codec.zero_page()
-    parts: List[bytes] = []
-    for i in own:
-        c = zc if zero[i] else next(packed)
-        if len(c) < PAGE:
-            parts.append(c)
-            sizes[i], flags[i] = len(c), codec.flag
-        else:
-            parts.append(pages[i].tobytes())
+    parts: List[bytes] = [zc if z else next(packed) for z in own_zero.tolist()]
+    lens = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    small = lens < PAGE
+    for j in np.nonzero(~small)[0].tolist():        # did not shrink: stored raw, flag 0
+        parts[j] = pages[own[j]].tobytes()
+    sizes[own[small]] = lens[small]
+    flags[own[small]] = codec.flag
     return CompressedBatch(b"".join(parts), sizes, flags, shared)

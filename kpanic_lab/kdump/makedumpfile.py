@@ -21,9 +21,8 @@ import os
 import re
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, BinaryIO, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -35,10 +34,12 @@ from kpanic_lab.formats.elfcore import ElfLoad, build_vmcore_notes, write_elf_co
 from kpanic_lab.formats.flattened import FlattenedWriter, rebuild
 from kpanic_lab.formats.sink import StreamSink
 from kpanic_lab.formats.source import PAGE_SIZE
-from kpanic_lab.kdump.dmesg import format_dmesg, read_dmesg
 from kpanic_lab.kdump.pageclass import (DL_EXCLUDE_ZERO, KINDS, MAX_DUMP_LEVEL, Exclusion, PageClassError,
                                         PageLayout, classify_pages, zero_pages)
 from kpanic_lab.kdump.pagestream import DEFAULT_CYCLIC_BUFFER, CycleWalk, PageReader, PageStreamError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 ML_PRINT_PROGRESS, ML_PRINT_COMMON_MSG, ML_PRINT_ERROR_MSG, ML_PRINT_DEBUG_MSG, ML_PRINT_REPORT_MSG = 1, 2, 4, 8, 16
 DEFAULT_MSG_LEVEL = 7
@@ -333,6 +334,8 @@ def _write_kdump(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[Stream
     notes, vmi_at = _notes_of(dump)
     zero_level = bool(res.dump_level & DL_EXCLUDE_ZERO)
     writer = KdumpWriter(sink, header, sub, notes, vmi_at, walk.max_mapnr, ndump, zero_level)
+    from concurrent.futures import Future, ThreadPoolExecutor     # here: -E and one thread need neither
+
     reader = walk.reader
     pool = ThreadPoolExecutor(threads, thread_name_prefix="makedumpfile") if threads > 1 else None
     pending: Deque[Union["Future[CompressedBatch]", CompressedBatch]] = deque()
@@ -536,6 +539,8 @@ _NO_LAYOUT = PageLayout(1, 0, 0, 0, 0, 0, 0, 0, 0)
 def dump_dmesg(dump: Dump, out_text: BinaryIO, output_name: str = "LOGFILE",
                on_message: Optional[MessageFn] = None) -> Result:
     """--dump-dmesg: the kernel log of ``dump`` as makedumpfile writes it."""
+    from kpanic_lab.kdump.dmesg import format_dmesg, read_dmesg       # here: the other modes need neither
+
     res = Result(output_name, "dmesg")
     _say(res, on_message, *check_release(dump.vmcoreinfo.osrelease))
     try:

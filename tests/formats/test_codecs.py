@@ -79,3 +79,34 @@ def test_snappy_output_decodes_with_libsnappy():
     n = ctypes.c_size_t(4096)
     assert lib.snappy_uncompress(data, len(data), out, ctypes.byref(n)) == 0
     assert out.raw[:n.value] == PAGE
+
+
+@pytest.mark.parametrize("name", list(CODECS))
+@pytest.mark.parametrize("share_zero", [False, True])
+def test_compress_batch_is_each_page_on_its_own(name, share_zero):
+    """compress_batch (vectorised) stores each page as makedumpfile does, one page at a time: the codec's
+    output if smaller, else the raw page with flag 0; with share_zero a zero page is not stored at all."""
+    import numpy as np
+
+    from kpanic_lab.formats.codecs import PAGE, compress_batch
+
+    c = CODECS[name]
+    if not c.available:
+        pytest.skip(f"{c.package} not installed")
+    rng = np.random.default_rng(18)
+    pages = np.zeros((9, PAGE), dtype=np.uint8)
+    pages[[0, 4, 8]] = rng.integers(0, 256, (3, PAGE), dtype=np.uint8)     # do not shrink: stored raw
+    pages[[1, 5], :300] = 7                                                 # shrink
+    batch = compress_batch(c, pages, share_zero)
+    blob, sizes, flags, shared = b"", [], [], []
+    for page in pages:
+        if share_zero and not page.any():
+            sizes.append(PAGE), flags.append(0), shared.append(True)
+            continue
+        z = c.compress(page.tobytes())
+        stored = z if len(z) < PAGE else page.tobytes()
+        blob += stored
+        sizes.append(len(stored)), flags.append(c.flag if len(z) < PAGE else 0), shared.append(False)
+    assert batch.blob == blob
+    assert batch.sizes.tolist() == sizes and batch.flags.tolist() == flags and batch.shared.tolist() == shared
+    assert flags.count(0) == (3 + 4 * share_zero)

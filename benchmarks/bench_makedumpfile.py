@@ -11,8 +11,10 @@ line added (the address of the guest's ``struct new_utsname``).  Each case runs 
 as child processes, interleaved (real, lab, real, lab ...), under GNU time for the peak RSS; the
 lab's time includes starting Python.  Figures: the lab's time over the real one's (target <= 1.0,
 the median of the per-pair ratios) and the lab's peak RSS (target < 100 MiB), with both tools'
-seconds and MiB and whether the two outputs are the same bytes in the notes.  No real kdump vmcore
-is at hand in the repository, so none is measured.
+seconds and MiB and whether the two outputs are the same bytes in the notes, and the floor under
+the lab's time: a Python that only imports numpy (OpenBLAS on one thread, as the lab loads it),
+run in the same interleaving, which no Python collector can go below.  No real kdump vmcore is at
+hand in the repository, so none is measured.
 
 Part 2, throughput in-process on the 256 MiB guest (DESIGN.md: >= 300 MB/s of guest RAM for
 -d 31 -z), the median over ``--runs`` runs, beside plain zstd (level 1) and plain zlib (level 1)
@@ -47,6 +49,8 @@ CASES = ("makedumpfile -d 31 -z", "makedumpfile -d 31 -c", "makedumpfile -d 31 -
          "makedumpfile -d 0 -z", "plain zstd -1 (all RAM)", "plain zlib -1 (all RAM)")
 MAIN, PLAIN_ZSTD = CASES[0], CASES[5]
 GNU_TIME = "/usr/bin/time"
+# what any Python collector starts with (numpy, OpenBLAS with one thread, as the lab's command loads it)
+FLOOR_CMD = [sys.executable, "-c", "import os; os.environ.setdefault('OPENBLAS_NUM_THREADS', '1'); import numpy"]
 
 
 def timed_runs(fn: Callable[[], int], runs: int) -> Tuple[List[float], int]:
@@ -140,9 +144,10 @@ def compare(size: str, inp: Path, tmp: Path, pair_runs: int, real_ok: bool) -> T
         name = f"{size} {' '.join(case)}"
         ratio = Result(f"{name}: lab/real time", "x", 1.0, "lower")
         peak = Result(f"{name}: lab peak RSS", "MiB", TARGET_PEAK_MIB, "lower")
-        real_t, lab_t, real_p, lab_p, real_c, lab_c = [], [], [], [], [], []
+        real_t, lab_t, real_p, lab_p, real_c, lab_c, floor_t = [], [], [], [], [], [], []
         lab_out, real_out = tmp / "lab.out", tmp / "real.out"
         for _ in range(pair_runs):
+            floor_t.append(measure(FLOOR_CMD)[0])
             if real_ok:
                 real_out.unlink(missing_ok=True)
                 s, p, c = measure(["makedumpfile", *case, str(inp), str(real_out)])
@@ -160,7 +165,7 @@ def compare(size: str, inp: Path, tmp: Path, pair_runs: int, real_ok: bool) -> T
                     + f"; same bytes: {'yes' if same else 'no'}" if real_ok else "")
                  + (f"; CPU lab {statistics.median(lab_c):.2f} s" if lab_c else "")
                  + (f", real {statistics.median(real_c):.2f} s" if real_c else "")
-                 + f"; {lab_size:,} bytes")
+                 + f"; {lab_size:,} bytes; floor (python + numpy) {statistics.median(floor_t):.2f} s")
         if real_ok:
             ratio.runs = [a / b for a, b in zip(lab_t, real_t)]
             ratio.measured_on = notes
@@ -172,7 +177,7 @@ def compare(size: str, inp: Path, tmp: Path, pair_runs: int, real_ok: bool) -> T
         else:
             peak.skipped = f"needs GNU time at {GNU_TIME} (apt-get install time)"
         extra[name] = {"lab_seconds": lab_t, "real_seconds": real_t, "lab_peak_mib": lab_p, "real_peak_mib": real_p,
-                       "lab_cpu_seconds": lab_c, "real_cpu_seconds": real_c,
+                       "lab_cpu_seconds": lab_c, "real_cpu_seconds": real_c, "floor_seconds": floor_t,
                        "same_bytes": same, "lab_bytes": lab_size,
                        "real_bytes": real_out.stat().st_size if real_ok else None}
         out += [ratio, peak]

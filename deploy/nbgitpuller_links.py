@@ -3,8 +3,9 @@ on the hub (merging, never overwriting the student's own changes) and opens the 
 
     python deploy/nbgitpuller_links.py https://hub.example.org https://github.com/OWNER/kpanic_lab
 
-prints a Markdown list, one link per notebook in notebooks/ (and notebooks/zh/, exercises/ when
-there), in the lecture's order.  nbgitpuller must be installed in the students' environment (the
+prints a Markdown list, one link per notebook in notebooks/ and notebooks/zh/, in the lecture's
+order.  exercises/ is left out on purpose: those notebooks are nbgrader's source, with the
+solutions; students get the released versions (see deploy/README.md).  nbgitpuller must be installed in the students' environment (the
 hub image from binder/ has it; deploy/tljh/install.sh installs it).
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import List, Optional, Sequence, Tuple
 from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("notebooks", "notebooks/zh", "exercises")
+FOLDERS = ("notebooks", "notebooks/zh")   # never exercises/: nbgrader source, solutions inside
 TARGET = "kpanic_lab"          # the folder nbgitpuller clones into, in each student's home
 
 

@@ -226,3 +226,15 @@ def test_the_readmes_class_section_names_only_deploy_files_that_exist():
     for path in named:
         assert (ROOT / path).exists(), f"README's 'For a class' names {path}, which is not there"
     assert "bench_hub.py" in section and "Binder" in section
+
+
+def test_nbgitpuller_links_never_hand_out_the_exercise_solutions():
+    """exercises/ is nbgrader's source (solutions inside): no student link may open it."""
+    import importlib.util
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("nbgitpuller_links", root / "deploy" / "nbgitpuller_links.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    found = mod.notebooks(root)
+    assert found and not any(p.startswith("exercises/") for p in found)
+    assert any("BEGIN SOLUTION" in p.read_text() for p in (root / "exercises").glob("*.ipynb"))

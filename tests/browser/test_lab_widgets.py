@@ -258,3 +258,38 @@ def _figures(key: str, value: float) -> None:
     data = json.loads(path.read_text()) if path.is_file() else {}
     data[key] = value
     path.write_text(json.dumps(data, indent=1))
+
+
+def test_memory_maps_and_handoff_in_05(lab_server: LabServer, browser_page) -> None:  # type: ignore[no-untyped-def]
+    """05 draws both kernels' memory maps (a picture and the segment table, redrawn once the capture
+    kernel booted) and the handoff diagram following its own kdump stepper to __crash_kexec()."""
+    page = browser_page
+    run_all_and_wait(page, lab_server, "05_kexec_handoff.ipynb", ".kpanic-memory-map", "MemoryMapView(run)")
+    view = page.locator(".kpanic-memory-map").first
+    image = view.locator("img").first
+    wait_for("the memory map picture", lambda: page.evaluate(
+        "() => { const i = document.querySelector('.kpanic-memory-map img'); return !!i && i.naturalWidth > 300; }"),
+        30)
+    table = view.text_content() or ""
+    view.screenshot(path=str(_artifact("memory_maps_05.png")))
+    assert "kexec -p segments" in table and "0x" in table, table[:300]
+    assert (image.bounding_box() or {}).get("width", 0) <= 1024          # it fits the projector's width
+    # the handoff diagram further down follows its stepper
+    page.evaluate("""() => {
+        const nb = window.jupyterapp.shell.currentWidget.content;
+        const i = [...nb.model.cells].findIndex(c => c.sharedModel.getSource().includes('HandoffView.for_run'));
+        nb.activeCellIndex = i; return nb.scrollToItem(i, 'start'); }""")
+    page.locator(".kpanic-handoff").first.wait_for(state="attached", timeout=60_000)
+    page.evaluate("() => document.querySelector('.kpanic-handoff').scrollIntoView({block: 'start'})")
+    active = """() => [...document.querySelectorAll('.kpanic-handoff svg g.node.active title')].map(t => t.textContent)"""
+    stepper = page.locator(".kpanic-stepper").last
+    step = stepper.locator("button.kpanic-step").first
+    for _ in range(MAX_KDUMP_STEPS):
+        label = stepper.locator(".kpanic-stage").first.text_content()
+        if "CRASH_KEXEC" in label:
+            break
+        step.click()
+        wait_for("the stage to change", lambda: stepper.locator(".kpanic-stage").first.text_content() != label, 60)
+    wait_for("the diagram to light __crash_kexec()", lambda: "crash_kexec" in page.evaluate(active), 30)
+    page.locator(".kpanic-handoff").first.screenshot(path=str(_artifact("handoff_05.png")))
+    assert set(page.evaluate(active)) == {"panic_cpu", "crash_kexec"}, page.evaluate(active)

@@ -12,7 +12,7 @@ from typing import Any, Dict
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, LabServer
-from tests.browser.test_stepper_in_jupyterlab import KERNEL_SECONDS, STEP_SECONDS, stage_text, wait_for
+from tests.browser.test_stepper_in_jupyterlab import KERNEL_SECONDS, STEP_SECONDS, open_and_run, stage_text, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -45,15 +45,7 @@ def test_a_chinese_notebook_draws_chinese_labels(lab_server: LabServer, browser_
     page = browser_page
     errors: list = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(lab_server.page_url(f"lab/tree/{NOTEBOOK}"), wait_until="domcontentloaded", timeout=60_000)
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    wait_for("the kernel to be idle",
-             lambda: page.evaluate("""() => {
-                 const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-                 const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-                 return k && k.status === 'idle';
-             }"""), KERNEL_SECONDS)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    open_and_run(page, lab_server, NOTEBOOK)
     step = page.locator("button.kpanic-step")
     step.first.wait_for(state="visible", timeout=KERNEL_SECONDS * 1000)
     # the kernel runs in notebooks/zh/, whose .kpanic-lab-language says zh: the widget speaks Chinese

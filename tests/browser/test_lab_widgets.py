@@ -18,7 +18,7 @@ import statistics
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, LabServer
-from tests.browser.test_stepper_in_jupyterlab import KERNEL_SECONDS, wait_for
+from tests.browser.test_stepper_in_jupyterlab import KERNEL_SECONDS, open_and_run, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -67,21 +67,6 @@ GEOMETRY = """() => {
 
 def overlaps(a, b, slack: float = 0.5) -> bool:
     return a[0] < b[2] - slack and b[0] < a[2] - slack and a[1] < b[3] - slack and b[1] < a[3] - slack
-
-
-def open_and_run(page, lab_server: LabServer, notebook: str) -> None:  # type: ignore[no-untyped-def]
-    # a workspace of its own: the server's other tests' notebooks are not reopened behind this one
-    workspace = notebook.split(".")[0].replace("_", "-")
-    page.goto(lab_server.page_url(f"lab/workspaces/{workspace}/tree/{notebook}"), wait_until="domcontentloaded",
-              timeout=60_000)
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    wait_for("the kernel to be idle", lambda: page.evaluate("""() => {
-                 const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-                 const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-                 return k && k.status === 'idle';
-             }"""), KERNEL_SECONDS)
-    page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); window.jupyterapp.shell.collapseRight(); }")
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
 def test_stepper_in_02_fits_1024x768_and_steps_fast(lab_server: LabServer, browser_page) -> None:  # type: ignore[no-untyped-def]
@@ -173,19 +158,24 @@ def run_all_and_wait(page, lab_server: LabServer, notebook: str, selector: str, 
     page.wait_for_timeout(300)
 
 
+def step_to_crash_kexec(page) -> None:  # type: ignore[no-untyped-def]
+    """Click the (last) stepper's Step until its stage is CRASH_KEXEC."""
+    stepper = page.locator(".kpanic-stepper").last
+    step = stepper.locator("button.kpanic-step").first
+    for _ in range(MAX_KDUMP_STEPS):
+        label = stepper.locator(".kpanic-stage").first.text_content()
+        if "CRASH_KEXEC" in label:
+            return
+        step.click()
+        wait_for("the stage to change", lambda: stepper.locator(".kpanic-stage").first.text_content() != label, 60)
+
+
 def test_handoff_in_03b_follows_the_stepper(lab_server: LabServer, browser_page) -> None:  # type: ignore[no-untyped-def]
     page = browser_page
     run_all_and_wait(page, lab_server, "03b_kdump_design.ipynb", ".kpanic-handoff", "HandoffView.for_run")
     active = """() => [...document.querySelectorAll('.kpanic-handoff svg g.node.active title')].map(t => t.textContent)"""
     assert set(page.evaluate(active)) == {"first", "segments"}, page.evaluate(active)   # before the trigger
-    step = page.locator(".kpanic-stepper button.kpanic-step").first
-    for _ in range(MAX_KDUMP_STEPS):
-        label = page.locator(".kpanic-stepper .kpanic-stage").first.text_content()
-        if "CRASH_KEXEC" in label:
-            break
-        step.click()
-        wait_for("the stage to change", lambda: page.locator(".kpanic-stepper .kpanic-stage").first.text_content()
-                 != label, 60)
+    step_to_crash_kexec(page)
     wait_for("the diagram to light __crash_kexec()", lambda: "crash_kexec" in page.evaluate(active), 30)
     caption = page.locator(".kpanic-handoff").first.text_content()
     page.locator(".kpanic-handoff").first.screenshot(path=str(_artifact("handoff_03b.png")))
@@ -282,14 +272,7 @@ def test_memory_maps_and_handoff_in_05(lab_server: LabServer, browser_page) -> N
     page.locator(".kpanic-handoff").first.wait_for(state="attached", timeout=60_000)
     page.evaluate("() => document.querySelector('.kpanic-handoff').scrollIntoView({block: 'start'})")
     active = """() => [...document.querySelectorAll('.kpanic-handoff svg g.node.active title')].map(t => t.textContent)"""
-    stepper = page.locator(".kpanic-stepper").last
-    step = stepper.locator("button.kpanic-step").first
-    for _ in range(MAX_KDUMP_STEPS):
-        label = stepper.locator(".kpanic-stage").first.text_content()
-        if "CRASH_KEXEC" in label:
-            break
-        step.click()
-        wait_for("the stage to change", lambda: stepper.locator(".kpanic-stage").first.text_content() != label, 60)
+    step_to_crash_kexec(page)
     wait_for("the diagram to light __crash_kexec()", lambda: "crash_kexec" in page.evaluate(active), 30)
     page.locator(".kpanic-handoff").first.screenshot(path=str(_artifact("handoff_05.png")))
     assert set(page.evaluate(active)) == {"panic_cpu", "crash_kexec"}, page.evaluate(active)

@@ -8,7 +8,7 @@ for a build-id in the image the lab boots now, in a cache of images found before
 history, and keeps what it finds in the cache::
 
     $ kpanic-lab vmlinux --build-id 974c2483dabfef4633670c6d21c7f73700a0b088
-    /home/me/.cache/kpanic_lab/vmlinux/974c2483dabfef4633670c6d21c7f73700a0b088
+    ~/.cache/kpanic_lab/vmlinux/974c2483dabfef4633670c6d21c7f73700a0b088
 """
 from __future__ import annotations
 

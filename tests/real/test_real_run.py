@@ -85,7 +85,7 @@ def test_without_kdump_the_kernel_stops_at_the_end_marker(tmp_path):
     assert sorted(os.listdir(crash_dir)) == ["console.first.log", "console.log"]
     first = (crash_dir / "console.first.log").read_text()
     assert "crashkernel=" not in first and "Kdump: loaded" not in first
-    # the order real 6.1 prints with panic=0 (tests/data/real and /work/shared/reference a_sysrq_c_panic0)
+    # the order real 6.1 prints with panic=0 (tests/data/real, and tests/panic/linux-6.1/a_sysrq_c_panic0.console.log)
     marks = ["sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq triggered crash", "Call Trace:",
              "</TASK>", "Kernel Offset: 0x", "---[ end Kernel panic - not syncing: sysrq triggered crash ]---"]
     at = [first.index(m) for m in marks]

@@ -40,7 +40,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     FIGURES.unlink(missing_ok=True)
     env = dict(os.environ, CI="")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          "tests/browser/test_lab_widgets.py::test_stepper_in_02_fits_1024x768_and_steps_fast"],
+                          "tests/browser/test_lab_widgets.py::test_stepper_in_02_fits_1024x768_and_steps"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     if not FIGURES.is_file():
         skip_all(results, "the browser test measured nothing: " + (run.stdout + run.stderr).strip()[-300:])

@@ -20,7 +20,7 @@ def test_log_with_log_next_seq_near_2_64_stops_with_one_line(dumps, tmp_path, fm
     path = apply(recipe, dumps, tmp_path / f"case.{fmt}")
     t0 = time.monotonic()
     out = CrashSession.open(path, dumps.files["vmlinux"]).run("log").splitlines()
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 60                # a hang guard: 2**64 records would never end
     assert out[-1].startswith("log: ") and str((1 << 64) - 2) in out[-1], out[-1]
     assert any("sysrq: Trigger a crash" in line for line in out)     # what was there is still shown
 

@@ -14,11 +14,10 @@ import pytest
 
 from kpanic_lab.guest import vmlinux_path
 from tests.hub import hubload
-from tests.hub.hubload import CLICK_LIMIT_S, HubError, LocalHub
+from tests.hub.hubload import HubError, LocalHub
 
 STUDENTS = 10
 ROUNDS = 3
-GOAL_MIB = 300          # one student: server, kernel, a stepper and a kdump cycle (issue 16)
 
 
 def _skip_reason() -> str:
@@ -67,11 +66,8 @@ def test_a_class_of_ten_on_jupyterhub(tmp_path, request):
     record_property("memory_capacity", hubload.memory_capacity(result.per_student("pss"), result.hub_memory["pss"]))
     record_property("click_capacity_estimate", hubload.click_capacity(STUDENTS, result.worst_click_s))
 
-    assert per_student <= GOAL_MIB, f"one student holds {per_student:.0f} MiB resident (goal {GOAL_MIB})"
-    # every student clicking Step at the same moment is answered within a second, in every round
-    assert result.worst_click_s <= CLICK_LIMIT_S, result.bursts
-    # the class fits a 2-core 24 GiB machine: memory for at least as many as clicked together here
-    assert hubload.memory_capacity(per_student, result.hub_memory["rss"]) >= STUDENTS
+    # the memory goal (300 MiB a student) and the click limit (1 s) are targets, held by
+    # `python benchmarks/bench_hub.py --check`, not timed assertions here; this bounds a hang only
     assert all(0 < s.first_stage_s < 120 for s in result.students)
 
 

@@ -520,6 +520,7 @@ async def create_students(hub: LocalHub, names: Sequence[str]) -> None:
 MACHINE_MIB = 24 * 1024
 RESERVED_MIB = 1024
 CLICK_LIMIT_S = 1.0
+GOAL_MIB = 300          # one student resident: server, kernel, a stepper and a kdump cycle (issue 16)
 
 
 @dataclass

@@ -1,9 +1,7 @@
 """Loaded modules, from the kernel's ``modules`` list (crash's ``mod``).
 
->>> [m.name for m in loaded_modules(prog)]            # doctest: +SKIP
-['null_deref']
->>> taint_letters(0x3000)
-'OE'
+>>> [(m.name, m.flags) for m in loaded_modules(prog)]            # doctest: +SKIP
+[('null_deref', '(OE)')]
 """
 from __future__ import annotations
 
@@ -11,17 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, List
 
 from kpanic_lab.analysis.errors import AnalysisError, NotFound
+from kpanic_lab.guest.taint import taint_letters
 
 if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program
-
-# kernel/panic.c's taint_flags[]: the letter of each taint bit when set
-TAINT_LETTERS = "PFSRMBUDAWCIOELKXTN"
-
-
-def taint_letters(mask: int) -> str:
-    """The letters of a taint mask, as the kernel prints a module's taints (pure)."""
-    return "".join(c for i, c in enumerate(TAINT_LETTERS) if mask >> i & 1)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ numbers, so the pure half is tested on literals.
 
 >>> describe_preempt_count(0x110000)
 '0x110000 (NMI, hardirq 1)'
->>> taint_letters(12416)
-'DOE'
+>>> print(describe_taint(0x1000))
+tainted = 4096
+  O  an out-of-tree module was loaded
 >>> panic_message("[ 0.1] Kernel panic - not syncing: Fatal exception\\n")
 'Fatal exception'
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from kpanic_lab.guest.taint import set_flags
 from kpanic_lab.panic.stages import STAGE_INFO
 from kpanic_lab.panic.trace import CpuState, StageRecord, Trace, notify_name
 
@@ -51,34 +53,15 @@ def describe_preempt_count(pc: Optional[int]) -> str:
     return f"0x{pc:x} ({', '.join(parts)})"
 
 
-# kernel/panic.c taint_flags[] (6.1): the letter printed when the flag is set, and why it is set.
-TAINT_FLAGS: Tuple[Tuple[str, str], ...] = (
-    ("P", "a proprietary module was loaded"), ("F", "a module was force-loaded"),
-    ("S", "the CPU is out of spec"), ("R", "a module was force-unloaded"),
-    ("M", "a machine check happened"), ("B", "a bad page was found"),
-    ("U", "user space asked for it"), ("D", "the kernel died: an oops or BUG happened"),
-    ("A", "an ACPI table was overridden"), ("W", "a WARN() fired"),
-    ("C", "a staging driver was loaded"), ("I", "a firmware bug is being worked around"),
-    ("O", "an out-of-tree module was loaded"), ("E", "an unsigned module was loaded"),
-    ("L", "a soft lockup happened"), ("K", "the kernel was live-patched"),
-    ("X", "auxiliary taint"), ("T", "built with struct randomisation"), ("N", "a test module was loaded"),
-)
-
-
-def taint_letters(value: int) -> str:
-    """The letters of the set taint flags, in the kernel's order (``cat /proc/sys/kernel/tainted``)."""
-    return "".join(letter for bit, (letter, _) in enumerate(TAINT_FLAGS) if value >> bit & 1)
-
-
 def describe_taint(value: int) -> str:
-    """``/proc/sys/kernel/tainted`` in words, one flag a line.
+    """``/proc/sys/kernel/tainted`` in words, one flag a line (letters from :mod:`kpanic_lab.guest.taint`).
 
     >>> print(describe_taint(0x80))
     tainted = 128
       D  the kernel died: an oops or BUG happened
     """
     lines = [f"tainted = {value}" + ("  (not tainted)" if value == 0 else "")]
-    lines += [f"  {letter}  {why}" for bit, (letter, why) in enumerate(TAINT_FLAGS) if value >> bit & 1]
+    lines += [f"  {f.letter}  {f.meaning}" for f in set_flags(value)]
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Tuple
 
 from kpanic_lab.analysis.errors import AnalysisError, ReadError
-from kpanic_lab.analysis.printk import kernel_log, log_lines, panic_message
+from kpanic_lab.analysis.printk import kernel_panic_message
 from kpanic_lab.analysis.tasks import all_tasks, panic_cpu
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def system_info(prog: "Program") -> SystemInfo:
         kernel=str(prog.image.path), dumpfile=t.description, partial=t.partial, cpus=t.cpu_count,
         date=t.date, uptime_seconds=_uptime(prog), tasks=len(all_tasks(prog)), nodename=_nodename(prog),
         release=release, version=version, machine="x86_64", memory_bytes=memory,
-        panic=panic_message(log_lines(kernel_log(prog))), panic_cpu=panic_cpu(prog),
+        panic=kernel_panic_message(prog) or "", panic_cpu=panic_cpu(prog),
         labels=tuple(getattr(t, "labels", ())))
 
 

@@ -538,18 +538,21 @@ _NO_LAYOUT = PageLayout(1, 0, 0, 0, 0, 0, 0, 0, 0)
 # ------------------------------------------------------------------ the other two modes
 def dump_dmesg(dump: Dump, out_text: BinaryIO, output_name: str = "LOGFILE",
                on_message: Optional[MessageFn] = None) -> Result:
-    """--dump-dmesg: the kernel log of ``dump`` as makedumpfile writes it."""
+    """--dump-dmesg: the kernel log of ``dump`` as makedumpfile writes it.  At a corrupted record it
+    fails as makedumpfile does, after writing the lines before it."""
     from kpanic_lab.kdump.dmesg import format_dmesg, read_dmesg       # here: the other modes need neither
 
     res = Result(output_name, "dmesg")
     _say(res, on_message, *check_release(dump.vmcoreinfo.osrelease))
     try:
-        text = format_dmesg(read_dmesg(dump))
+        records = read_dmesg(dump)
     except LabError as e:
         raise MakedumpfileError(f"--dump-dmesg: {e}") from None
-    data = text.encode("latin-1", "replace")
+    data = format_dmesg(records).encode("latin-1", "replace")
     out_text.write(data)
     res.write_bytes = len(data)
+    if records.error:
+        raise MakedumpfileError(f"--dump-dmesg: {records.error} ({len(records)} records written before it)")
     _done(res, f"The dmesg log is saved to {output_name}.", on_message)
     return res
 

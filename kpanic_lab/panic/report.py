@@ -10,14 +10,13 @@ numbers, so the pure half is tested on literals.
 >>> print(describe_taint(0x1000))
 tainted = 4096
   O  an out-of-tree module was loaded
->>> panic_message("[ 0.1] Kernel panic - not syncing: Fatal exception\\n")
-'Fatal exception'
 """
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from kpanic_lab.formats.printk import panic_message
 from kpanic_lab.guest.taint import set_flags
 from kpanic_lab.panic.stages import STAGE_INFO
 from kpanic_lab.panic.trace import CpuState, StageRecord, Trace, notify_name
@@ -151,12 +150,6 @@ def pick_lines(text: str, pattern: "re.Pattern[str]" = KEY_LINES, *, drop_time: 
     return "\n".join(out)
 
 
-def panic_message(console: str) -> Optional[str]:
-    """The message of the first ``Kernel panic - not syncing:`` line, or None (pure)."""
-    m = re.search(r"Kernel panic - not syncing: (.*?)\s*$", console, re.MULTILINE)
-    return m.group(1) if m else None
-
-
 def since_trigger(before: str, now: str, trigger: str) -> str:
     """The part of console ``now`` from the line where ``trigger`` was typed (pure).
 
@@ -279,10 +272,15 @@ def find_stage(trace: Trace, key: str) -> Optional[StageRecord]:
 
 
 # ---------------------------------------------------------------------------- outcomes
+# how a run ends when the kernel goes on: an oops killed the task, or a WARN() printed and returned
+_WENT_ON = ("task-killed", "continued")
+
+
 def outcome(trace: Trace) -> Dict[str, str]:
-    """What a run came to: how it began, the panic message (if any), how it ended."""
+    """What a run came to: how it began, the panic message (as crash's ``sys`` shows it; none when
+    the kernel went on), how it ended."""
     first = trace.stages[0] if trace.stages else None
-    msg = panic_message(trace.console)
+    msg = None if trace.end in _WENT_ON else panic_message(trace.console)
     return {"scenario": trace.scenario,
             "began with": f"{first.key} ({first.detail})" if first and first.detail else (first.key if first else "-"),
             "panic message": msg if msg is not None else "(no panic)",

@@ -151,7 +151,7 @@ class VmcoreExplorer(w.VBox):
     nr_cpus = t.Int(0)
     vmcoreinfo_keys = t.Int(0)
     log_lines = t.Int(0)
-    log_error = t.Unicode("", help="why the log cannot be shown ('' when it can)")
+    log_error = t.Unicode("", help="why the log cannot be shown, or stops early ('' when it is whole)")
     error = t.Unicode("")
 
     def __init__(self, source: Union[str, Path, None] = None, vmlinux: Union[str, Path, None] = None,
@@ -220,12 +220,14 @@ class VmcoreExplorer(w.VBox):
         from kpanic_lab.kdump.dmesg import format_dmesg, read_dmesg
 
         try:
-            text = format_dmesg(read_dmesg(dump))
+            records = read_dmesg(dump)
         except Exception as e:          # noqa: BLE001 - a dump without a log says so in the log tab
             self.log_error = describe_exception(e)
             self.log_lines = 0
             self.log_view.value = error_html(f"no kernel log in this dump: {self.log_error}")
             return
-        self.log_error = ""
+        text = format_dmesg(records)
+        self.log_error = records.error or ""
         self.log_lines = text.count("\n")
-        self.log_view.value = pre(text, max_height="28em")
+        self.log_view.value = pre(text, max_height="28em") + (
+            error_html(f"the log stops here: {records.error}") if records.error else "")

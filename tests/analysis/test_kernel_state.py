@@ -2,8 +2,6 @@
 checked against what the guest itself says (its console, ps, /proc)."""
 from __future__ import annotations
 
-import struct
-
 import pytest
 
 from kpanic_lab.analysis import kmem, lists, modules, printk, system, tasks
@@ -11,34 +9,7 @@ from tests.analysis.conftest import PANIC_SCENARIOS, console_kernel_lines, requi
 
 
 # ---------------------------------------------------------------------------- the log
-def _record(ts: int, text: bytes, level: int = 6) -> bytes:
-    size = (16 + len(text) + 7) // 8 * 8
-    hdr = struct.pack("<QHHHBB", ts, size, len(text), 0, 0, (level << 5) | 2)
-    return (hdr + text).ljust(size, b"\0")
-
-
-def test_parse_log_buffer_follows_the_wrap_marker():
-    a, b, c = _record(1_000, b"first"), _record(2_000_000, b"second"), _record(3_500_000_000, b"third\nline")
-    buf = bytearray(128)
-    buf[0:len(c)] = c                                  # the newest record wrapped to the start
-    first = 128 - len(a) - len(b) - 16
-    buf[first:first + len(a)] = a
-    buf[first + len(a):first + len(a) + len(b)] = b
-    # a zero header after b says "go to the start"
-    recs = printk.parse_log_buffer(bytes(buf), first, len(c), 10, 13)
-    assert [r.text for r in recs] == [b"first", b"second", b"third\nline"]
-    assert printk.log_lines(recs) == ["[    0.000001] first", "[    0.002000] second",
-                                      "[    3.500000] third", "[    3.500000] line"]
-    assert recs[0].level == 6
-
-
-def test_parse_log_buffer_stops_at_a_corrupt_record():
-    good = _record(1, b"ok")
-    buf = good + b"\xff" * 64
-    recs = printk.parse_log_buffer(buf, 0, 999, 0, 5)
-    assert [r.text for r in recs] == [b"ok"]
-
-
+# (the ring's parsers on literals: tests/formats/test_printk.py)
 @pytest.mark.parametrize("scenario", PANIC_SCENARIOS + ["oops"])
 def test_log_equals_the_console(live, scenario):
     prog, target = live(scenario)
@@ -51,9 +22,6 @@ def test_panic_message(live):
     assert printk.kernel_panic_message(prog) == "Kernel panic - not syncing: sysrq triggered crash"
     prog, _ = live("oops-panic")
     assert printk.kernel_panic_message(prog) == "Kernel panic - not syncing: Fatal exception"
-    assert printk.panic_message(["[ 1.0] BUG: kernel NULL pointer dereference, address: 0"]) == \
-        "BUG: kernel NULL pointer dereference, address: 0"
-    assert printk.panic_message([]) == ""
 
 
 # ---------------------------------------------------------------------------- a live guest

@@ -40,7 +40,7 @@ def test_a_corrupted_log_runs_under_a_memory_limit(dumps, tmp_path):
 
 
 def test_parse_log_buffer_stops_at_a_second_wrap():
-    from kpanic_lab.analysis.printk import parse_log_buffer
+    from kpanic_lab.formats.printk import parse_log_buffer
 
     recs = parse_log_buffer(bytes(64), 16, 32, 0, (1 << 64) - 1)   # a wrap marker everywhere
     assert recs == [] and "wraps twice" in recs.error

@@ -61,10 +61,16 @@ def test_pick_lines_keeps_the_oops_and_panic_lines():
     assert report.pick_lines(log, drop_time=False).splitlines()[0].startswith("[    0.2] BUG:")
 
 
-def test_panic_message():
-    assert report.panic_message("x\n[ 1.0] Kernel panic - not syncing: Fatal exception in interrupt\n") == \
-        "Fatal exception in interrupt"
-    assert report.panic_message("Oops: 0002 [#1]\n") is None
+def test_outcome_names_the_panic_message_as_crash_does_and_none_when_the_kernel_went_on():
+    oops = "[ 1.0] BUG: kernel NULL pointer dereference, address: 0000000000000008\n[ 1.0] Oops: 0002 [#1]\n"
+    panicked = Trace("oops-panic", {}, [rec(0, "OOPS")], "hang",
+                     oops + "[ 1.1] Kernel panic - not syncing: Fatal exception\n")
+    assert report.outcome(panicked)["panic message"] == "Kernel panic - not syncing: Fatal exception"
+    kexec = Trace("oops-kdump", {}, [rec(0, "OOPS")], "kexec", oops)        # oops_end() -> crash_kexec()
+    assert report.outcome(kexec)["panic message"] == \
+        "BUG: kernel NULL pointer dereference, address: 0000000000000008"
+    killed = Trace("oops", {}, [rec(0, "OOPS")], "task-killed", oops + "Killed\n")
+    assert report.outcome(killed)["panic message"] == "(no panic)"
 
 
 def test_stage_table_and_if_timeline():
@@ -154,7 +160,7 @@ def test_on_a_real_sysrq_c_run(run_scenario):
     text = report.lecture_vs_linux(t, 7, 7)
     assert text.count("lecture:") == 6 and "7 before the trigger, 7 at the end" in text
     assert "BEFORE the notifiers" in text
-    assert report.outcome(t)["panic message"] == "sysrq triggered crash"
+    assert report.outcome(t)["panic message"] == "Kernel panic - not syncing: sysrq triggered crash"
     assert report.pick_lines(report.console_since_trigger(s)).splitlines()[1] == \
         "Kernel panic - not syncing: sysrq triggered crash"
     assert report.console_since_trigger(s).startswith("# echo c > /proc/sysrq-trigger\n")

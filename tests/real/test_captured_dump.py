@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kpanic_lab.formats import PageExcluded, open_dump
-from kpanic_lab.kdump.dmesg import LogBufError, format_dmesg, read_dmesg
+from kpanic_lab.kdump.dmesg import format_dmesg, read_dmesg
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "real"
 VMCORE = DATA / "vmcore.log-pages"
@@ -106,7 +106,7 @@ def test_the_randomised_direct_map_is_found_from_the_page_tables(dump):
 
 
 class _VmcoreinfoProgram:
-    """What analysis.printk.lockless_log asks of a Program, answered from the real dump: addresses and
+    """What analysis.printk.kernel_log asks of a Program, answered from the real dump: addresses and
     layouts from its VMCOREINFO (the same numbers the kernel's DWARF gives; the debug vmlinux is 5.5 GB
     installed, so the default suite does without it), memory through the dump."""
 

@@ -15,8 +15,8 @@ from kpanic_lab.crash.session import CrashSession
 @command("sys", "system data: kernel, dump file, CPUs, uptime, release, and the panic message",
          "sys",
          description="""
-The block crash shows when it starts.  PANIC is the last "Kernel panic - not syncing"
-line of the log (or, with no panic, the last oops line).  The lab machine has no
+The block crash shows when it starts.  PANIC is the first "Kernel panic - not syncing"
+line of the log (or, with no panic, the first line of the oops).  The lab machine has no
 real-time clock, so DATE is known only for a dump (VMCOREINFO's CRASHTIME).""")
 def _sys(s: CrashSession, args: List[str]) -> Output:
     _, rest = parse_options("sys", args, "")
@@ -32,9 +32,10 @@ def _sys(s: CrashSession, args: List[str]) -> Output:
          "log [-m]", aliases=("dmesg",),
          options=(("-m", "each message behind its log level: <0> emergency .. <7> debug"),),
          description="""
-Reads the printk ring buffer (the 3.5-5.9 record format: struct printk_log records in
-log_buf from log_first_idx) and prints every record as the console did, including the
-ones the console left out for their level.""")
+Reads the printk ring buffer (the guest's 3.5-5.9 record format: struct printk_log records
+in log_buf from log_first_idx; 6.1's lockless prb ring on a real dump) and prints every
+record as the console did, including the ones the console left out for their level.  A
+corrupted record ends the log: what was read is shown, then one line saying why.""")
 def _log(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("log", args, "m")
     if rest:

@@ -129,10 +129,11 @@ class VmcoreinfoFacts:
         return None
 
 
-def _check_fields(struct_name: str, size: int, *fields: Tuple[int, int]) -> None:
-    """Every (offset, width) inside a ``size``-byte struct (-1: a field not known, not read)."""
-    for at, width in fields:
-        if at != -1 and not 0 <= at <= size - width:
+def _check_fields(struct_name: str, size: int, *fields: Tuple[int, int], optional: Tuple[int, ...] = ()) -> None:
+    """Every (offset, width) inside a ``size``-byte struct; the ``optional`` offsets (one byte
+    each) may also be -1, a field the kernel did not place, which is not read."""
+    for at, width in fields + tuple((at, 1) for at in optional if at != -1):
+        if not 0 <= at <= size - width:
             raise LogBufError(f"struct {struct_name}: a {width}-byte field at offset {at} does not fit "
                               f"its {size} bytes (the layout the kernel gave is corrupted)")
 
@@ -162,8 +163,8 @@ def parse_log_buffer(buf: bytes, first_idx: int, next_idx: int, first_seq: Optio
     reading stops at a record that does not fit the buffer, at a second wrap marker, or once the
     records read would not fit in the buffer any more.
     """
-    _check_fields("printk_log", layout.header_size, (layout.ts_nsec, 8), (layout.len, 2),
-                  (layout.text_len, 2), (layout.facility, 1), (layout.level, 1))
+    _check_fields("printk_log", layout.header_size, (layout.ts_nsec, 8), (layout.len, 2), (layout.text_len, 2),
+                  optional=(layout.facility, layout.level))
     out = LogRecords()
     idx, size, hdr = first_idx, len(buf), layout.header_size
     want = None if first_seq is None or next_seq is None else max(0, next_seq - first_seq)
@@ -229,7 +230,7 @@ def parse_prb(descs: bytes, infos: bytes, text: bytes, count: int, tail_id: int,
     _check_fields("prb_desc", layout.desc_size, (layout.state_var, 8), (layout.text_blk_lpos + layout.lpos_begin, 8),
                   (layout.text_blk_lpos + layout.lpos_next, 8))
     _check_fields("printk_info", layout.info_size, (layout.info_ts_nsec, 8), (layout.info_text_len, 2),
-                  (layout.info_facility, 1), (layout.info_level, 1))
+                  optional=(layout.info_facility, layout.info_level))
     if count <= 0 or len(descs) < count * layout.desc_size or len(infos) < count * layout.info_size:
         raise LogBufError(f"the descriptor ring of {count} entries does not fit the {len(descs)} bytes "
                           f"of descs and {len(infos)} bytes of infos read")
@@ -334,6 +335,7 @@ def _read_prb(read: ReadFn, facts: KernelFacts) -> LogRecords:
 # ---------------------------------------------------------------------------- what the log says
 # The lines that say why the kernel died, most telling first (drgn's _panic_message ranks them so):
 # panic()'s own line, then the fault an oops reports, a BUG()'s place, and die()'s header line.
+PANIC_PREFIX = "Kernel panic - not syncing: "        # what panic() prints before its message
 _PANIC_LINES = (
     r"Kernel panic - .*",
     r"BUG: .*|Unable to handle kernel .*",

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, List, Mapping, Optional, S
 from elftools.elf.elffile import ELFFile
 
 from kpanic_lab.formats.elfcore import START_KERNEL_MAP
+from kpanic_lab.formats.printk import PANIC_PREFIX, panic_message
 from kpanic_lab.formats.prstatus import PrStatus
 from kpanic_lab.kdump.config import (KdumpConf, KdumpConfError, KdumpTools, MakedumpfileArgs, parse_kdump_conf,
                                      parse_kdump_tools)
@@ -187,7 +188,6 @@ def load_reports(runs: Mapping[str, "KdumpRun"]) -> str:
 
 
 _MEMORY = re.compile(r"Memory: (\d+K/\d+K) available")
-_PANIC = re.compile(r"Kernel panic - not syncing: (.*?)\s*$", re.MULTILINE)
 
 
 def capture_kernel_state(capture_console: str) -> str:
@@ -200,9 +200,9 @@ def capture_kernel_state(capture_console: str) -> str:
     """
     if not capture_console.strip():
         return "never started"
-    m = _PANIC.search(capture_console)
-    if m:
-        return f"panicked: {m.group(1)}"
+    died = panic_message(capture_console)
+    if died:
+        return f"panicked: {died.removeprefix(PANIC_PREFIX)}"
     mem = _MEMORY.search(capture_console)
     return "booted" + (f", Memory: {mem.group(1)} available" if mem else "")
 

@@ -83,6 +83,8 @@ def test_a_text_longer_than_its_record_is_a_bad_record():
 def test_a_layout_that_does_not_fit_its_struct_is_refused():
     with pytest.raises(LogBufError, match="printk_log: a 2-byte field at offset 15"):
         parse_log_buffer(bytes(64), 0, 0, layout=RecordLayout(len=15))
+    with pytest.raises(LogBufError, match="printk_log: a 2-byte field at offset -1"):
+        parse_log_buffer(bytes(64), 0, 0, layout=RecordLayout(text_len=-1))     # only level, facility may be
     with pytest.raises(LogBufError, match="prb_desc"):
         parse_prb(bytes(96), bytes(352), bytes(64), 4, 0, 0, PrbLayout(state_var=20))
 

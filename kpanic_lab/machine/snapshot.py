@@ -11,7 +11,6 @@ deterministic, so running on from a restored snapshot gives the same future as t
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Tuple
 
@@ -68,6 +67,8 @@ def restore(m: "Machine", snap: Snapshot) -> None:
 
 def digest(m: "Machine") -> str:
     """A digest of every CPU's registers and all of RAM: equal digests, equal machines."""
+    import hashlib    # here, not at the top: it loads OpenSSL (4 MiB resident) for every machine
+
     h = hashlib.blake2b(digest_size=16)
     for c in m.cpus:
         h.update(repr((c.rt.state.value, sorted(c.registers().as_dict().items()))).encode())

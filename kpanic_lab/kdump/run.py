@@ -15,6 +15,7 @@ from kpanic_lab.errors import LabError
 from kpanic_lab.kdump import service
 from kpanic_lab.kdump.capture import CaptureOutcome, Targets, collect, reply_text
 from kpanic_lab.kdump.config import KdumpConf, parse_kdump_conf
+from kpanic_lab.kdump.kexec import KexecPlan
 from kpanic_lab.machine import Machine, Snapshot, ToolRequest
 from kpanic_lab.machine.config import DEFAULT_CMDLINE
 from kpanic_lab.panic import PanicSession, Trace
@@ -39,6 +40,7 @@ class KdumpResult:
     outcome: Optional[CaptureOutcome]
     end: str                    # rebooted, halted, powered off, shell, no-capture
     machine: Machine = field(repr=False, default=None)  # type: ignore[assignment]
+    kexec_plan: Optional[KexecPlan] = field(repr=False, default=None)   # what `kexec -p` loaded
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Loaded:
     configuration from without booting again (``KdumpRun.load(loaded)``)."""
 
     snapshot: Snapshot
-    kexec_plan: object
+    kexec_plan: Optional[KexecPlan]
     kexec_output: str
 
 
@@ -78,6 +80,12 @@ class KdumpRun:
         self.max_seconds = max_seconds
         self.outcome: Optional[CaptureOutcome] = None
         self.kexec_output = ""
+        # the host side of `kexec -p` (kexec-tools): the segments, purgatory, the capture
+        # kernel's command line; what the memory maps and the handoff diagram draw
+        self.kexec_plan: Optional[KexecPlan] = None
+
+    def _kexec_loaded(self, plan: KexecPlan) -> None:
+        self.kexec_plan = plan
 
     def _kdump_tool(self, machine: Machine, cpu: int, request: ToolRequest, reply_at: int) -> bytes:
         self.outcome = collect(machine, request, self.conf, self.targets)
@@ -89,16 +97,15 @@ class KdumpRun:
         kexec arguments (the same state, without booting)."""
         s = self.session.start(loaded.snapshot if loaded is not None else None)
         m = s.machine
-        service.install(m)
+        service.install(m, on_load=self._kexec_loaded)
         m.host_tools["kdump"] = self._kdump_tool
         if loaded is None:
             self.kexec_output = m.run_command(f"kexec {self.kexec_args}", max_seconds=self.max_seconds)
         else:
             self.kexec_output = loaded.kexec_output
-            plan = loaded.kexec_plan
-            if plan is not None:       # what kexec_tool left on the host side of the machine
-                m.last_kexec_plan = plan  # type: ignore[attr-defined]
-                m.watch_hlt(plan.hlt_sites)  # type: ignore[attr-defined]
+            if loaded.kexec_plan is not None:       # what kexec -p loaded in the saved run
+                self.kexec_plan = loaded.kexec_plan
+                m.watch_hlt(loaded.kexec_plan.hlt_sites)
         return self
 
     def saved(self) -> Loaded:
@@ -106,7 +113,7 @@ class KdumpRun:
         if not self.session.started or self.session.records:
             raise KdumpRunError("saved(): load() first, and before run()")
         m = self.session.machine
-        return Loaded(m.snapshot(), getattr(m, "last_kexec_plan", None), self.kexec_output)
+        return Loaded(m.snapshot(), self.kexec_plan, self.kexec_output)
 
     @property
     def loaded(self) -> bool:
@@ -120,7 +127,7 @@ class KdumpRun:
         trace = s.run_to_end()
         first = m.console_text
         if trace.end != "kexec":
-            return KdumpResult(trace, self.kexec_output, first, "", "", None, "no-capture", m)
+            return KdumpResult(trace, self.kexec_output, first, "", "", None, "no-capture", m, self.kexec_plan)
         jump = len(m.serial.output)
         r = m.run("prompt", max_seconds=self.max_seconds)
         capture = m.serial.output[jump:].decode("utf-8", "replace").replace("\r", "")
@@ -136,4 +143,4 @@ class KdumpRun:
             reboot = m.serial.output[start:].decode("utf-8", "replace").replace("\r", "")
             if r2.reason != "prompt":
                 end = f"rebooted, then {r2.reason}"
-        return KdumpResult(trace, self.kexec_output, first, capture, reboot, self.outcome, end, m)
+        return KdumpResult(trace, self.kexec_output, first, capture, reboot, self.outcome, end, m, self.kexec_plan)

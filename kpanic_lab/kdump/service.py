@@ -3,14 +3,18 @@
 A real system runs kexec-tools and the kdump collector as user programs.  In the
 lab the guest runs small programs with the same names, which hand the work to
 Python through the machine's tool port (hw.h LAB_OP_TOOL): ``install(machine)``
-registers the tools on a machine.
+registers the tools on a machine.  What `kexec -p` loaded (the plan: purgatory, the segments,
+the capture kernel's command line) goes to whoever asked for it with ``on_load``:
+``KdumpRun`` keeps it as ``kexec_plan``.
 """
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Callable, List, Optional, Tuple
 
-from kpanic_lab.kdump.kexec import DEFAULT_APPEND, KexecError, plan_crash_load
+from kpanic_lab.kdump.kexec import DEFAULT_APPEND, KexecError, KexecPlan, plan_crash_load
 from kpanic_lab.machine import Machine, ToolFailed, ToolRequest
+
+OnLoad = Callable[[KexecPlan], None]
 
 
 def _crash_notes(request: ToolRequest) -> List[Tuple[int, int]]:
@@ -24,8 +28,10 @@ def _crash_notes(request: ToolRequest) -> List[Tuple[int, int]]:
     return notes
 
 
-def kexec_tool(machine: Machine, cpu: int, request: ToolRequest, reply_at: int) -> bytes:
-    """`kexec -p [--append=...]` / `kexec -p -u`: build the segments for kexec_load(2)."""
+def kexec_tool(machine: Machine, cpu: int, request: ToolRequest, reply_at: int,
+               on_load: Optional[OnLoad] = None) -> bytes:
+    """`kexec -p [--append=...]` / `kexec -p -u`: build the segments for kexec_load(2), and
+    tell ``on_load`` the plan."""
     args = request.args
     if "-p" not in args and "--load-panic" not in args:
         raise ToolFailed("kexec: the lab's kexec loads crash kernels only: use kexec -p", 22)
@@ -43,11 +49,20 @@ def kexec_tool(machine: Machine, cpu: int, request: ToolRequest, reply_at: int) 
                                len(machine.cpus), append)
     except KexecError as e:
         raise ToolFailed(str(e), 99) from None
-    machine.last_kexec_plan = plan  # type: ignore[attr-defined]
     machine.watch_hlt(plan.hlt_sites)    # code outside the kernel image that may halt
+    if on_load is not None:
+        on_load(plan)
     return plan.reply(reply_at)
 
 
-def install(machine: Machine) -> None:
-    """Give the machine's guest its host tools: kexec (and, with a config, the kdump collector)."""
-    machine.host_tools["kexec"] = kexec_tool
+def install(machine: Machine, on_load: Optional[OnLoad] = None) -> None:
+    """Give the machine's guest its kexec; ``on_load`` is told each plan `kexec -p` loads.
+
+    >>> plans = []                                    # doctest: +SKIP
+    >>> install(machine, on_load=plans.append); machine.run_command("kexec -p")   # doctest: +SKIP
+    >>> plans[-1].cmdline                             # doctest: +SKIP
+    """
+    def kexec(m: Machine, cpu: int, request: ToolRequest, reply_at: int) -> bytes:
+        return kexec_tool(m, cpu, request, reply_at, on_load)
+
+    machine.host_tools["kexec"] = kexec

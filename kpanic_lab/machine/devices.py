@@ -1,8 +1,8 @@
-"""The machine's devices: the serial console, each CPU's local APIC (timer,
-IPIs, clock), the reset and power-off ports, and the lab port.
+"""The machine's device state: the serial console, and how an IPI is encoded.
 
-Devices only change state and tell the machine what to do next; the run loop
-in ``machine.py`` owns time and the CPUs.  Port numbers come from ``hw.h``.
+Devices only change state and tell the machine what to do next: ``ports.py`` connects
+them to the guest's ``in`` and ``out``, the run loop (``runloop.py``) owns time and the
+CPUs, ``interrupts.py`` sends the IPIs.  Port numbers come from ``hw.h``.
 """
 from __future__ import annotations
 

@@ -10,12 +10,12 @@ CPUs from the trace, the dump from the capture's outcome, when they are given.
 >>> src = handoff_digraph("KEXEC").source
 >>> 'class=active' in src and "purgatory" in src
 True
->>> view = HandoffView(plan=machine.last_kexec_plan)     # doctest: +SKIP
+>>> view = HandoffView(plan=run.kexec_plan)              # a KdumpRun after load()  # doctest: +SKIP
 >>> view.link(stepper)                                   # doctest: +SKIP
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import graphviz
 import ipywidgets as w
@@ -25,6 +25,10 @@ from kpanic_lab.i18n import N_, _
 from kpanic_lab.viz._common import CURRENT, describe_exception, error_html, error_widget, esc, guarded, pre
 from kpanic_lab.viz.cjk import GRAPH_FONT
 from kpanic_lab.viz.stagegraph import render_svg
+
+if TYPE_CHECKING:
+    from kpanic_lab.kdump.run import KdumpResult, KdumpRun
+    from kpanic_lab.viz.stepper import PanicStepper
 
 # The handoff's phases, in order; a panic trace's stage keys map onto the first ones.
 PHASES: Tuple[Tuple[str, str], ...] = (
@@ -207,11 +211,9 @@ class HandoffView(w.VBox):
         self.show("")
 
     @classmethod
-    def for_run(cls, run: Any, result: Any = None) -> "HandoffView":
+    def for_run(cls, run: "KdumpRun", result: Optional["KdumpResult"] = None) -> "HandoffView":
         """From a KdumpRun (after load()) and, once it has run, its KdumpResult."""
-        session = getattr(run, "session", None)
-        machine = getattr(session, "machine", None) or getattr(result, "machine", None)
-        plan = getattr(machine, "last_kexec_plan", None)
+        plan = run.kexec_plan or (result.kexec_plan if result is not None else None)
         view = cls(plan=plan, trace=(result.trace if result is not None else None), result=result)
         if plan is None:
             view.error = ("no capture kernel is loaded (kexec -p has not run): the diagram shows the design "
@@ -237,12 +239,11 @@ class HandoffView(w.VBox):
         except Exception as e:          # noqa: BLE001 - no dot: the source, and how to get dot
             self.graph.value = error_html(f"the diagram needs Graphviz's dot ({describe_exception(e)})") + pre(d.source)
 
-    def link(self, stepper: Any) -> "HandoffView":
+    def link(self, stepper: "PanicStepper") -> "HandoffView":
         """Follow ``stepper``'s stage from now on (and show its current one)."""
         self._stepper = stepper
-        if self.plan is None:
-            machine = getattr(getattr(stepper, "session", None), "machine", None)
-            self.plan = getattr(machine, "last_kexec_plan", None)
+        if self.plan is None and stepper.kdump_run is not None:
+            self.plan = stepper.kdump_run.kexec_plan
         stepper.observe(lambda ch: self.show(ch["new"]), "stage_key")
         self.show(stepper.stage_key)
         return self

@@ -6,7 +6,7 @@ From what the library and the guest report, never from numbers typed here:
   data / bss, the ``Crash kernel`` reservation) and the ``crash_notes`` kexec found;
 - the capture kernel: the e820 map it printed at boot ("BIOS-e820: ..."), and the old
   kernel's memory it does not own but reads through /proc/vmcore;
-- the segments ``kexec -p`` loaded (``machine.last_kexec_plan``): purgatory, the kernel,
+- the segments ``kexec -p`` loaded (``KdumpRun.kexec_plan``): purgatory, the kernel,
   its page tables, the boot parameters and the ELF core header, in a zoom of the reservation.
 
 The dump-level control that colours pages by kind is ``pagekinds.PageKindView`` (also
@@ -328,8 +328,10 @@ class MemoryMapView(w.VBox):
         machine: Optional[Machine]
         if isinstance(source, KdumpResult):
             self._capture = source.capture_console or self._capture
+            self._plan = source.kexec_plan or self._plan
             machine = source.machine
         elif isinstance(source, KdumpRun):
+            self._plan = source.kexec_plan or self._plan
             machine = source.session.machine
             if not source.session.started:
                 raise ViewError("this KdumpRun has not booted: call run.load() first (it boots with "
@@ -339,10 +341,8 @@ class MemoryMapView(w.VBox):
         else:
             raise ViewError(f"a memory map is drawn from a KdumpRun, a KdumpResult or a Machine, "
                             f"not {type(source).__name__}")
-        if machine is not None:
-            self._plan = getattr(machine, "last_kexec_plan", None) or self._plan
-            if self._iomem is None:
-                self._iomem = _read_iomem(machine)
+        if machine is not None and self._iomem is None:
+            self._iomem = _read_iomem(machine)
         if self._iomem is None:
             raise ViewError("no /proc/iomem to draw: pass a booted machine, or iomem=<text>")
         self.layout_data = memory_layout(self._iomem, self._plan, self._capture)

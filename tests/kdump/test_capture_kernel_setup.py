@@ -15,10 +15,11 @@ def plan():
     if not vmlinux_path().is_file():
         pytest.skip("no guest image")
     m = Machine(cpus=2, memory="256M", cmdline="console=ttyS0 crashkernel=64M")
-    service.install(m)
+    plans = []
+    service.install(m, on_load=plans.append)
     assert m.boot().reason == "prompt"
     assert m.run_command("kexec -p") == ""
-    return m.last_kexec_plan
+    return plans[-1]
 
 
 def test_the_elf_core_header_is_not_in_the_capture_kernels_ram(plan):

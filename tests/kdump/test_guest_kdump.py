@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 import pytest
 
@@ -18,9 +19,9 @@ def _image():
         pytest.skip("no guest image")
 
 
-def boot(cmdline: str, memory: str = "256M") -> Machine:
+def boot(cmdline: str, memory: str = "256M", plans: Optional[list] = None) -> Machine:
     m = Machine(cpus=2, memory=memory, cmdline="console=ttyS0 " + cmdline)
-    service.install(m)
+    service.install(m, on_load=None if plans is None else plans.append)
     assert m.boot().reason == "prompt"
     return m
 
@@ -57,11 +58,12 @@ def test_ranges_pick_the_size_by_ram():
 
 
 def test_kexec_load_checks_and_loads():
-    m = boot("crashkernel=64M")
+    plans = []
+    m = boot("crashkernel=64M", plans=plans)
     assert m.run_command("kexec -l") .startswith("kexec: the lab's kexec loads crash kernels only")
     assert m.run_command("kexec -p") == ""
     assert m.run_command("cat /sys/kernel/kexec_crash_loaded") == "1"
-    plan = m.last_kexec_plan
+    plan = plans[-1]
     lo, hi = plan.crash
     assert all(lo <= s.mem and s.mem + s.memsz - 1 <= hi for s in plan.segments)
     assert m.run_command("kexec -p -u") == "" and m.run_command("cat /sys/kernel/kexec_crash_loaded") == "0"
@@ -70,7 +72,7 @@ def test_kexec_load_checks_and_loads():
 def test_purgatory_refuses_a_capture_kernel_that_was_overwritten(tmp_path):
     run = KdumpRun("sysrq-c", crash_dir=tmp_path).load()
     m = run.session.machine
-    kernel = next(s for s in m.last_kexec_plan.segments if s.what.startswith("kernel"))
+    kernel = next(s for s in run.kexec_plan.segments if s.what.startswith("kernel"))
     m.mem.write(kernel.mem + 0x100, b"\xde\xad\xbe\xef")      # a stray write into the reservation
     r = run.run()
     assert "sha256 digests do not match :(" in r.capture_console
@@ -84,3 +86,12 @@ def test_raw_target_gets_a_flattened_dump(tmp_path):
     r = KdumpRun("sysrq-c", kdump_conf=conf, targets=t).run()
     assert r.outcome.status == "saved"
     assert (tmp_path / "vdb.img").read_bytes()[:12] == b"makedumpfile"
+
+
+def test_the_run_keeps_what_kexec_loaded(tmp_path):
+    run = KdumpRun("sysrq-c", crash_dir=tmp_path).load()
+    plan = run.kexec_plan
+    assert plan is not None and plan.cmdline.startswith("console=ttyS0")
+    assert not hasattr(run.session.machine, "last_kexec_plan")        # the machine knows nothing of kexec-tools
+    again = KdumpRun("sysrq-c", crash_dir=tmp_path).load(run.saved())  # started from the saved state
+    assert again.kexec_plan is plan

@@ -348,7 +348,7 @@ def test_real_boot_lines_and_iomem(loaded):
 def test_segment_digests_are_the_ones_purgatory_checks(loaded):
     import struct
     from kpanic_lab.kdump.kexec import PURGATORY_MAGIC
-    plan = loaded.session.machine.last_kexec_plan
+    plan = loaded.kexec_plan
     purgatory = plan.segments[0].data
     at = purgatory.rfind(struct.pack("<Q", PURGATORY_MAGIC))          # purgatory_args, in .data after the code
     n = struct.unpack_from("<Q", purgatory, at + 8)[0]
@@ -363,7 +363,7 @@ def test_segment_digests_are_the_ones_purgatory_checks(loaded):
 
 def test_real_elfcorehdr_names_every_note(loaded):
     m = loaded.session.machine
-    plan = m.last_kexec_plan
+    plan = loaded.kexec_plan
     body = rows(report.program_headers(m.read(plan.elfcorehdr, 4096, physical=True), plan.notes,
                                        m.run_command("cat /sys/kernel/vmcoreinfo")))
     notes = [r[-1] for r in body if r[0] == "NOTE"]

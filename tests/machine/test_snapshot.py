@@ -41,3 +41,17 @@ def test_delta_snapshots_restore_exactly_in_any_order(minikernel):
     m.restore(base)
     m.run("halt", max_seconds=30)
     assert m.state_digest() == points[2][1] or m.console.endswith(b"mini: done\n")
+
+
+def test_restore_brings_back_the_run_state_as_a_copy(minikernel):
+    m = Machine(MachineConfig.create(cpus=2, memory="64M", vmlinux=minikernel))
+    m.power_on()
+    m.run(lambda mm: "int3 ok" in mm.console_text, max_seconds=30)
+    snap = m.snapshot()
+    saved = snap.run_state.copy()
+    m.run("halt", max_seconds=30)
+    m.run_state.clock_hi[0] = 12345                                   # the running machine's, not the snapshot's
+    m.restore(snap)
+    assert m.run_state == saved and snap.run_state == saved
+    m.run_state.rr = 1 - m.run_state.rr
+    assert snap.run_state == saved                                     # a restored machine does not share it

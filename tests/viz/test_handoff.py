@@ -34,7 +34,7 @@ def test_follows_the_stepper(linked):
 def test_uses_the_plan_and_the_trace(linked):
     st, view = linked
     st.run_to_end()
-    plan = st.session.machine.last_kexec_plan
+    plan = st.kdump_run.kexec_plan
     view.show("CPU_STOPPED")
     src = view.graph_source
     assert f"{plan.crash[0]:#x}" in src and f"{plan.elfcorehdr:#x}" in src and f"{plan.entry:#x}" in src

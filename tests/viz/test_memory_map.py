@@ -39,7 +39,7 @@ def pages(cycle):
 def test_map_before_the_crash_has_the_plan(cycle):
     run, view, result = cycle
     layout = view.layout_data
-    plan = run.session.machine.last_kexec_plan
+    plan = run.kexec_plan
     assert view.error == "" and view.has_plan
     assert layout.crash == (plan.crash[0], plan.crash[1] + 1)
     assert [s.start for s in layout.segments] == [s.mem for s in plan.segments]
@@ -55,7 +55,7 @@ def test_capture_kernel_map_after_the_run(cycle):
     usable = [r for r in view.layout_data.capture if r.kind == "ram"]
     crash = view.layout_data.crash
     inside = [r for r in usable if crash[0] <= r.start and r.end <= crash[1]]    # its RAM is the reservation,
-    hdr = run.session.machine.last_kexec_plan.elfcorehdr                         # but the ELF core header's
+    hdr = run.kexec_plan.elfcorehdr                                              # but the ELF core header's
     assert sum(r.end - r.start for r in inside) >= (crash[1] - crash[0]) - (64 << 10)    # pages (delete_memmap)
     assert not any(r.start <= hdr < r.end for r in usable)
     assert sum(r.end - r.start for r in usable) < 70 << 20

@@ -31,7 +31,8 @@ def user_mappings(prog: "Program", pgd: int) -> Iterator[Tuple[int, int, str]]:
     def _table(prog: "Program", pa: int) -> Tuple[int, ...]:
         pa &= PTE_ADDR_MASK
         if pa in seen:
-            raise AnalysisError(f"page table at physical {pa:x} is reached twice from the PML4 at {pgd & PTE_ADDR_MASK:x}: "
+            raise AnalysisError(f"page table at physical {pa:x} is reached twice from the PML4 at "
+                                f"{pgd & PTE_ADDR_MASK:x}: "
                                 "the page tables are corrupted")
         seen.add(pa)
         return struct.unpack("<512Q", prog.target.read_physical(pa, PAGE_SIZE))

@@ -151,10 +151,10 @@ class Dump:
             return va - self.page_offset
         if va < 0x0000800000000000:
             raise ReadError(va, 1, "a user address: a vmcore is read through the kernel's page tables "
-                              "(pass a task's mm to translate user memory)")
+                            "(pass a task's mm to translate user memory)")
         if self.pgd is None:
             raise ReadError(va, 1, "outside the direct map and the kernel text, and the dump has no "
-                              "page table root (SYMBOL(init_top_pgt)) to walk")
+                            "page table root (SYMBOL(init_top_pgt)) to walk")
         return self._walk(va)
 
     def _walk(self, va: int) -> int:

@@ -64,7 +64,8 @@ class MachineConfig:
         if "\n" in line or "\0" in line:
             raise ConfigError("--cmdline", line, "must be one line without NUL bytes")
         if len(line.encode()) >= COMMAND_LINE_SIZE:
-            raise ConfigError("--cmdline", line[:30] + "...", f"longer than COMMAND_LINE_SIZE ({COMMAND_LINE_SIZE} bytes)")
+            raise ConfigError("--cmdline", line[:30] + "...",
+                              f"longer than COMMAND_LINE_SIZE ({COMMAND_LINE_SIZE} bytes)")
         if not 1000 <= quantum <= 10_000_000:
             raise ConfigError("quantum", quantum, "must be between 1,000 and 10,000,000 instructions")
         return cls(n, size, line, Path(vmlinux) if vmlinux else None, quantum)

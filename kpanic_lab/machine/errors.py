@@ -10,6 +10,8 @@ from typing import List, Optional
 
 from kpanic_lab.errors import LabError, MemoryFault
 
+__all__ = ["MachineError", "ConfigError", "MemoryFault", "BudgetExceeded", "TripleFault", "GuestError"]
+
 
 class MachineError(LabError):
     """Base class of every error the lab machine raises."""

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests.support.livecore
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import ROOT, Result, arg_parser, no_guest_image, report, skip_all  # noqa: E402
@@ -47,7 +48,7 @@ def forget_debug_info() -> None:
 
 def make_vmcore(directory: Path) -> Path:
     from kpanic_lab.formats import open_dump
-    from kpanic_lab.kdump.livecore import write_vmcore_from_machine
+    from tests.support.livecore import write_vmcore_from_machine
     from kpanic_lab.kdump.makedumpfile import makedumpfile
     from kpanic_lab.panic import PanicSession
 

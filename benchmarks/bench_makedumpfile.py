@@ -38,6 +38,7 @@ import zlib
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests.support.livecore
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import Result, arg_parser, no_guest_image, report, skip_all  # noqa: E402
@@ -65,7 +66,7 @@ def timed_runs(fn: Callable[[], int], runs: int) -> Tuple[List[float], int]:
 
 def crashed_elf(memory: str, path: Path) -> int:
     """Boot a ``memory`` guest, crash it with SysRq-c, write its ELF vmcore; returns the RAM size."""
-    from kpanic_lab.kdump.livecore import write_vmcore_from_machine
+    from tests.support.livecore import write_vmcore_from_machine
     from kpanic_lab.panic import PanicSession
 
     s = PanicSession("sysrq-c", memory=memory).start()

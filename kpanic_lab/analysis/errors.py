@@ -1,26 +1,19 @@
 """The analysis layer's errors: one base type, each carrying what is needed to act on it.
 
-Every reader (a live machine, a vmcore) reports a failed read as :class:`ReadError`
-with the address and size, so a command can say "cannot read 8 bytes at ffff..."
-whatever the target is.
+A failed read is the lab's one memory-fault type (:class:`kpanic_lab.errors.MemoryFault`):
+every target (a live machine, a vmcore) reports it as :class:`ReadError` with the address
+and size, so a command can say "cannot read 8 bytes at ffff..." whatever the target is.
+``ReadError`` is defined in ``kpanic_lab.errors`` and named here for the analysis modules.
 """
 from __future__ import annotations
 
-from kpanic_lab.errors import LabError
+from kpanic_lab.errors import LabError, MemoryFault, ReadError
+
+__all__ = ["AnalysisError", "MemoryFault", "ReadError", "NotFound", "Unsupported"]
 
 
 class AnalysisError(LabError):
-    """Base class of the errors the analysis layer raises on purpose."""
-
-
-class ReadError(AnalysisError):
-    """Memory at ``address`` could not be read (unmapped, outside RAM, excluded from the dump)."""
-
-    def __init__(self, address: int, size: int, why: str, physical: bool = False) -> None:
-        address &= (1 << 64) - 1         # pointer arithmetic on guest data wraps as on the CPU
-        self.address, self.size, self.why, self.physical = address, size, why, physical
-        kind = "physical" if physical else "virtual"
-        super().__init__(f"cannot read {size} byte(s) at {kind} address {address:x}: {why}")
+    """Base class of the errors the analysis layer raises on purpose (not memory faults)."""
 
 
 class NotFound(AnalysisError, KeyError):

@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kpanic_lab.guest.headers import PAGE_BUDDY_MAPCOUNT_VALUE, PAGE_MAPPING_ANON, PAGE_SIZE
+
 if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program
 
-PAGE_SIZE = 4096
 PG_LRU, PG_SLAB, PG_RESERVED, PG_PRIVATE = 4, 9, 12, 13
-PAGE_BUDDY_MAPCOUNT_VALUE = -128
-PAGE_MAPPING_ANON = 1
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,10 @@ import struct
 from typing import TYPE_CHECKING, Iterator, List, Tuple
 
 from kpanic_lab.analysis.errors import AnalysisError
+from kpanic_lab.guest.headers import PAGE_SIZE, PTE_ADDR_MASK, _PAGE_NX, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW
 
 if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program
-
-_ADDR = 0x000FFFFFFFFFF000
-_P, _RW, _PS, _NX = 0x1, 0x2, 0x80, 1 << 63
 
 
 def user_mappings(prog: "Program", pgd: int) -> Iterator[Tuple[int, int, str]]:
@@ -31,48 +29,49 @@ def user_mappings(prog: "Program", pgd: int) -> Iterator[Tuple[int, int, str]]:
     seen: set = set()
 
     def _table(prog: "Program", pa: int) -> Tuple[int, ...]:
-        pa &= _ADDR
+        pa &= PTE_ADDR_MASK
         if pa in seen:
-            raise AnalysisError(f"page table at physical {pa:x} is reached twice from the PML4 at {pgd & _ADDR:x}: "
+            raise AnalysisError(f"page table at physical {pa:x} is reached twice from the PML4 at "
+                                f"{pgd & PTE_ADDR_MASK:x}: "
                                 "the page tables are corrupted")
         seen.add(pa)
-        return struct.unpack("<512Q", prog.target.read_physical(pa, 4096))
+        return struct.unpack("<512Q", prog.target.read_physical(pa, PAGE_SIZE))
 
     for i4, e4 in enumerate(_table(prog, pgd)[:256]):
-        if not e4 & _P:
+        if not e4 & _PAGE_PRESENT:
             continue
         for i3, e3 in enumerate(_table(prog, e4)):
-            if not e3 & _P:
+            if not e3 & _PAGE_PRESENT:
                 continue
             base3 = (i4 << 39) | (i3 << 30)
-            if e3 & _PS:
+            if e3 & _PAGE_PSE:
                 yield base3, 1 << 30, _perms(e4, e3)
                 continue
             for i2, e2 in enumerate(_table(prog, e3)):
-                if not e2 & _P:
+                if not e2 & _PAGE_PRESENT:
                     continue
                 base2 = base3 | (i2 << 21)
-                if e2 & _PS:
+                if e2 & _PAGE_PSE:
                     yield base2, 1 << 21, _perms(e4, e3, e2)
                     continue
                 for i1, e1 in enumerate(_table(prog, e2)):
-                    if e1 & _P:
-                        yield base2 | (i1 << 12), 4096, _perms(e4, e3, e2, e1)
+                    if e1 & _PAGE_PRESENT:
+                        yield base2 | (i1 << 12), PAGE_SIZE, _perms(e4, e3, e2, e1)
 
 
 def _perms(*levels: int) -> str:
     """Writable only if every level allows it; not executable if any level says NX."""
-    rw = all(e & _RW for e in levels)
-    nx = any(e & _NX for e in levels)
+    rw = all(e & _PAGE_RW for e in levels)
+    nx = any(e & _PAGE_NX for e in levels)
     return "r" + ("w" if rw else "-") + ("-" if nx else "x")
 
 
 def user_pages(prog: "Program", pgd: int) -> int:
     """How many 4 KiB user pages the page tables at physical ``pgd`` map."""
-    return sum(size // 4096 for _, size, _ in user_mappings(prog, pgd))
+    return sum(size // PAGE_SIZE for _, size, _ in user_mappings(prog, pgd))
 
 
-def merge_runs(pages: List[Tuple[int, str]], page: int = 4096) -> List[Tuple[int, int, str]]:
+def merge_runs(pages: List[Tuple[int, str]], page: int = PAGE_SIZE) -> List[Tuple[int, int, str]]:
     """Contiguous pages with the same permissions as [start, end) runs (pure)."""
     out: List[Tuple[int, int, str]] = []
     for va, perms in sorted(pages):

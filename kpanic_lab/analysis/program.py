@@ -21,6 +21,7 @@ from kpanic_lab.analysis.symbols import SymbolTable
 from kpanic_lab.analysis.target import Target
 from kpanic_lab.analysis.typeindex import TypeIndex
 from kpanic_lab.analysis.types import Type
+from kpanic_lab.guest.headers import PAGE_SIZE
 
 if TYPE_CHECKING:
     from kpanic_lab.analysis.objects import Object
@@ -94,7 +95,7 @@ class Program:
         """The NUL-terminated string at ``addr`` (at most ``limit`` bytes), read a page at a time."""
         out = bytearray()
         while len(out) < limit:
-            n = min(limit - len(out), 4096 - (addr & 0xFFF))
+            n = min(limit - len(out), PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
             chunk = self.read(addr, n)
             nul = chunk.find(b"\0")
             if nul >= 0:

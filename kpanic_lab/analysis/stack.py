@@ -27,6 +27,7 @@ from kpanic_lab.analysis.disasm import decode
 from kpanic_lab.analysis.errors import ReadError
 from kpanic_lab.analysis.regs import PT_REGS_SIZE, RegisterSet
 from kpanic_lab.analysis.tasks import Task, active_tasks
+from kpanic_lab.guest.headers import THREAD_SIZE
 
 if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program
@@ -98,7 +99,7 @@ def stack_regions(prog: "Program", task: Task) -> List[StackRegion]:
                 per = k.size // nr
                 regions += [StackRegion(k.address + c * per, k.address + (c + 1) * per, name) for c in range(nr)]
         prog.cache[key] = regions
-    thread_size = prog.symbols.by_name("init_stack").size or 16384
+    thread_size = prog.symbols.by_name("init_stack").size or THREAD_SIZE
     own = [StackRegion(task.stack, task.stack + thread_size, "process")] if task.stack else []
     return own + prog.cache[key]
 

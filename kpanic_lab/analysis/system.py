@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 from kpanic_lab.analysis.errors import AnalysisError, ReadError
 from kpanic_lab.analysis.printk import kernel_panic_message
 from kpanic_lab.analysis.tasks import all_tasks, panic_cpu
+from kpanic_lab.guest.headers import PAGE_SIZE
 
 if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program
@@ -63,7 +64,7 @@ def _nodename(prog: "Program") -> str:
 def _uptime(prog: "Program") -> Optional[float]:
     """Seconds since boot, from ``jiffies`` as crash computes it (less INITIAL_JIFFIES)."""
     try:
-        from kpanic_lab.machine.hwdefs import header
+        from kpanic_lab.guest.headers import header
 
         hz = header("param.h").get("HZ", 250)
     except OSError:
@@ -84,7 +85,7 @@ def system_info(prog: "Program") -> SystemInfo:
     release = t.vmcoreinfo.get("OSRELEASE", release)
     # the kernel's own view (max_pfn), to the MiB: a 1 GiB machine shows "1 GB" whatever
     # the firmware reserved at the top or crashkernel= took
-    memory = -(-prog.read_u64(prog.address_of("max_pfn")) * 4096 // (1 << 20)) << 20
+    memory = -(-prog.read_u64(prog.address_of("max_pfn")) * PAGE_SIZE // (1 << 20)) << 20
     return SystemInfo(
         kernel=str(prog.image.path), dumpfile=t.description, partial=t.partial, cpus=t.cpu_count,
         date=t.date, uptime_seconds=_uptime(prog), tasks=len(all_tasks(prog)), nodename=_nodename(prog),

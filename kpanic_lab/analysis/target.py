@@ -25,28 +25,23 @@ from typing import Callable, Dict, Optional
 from kpanic_lab.analysis.errors import ReadError
 from kpanic_lab.analysis.regs import RegisterSet
 from kpanic_lab.errors import LabError
+from kpanic_lab.guest.headers import PAGE_SIZE, PTE_ADDR_MASK, START_KERNEL_MAP, _PAGE_PRESENT, _PAGE_PSE
 from kpanic_lab.guest.image import KernelImage
-
-PAGE_SIZE = 4096
-PAGE_OFFSET = 0xFFFF888000000000            # the direct map (memlayout.h)
-START_KERNEL_MAP = 0xFFFFFFFF80000000       # __START_KERNEL_map: the kernel image mapping
-_ADDR_MASK = 0x000FFFFFFFFFF000
-_PRESENT, _PSE = 0x1, 0x80
 
 
 def translate(read_u64: Callable[[int], int], pgd: int, va: int) -> Optional[int]:
     """The physical address of ``va`` under the 4-level page tables at physical ``pgd``,
     or None when it is not mapped (what the MMU, and crash's ``vtop``, does).  Pure over
     ``read_u64(physical address)``."""
-    table = pgd & _ADDR_MASK
+    table = pgd & PTE_ADDR_MASK
     for level, shift in ((4, 39), (3, 30), (2, 21), (1, 12)):
         e = read_u64(table + ((va >> shift) & 0x1FF) * 8)
-        if not e & _PRESENT:
+        if not e & _PAGE_PRESENT:
             return None
-        if level in (3, 2) and e & _PSE:
+        if level in (3, 2) and e & _PAGE_PSE:
             mask = (1 << shift) - 1
-            return (e & _ADDR_MASK & ~mask) | (va & mask)
-        table = e & _ADDR_MASK
+            return (e & PTE_ADDR_MASK & ~mask) | (va & mask)
+        table = e & PTE_ADDR_MASK
     return table | (va & 0xFFF)
 
 

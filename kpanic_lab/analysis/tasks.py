@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
-from kpanic_lab.analysis.errors import AnalysisError, NotFound, ReadError
+from kpanic_lab.analysis.errors import AnalysisError, MemoryFault, NotFound, ReadError
 from kpanic_lab.analysis.mm import user_pages
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ def ps(prog: "Program") -> List[PsRow]:
         if t.mm:
             try:
                 pages = user_pages(prog, prog.read_u64(t.mm + pgd_off))
-            except AnalysisError:      # unreadable or corrupted page tables: no pages counted
+            except (AnalysisError, MemoryFault):     # unreadable or corrupted page tables: no pages counted
                 pages = 0
         rows.append(PsRow(t, t.address in active, t.state_code, round(100.0 * pages / total, 1),
                           pages * 4, pages * 4))

@@ -30,6 +30,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from kpanic_lab.errors import LabError
+from kpanic_lab.guest.headers import PAGE_SIZE
 
 DUMP_DH_COMPRESSED_ZLIB = 0x1
 DUMP_DH_COMPRESSED_LZO = 0x2
@@ -82,7 +83,7 @@ class Codec:
     def zero_page(self) -> bytes:
         """The compressed form of a page of zeros (the same bytes every time: it is cached)."""
         if self.name not in _ZERO:
-            _ZERO[self.name] = self.compress(bytes(PAGE))
+            _ZERO[self.name] = self.compress(bytes(PAGE_SIZE))
         return _ZERO[self.name]
 
     def decompress(self, data: bytes, size: int) -> bytes:
@@ -153,7 +154,7 @@ class _Lzo(_Impl):
         self._lib = _liblzo2()
         if self._lib is not None:
             self._wrkmem = ctypes.create_string_buffer(_LZO1X_1_MEM_COMPRESS)
-            self._out = ctypes.create_string_buffer(PAGE + PAGE // 16 + 64 + 3)
+            self._out = ctypes.create_string_buffer(PAGE_SIZE + PAGE_SIZE // 16 + 64 + 3)
             self._outlen = ctypes.c_size_t()
             return
         import lzallright
@@ -221,7 +222,6 @@ class _Snappy(_Impl):
 _LOADED: Dict[str, _Impl] = {}
 _THREAD = threading.local()
 _ZERO: Dict[str, bytes] = {}
-PAGE = 4096
 
 
 def _loader(name: str, package: str, option: str, make: Callable[[], _Impl]) -> Callable[[], _Impl]:
@@ -271,7 +271,7 @@ class CompressedBatch:
     """A batch of pages as the kdump-compressed format stores them."""
 
     blob: bytes             # the stored bytes of every page that is not a shared zero page, in order
-    sizes: np.ndarray       # uint32 per page: stored size (PAGE for a raw or shared zero page)
+    sizes: np.ndarray       # uint32 per page: stored size (PAGE_SIZE for a raw or shared zero page)
     flags: np.ndarray       # uint32 per page: the codec's flag, or 0 for a raw page
     shared: np.ndarray      # bool per page: a zero page that points at the one shared zero page
 
@@ -287,7 +287,7 @@ def compress_batch(codec: Optional[Codec], pages: np.ndarray, share_zero: bool) 
     k = len(pages)
     zero: np.ndarray = np.asarray(~pages.view(np.uint64).any(axis=1), dtype=bool) if k else np.zeros(0, dtype=bool)
     shared: np.ndarray = zero if share_zero else np.zeros(k, dtype=bool)
-    sizes = np.full(k, PAGE, dtype=np.uint32)
+    sizes = np.full(k, PAGE_SIZE, dtype=np.uint32)
     flags = np.zeros(k, dtype=np.uint32)
     own = np.nonzero(~shared)[0]
     if codec is None or len(own) == 0:
@@ -295,11 +295,11 @@ def compress_batch(codec: Optional[Codec], pages: np.ndarray, share_zero: bool) 
     impl = codec.local()
     own_zero = zero[own]
     raw = pages[own[~own_zero]].tobytes()           # the busy pages, one copy, cut page by page
-    packed = iter(impl.compress_many([raw[j:j + PAGE] for j in range(0, len(raw), PAGE)], 1))
+    packed = iter(impl.compress_many([raw[j:j + PAGE_SIZE] for j in range(0, len(raw), PAGE_SIZE)], 1))
     zc = codec.zero_page()
     parts: List[bytes] = [zc if z else next(packed) for z in own_zero.tolist()]
     lens = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-    small = lens < PAGE
+    small = lens < PAGE_SIZE
     for j in np.nonzero(~small)[0].tolist():        # did not shrink: stored raw, flag 0
         parts[j] = pages[own[j]].tobytes()
     sizes[own[small]] = lens[small]

@@ -22,13 +22,14 @@ from typing import BinaryIO, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from kpanic_lab.errors import MemoryFault, ReadError
 from kpanic_lab.formats.codecs import (DUMP_DH_COMPRESSED_INCOMPLETE, CodecError, CodecUnavailable,
                                        codec_for_flags)
 from kpanic_lab.formats.elfcore import parse_notes, split_notes
 from kpanic_lab.formats.errors import DumpError, PageExcluded
 from kpanic_lab.formats.sink import Sink
-from kpanic_lab.formats.source import PAGE_SIZE, FileView, PhysicalSource
-from kpanic_lab.machine.errors import MemoryFault
+from kpanic_lab.formats.source import FileView, PhysicalSource
+from kpanic_lab.guest.headers import PAGE_SIZE
 
 KDUMP_SIGNATURE = b"KDUMP   "
 DISKDUMP_SIGNATURE = b"DISKDUMP"
@@ -324,9 +325,9 @@ class KdumpFile(PhysicalSource):
             return self._cache[pfn]
         base = pfn * PAGE_SIZE
         if pfn < 0 or pfn >= self._max_mapnr or not self.bitmap1[pfn]:
-            raise MemoryFault(base, PAGE_SIZE, f"not RAM in {self.name} (a memory hole)")
+            raise ReadError(base, PAGE_SIZE, f"not RAM in {self.name} (a memory hole)", physical=True)
         if not self.bitmap2[pfn]:
-            raise PageExcluded(base, PAGE_SIZE, physical=base, dump_level=self.dump_level, name=self.name)
+            raise PageExcluded(base, PAGE_SIZE, paddr=base, dump_level=self.dump_level, name=self.name)
         i = int(self._index[pfn])
         at = self.desc_offset + i * PAGE_DESC.itemsize
         if i >= len(self.descs):
@@ -334,7 +335,7 @@ class KdumpFile(PhysicalSource):
         d = self.descs[i]
         off, size, flags = int(d["offset"]), int(d["size"]), int(d["flags"])
         if off == 0 and self.incomplete:
-            raise PageExcluded(base, PAGE_SIZE, physical=base, dump_level=None,
+            raise PageExcluded(base, PAGE_SIZE, paddr=base, dump_level=None,
                                name=f"{self.name} (incomplete: the disk filled up before this page)")
         if size > PAGE_SIZE or off < self.desc_offset or off + size > self.view.size:
             raise DumpError(self.name, at, f"corrupted page_desc for pfn 0x{pfn:x}: offset 0x{off:x} size {size}")

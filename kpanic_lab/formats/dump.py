@@ -25,20 +25,19 @@ import os
 import tempfile
 from typing import BinaryIO, List, Optional, Tuple, Union
 
+from kpanic_lab.errors import LabError, MemoryFault, ReadError
 from kpanic_lab.formats.diskdump import DISKDUMP_SIGNATURE, KDUMP_SIGNATURE, KdumpFile
 from kpanic_lab.formats.direct_map import find_direct_map
-from kpanic_lab.formats.elfcore import PAGE_OFFSET, START_KERNEL_MAP, ElfCore
+from kpanic_lab.formats.elfcore import ElfCore
 from kpanic_lab.formats.errors import DumpError, PageExcluded
 from kpanic_lab.formats.flattened import is_flattened, rebuild
 from kpanic_lab.formats.prstatus import PrStatus
-from kpanic_lab.formats.source import PAGE_SIZE, PhysicalSource
-from kpanic_lab.errors import LabError
+from kpanic_lab.formats.source import PhysicalSource
 from kpanic_lab.formats.vmcoreinfo import VmcoreInfo, VmcoreInfoError, parse_vmcoreinfo
-from kpanic_lab.machine.errors import MemoryFault
+from kpanic_lab.guest.headers import PAGE_OFFSET, PAGE_SIZE, PTE_ADDR_MASK, START_KERNEL_MAP, _PAGE_PRESENT, _PAGE_PSE
 
-KERNEL_IMAGE_SIZE = 512 << 20      # without KASLR; VMCOREINFO NUMBER(KERNEL_IMAGE_SIZE) overrides
+KERNEL_IMAGE_SIZE = 512 << 20      # Linux x86-64 without KASLR; VMCOREINFO NUMBER(KERNEL_IMAGE_SIZE) overrides
 DIRECT_MAP_SIZE = 64 << 40         # 4-level paging: 64 TiB of direct map
-_PTE_ADDR = 0x000FFFFFFFFFF000
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, BinaryIO]
 
 
@@ -106,16 +105,16 @@ class Dump:
     def read(self, addr: int, size: int, *, physical: bool = False, cpu: int = 0) -> bytes:
         """``size`` bytes at ``addr`` (a physical address, or a kernel virtual one).
 
-        Raises MemoryFault (address not in the dump or not mapped) or PageExcluded (its page was
+        Raises ReadError (address not in the dump or not mapped) or PageExcluded (its page was
         dropped by makedumpfile), both carrying the address and size.
         """
         if size < 0:
-            raise MemoryFault(addr, size, "negative size")
+            raise ReadError(addr, size, "negative size", physical=physical)
         if physical:
             try:
                 return self.source.read_physical(addr, size)
             except DumpError as e:
-                raise self._past_the_end(addr, size, addr, e) from None
+                raise self._past_the_end(addr, size, addr, e, physical=True) from None
         out = bytearray()
         va, left = addr, size
         while left > 0:
@@ -124,22 +123,22 @@ class Dump:
             try:
                 out += self.source.read_physical(pa, n)
             except PageExcluded as e:
-                raise PageExcluded(va, left, physical=pa, dump_level=e.dump_level, name=e.name,
-                                   virtual=True) from None
+                raise PageExcluded(va, left, paddr=pa, dump_level=e.dump_level, name=e.name,
+                                   physical=False) from None
             except MemoryFault as e:
-                raise MemoryFault(va, left, f"{e.why} (physical 0x{pa:x})") from None
+                raise ReadError(va, left, f"{e.why} (physical 0x{pa:x})") from None
             except DumpError as e:
                 raise self._past_the_end(va, left, pa, e) from None
             va += n
             left -= n
         return bytes(out)
 
-    def _past_the_end(self, addr: int, size: int, pa: int, e: DumpError) -> LabError:
+    def _past_the_end(self, addr: int, size: int, pa: int, e: DumpError, physical: bool = False) -> LabError:
         """A page of a truncated file that is not there is a read fault that says why."""
         if not self.truncated:
             return e
-        return MemoryFault(addr, size, f"physical 0x{pa:x} lies past the end of {self.name}, which is "
-                           f"truncated ({e.problem})")
+        return ReadError(addr, size, f"physical 0x{pa:x} lies past the end of {self.name}, which is "
+                         f"truncated ({e.problem})", physical=physical)
 
     def read_u64(self, addr: int, **kw: bool) -> int:
         return int.from_bytes(self.read(addr, 8, **kw), "little")
@@ -151,11 +150,11 @@ class Dump:
         if self.page_offset <= va < self.page_offset + DIRECT_MAP_SIZE:
             return va - self.page_offset
         if va < 0x0000800000000000:
-            raise MemoryFault(va, 1, "a user address: a vmcore is read through the kernel's page tables "
-                              "(pass a task's mm to translate user memory)")
+            raise ReadError(va, 1, "a user address: a vmcore is read through the kernel's page tables "
+                            "(pass a task's mm to translate user memory)")
         if self.pgd is None:
-            raise MemoryFault(va, 1, "outside the direct map and the kernel text, and the dump has no "
-                              "page table root (SYMBOL(init_top_pgt)) to walk")
+            raise ReadError(va, 1, "outside the direct map and the kernel text, and the dump has no "
+                            "page table root (SYMBOL(init_top_pgt)) to walk")
         return self._walk(va)
 
     def _walk(self, va: int) -> int:
@@ -163,12 +162,12 @@ class Dump:
         table = self.vtop(self.pgd)
         for level, shift in ((4, 39), (3, 30), (2, 21), (1, 12)):
             entry = int.from_bytes(self.source.read_physical(table + ((va >> shift) & 0x1FF) * 8, 8), "little")
-            if not entry & 1:
-                raise MemoryFault(va, 1, f"not mapped (level-{level} entry 0x{entry:x} not present)")
-            if level in (3, 2) and entry & 0x80:
+            if not entry & _PAGE_PRESENT:
+                raise ReadError(va, 1, f"not mapped (level-{level} entry 0x{entry:x} not present)")
+            if level in (3, 2) and entry & _PAGE_PSE:
                 mask = (1 << shift) - 1
-                return (entry & _PTE_ADDR & ~mask) | (va & mask)
-            table = entry & _PTE_ADDR
+                return (entry & PTE_ADDR_MASK & ~mask) | (va & mask)
+            table = entry & PTE_ADDR_MASK
         return table | (va & 0xFFF)
 
     def close(self) -> None:

@@ -24,14 +24,13 @@ from typing import BinaryIO, Callable, Iterable, List, Optional, Sequence, Tuple
 
 from elftools.elf.elffile import ELFFile
 
+from kpanic_lab.errors import ReadError
 from kpanic_lab.formats.errors import DumpError, PageExcluded
 from kpanic_lab.formats.prstatus import NT_PRSTATUS, PrStatus, PrStatusError
 from kpanic_lab.formats.sink import Bytes, Sink
-from kpanic_lab.formats.source import PAGE_SIZE, FileView, PhysicalSource
-from kpanic_lab.machine.errors import MemoryFault
+from kpanic_lab.formats.source import FileView, PhysicalSource
+from kpanic_lab.guest.headers import PAGE_OFFSET, PAGE_SIZE, START_KERNEL_MAP
 
-PAGE_OFFSET = 0xFFFF888000000000          # the x86-64 direct map without KASLR (4-level paging)
-START_KERNEL_MAP = 0xFFFFFFFF80000000     # __START_KERNEL_map
 MAX_PHYSMEM_BITS = 46                     # x86-64 with 4-level paging (the guest's): no RAM above 64 TiB
 PT_LOAD, PT_NOTE = 1, 4
 PF_RWX = 7
@@ -253,10 +252,11 @@ class ElfCore(PhysicalSource):
         while size > 0:
             s = self._seg(paddr)
             if s is None:
-                raise MemoryFault(paddr, size, f"not in {self.name}: no PT_LOAD covers physical 0x{paddr:x}")
+                raise ReadError(paddr, size, f"not in {self.name}: no PT_LOAD covers physical 0x{paddr:x}",
+                                physical=True)
             rel = paddr - s.paddr
             if rel >= s.filesz:
-                raise PageExcluded(paddr, size, physical=paddr, dump_level=None, name=self.name)
+                raise PageExcluded(paddr, size, paddr=paddr, dump_level=None, name=self.name)
             n = min(size, s.filesz - rel)
             out += self.view.read(s.offset + rel, n)
             paddr += n

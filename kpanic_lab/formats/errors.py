@@ -1,17 +1,17 @@
 """The dump readers' errors: one for a malformed file, one for a page the dump does not hold.
 
 ``DumpError`` names the file, the byte offset and what is wrong, so a student can look at
-the very bytes (``xxd -s OFFSET``).  ``PageExcluded`` is a ``MemoryFault``, like every other
-failed read, so code above the memory interface catches one type for a live machine and a
-dump alike; its message says the page was dropped on purpose, and by which dump level.
+the very bytes (``xxd -s OFFSET``).  ``PageExcluded`` is a kind of
+``kpanic_lab.errors.MemoryFault``, like every other failed read, so code above the memory
+interface catches one type for a live machine and a dump alike; its message says the page was
+dropped on purpose, and by which dump level.
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from kpanic_lab.errors import LabError
+from kpanic_lab.errors import LabError, MemoryFault
 from kpanic_lab.i18n import N_, _
-from kpanic_lab.machine.errors import MachineError, MemoryFault
 
 DUMP_LEVEL_BITS = (
     (1, N_("zero pages")),
@@ -44,20 +44,23 @@ class DumpError(LabError):
 
 
 class PageExcluded(MemoryFault):
-    """A read of a page that makedumpfile left out of the dump (crash: "page excluded")."""
+    """A read of a page that makedumpfile left out of the dump (crash: "page excluded").
 
-    def __init__(self, address: int, size: int, *, physical: int, dump_level: Optional[int],
-                 name: str, virtual: bool = False) -> None:
-        self.address, self.size, self.physical, self.dump_level, self.name = (
-            address, size, physical, dump_level, name)
-        self.why = "page excluded"
-        kind = "kernel virtual address" if virtual else "physical address"
+    ``address`` is what was read (kernel virtual, or physical when ``physical``), ``paddr`` the
+    physical address it falls on, ``name`` the dump."""
+
+    def __init__(self, address: int, size: int, *, paddr: int, dump_level: Optional[int],
+                 name: str, physical: bool = True) -> None:
+        self.address, self.size, self.paddr, self.dump_level, self.name = (
+            address, size, paddr, dump_level, name)
+        self.why, self.physical = "page excluded", physical
+        kind = "physical address" if physical else "kernel virtual address"
         where = f"{kind}: 0x{address:x}"
-        if virtual:
-            where += f" (physical 0x{physical:x})"
+        if not physical:
+            where += f" (physical 0x{paddr:x})"
         if dump_level is None:
             because = f"not saved in {name}"
         else:
             because = (f"not saved in {name}: makedumpfile -d {dump_level} dropped "
                        f"{dump_level_words(dump_level)}")
-        MachineError.__init__(self, f"page excluded: {where}: {because}")
+        LabError.__init__(self, f"page excluded: {where}: {because}")

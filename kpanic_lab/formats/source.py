@@ -16,10 +16,9 @@ from typing import BinaryIO, List, Optional, Tuple
 
 import numpy as np
 
+from kpanic_lab.errors import MemoryFault
 from kpanic_lab.formats.errors import DumpError
-from kpanic_lab.machine.errors import MemoryFault
-
-PAGE_SIZE = 4096
+from kpanic_lab.guest.headers import PAGE_SIZE
 
 
 class FileView:
@@ -95,7 +94,7 @@ class PhysicalSource(ABC):
 
     @abstractmethod
     def read_physical(self, paddr: int, size: int) -> bytes:
-        """``size`` bytes at physical ``paddr`` (MemoryFault, PageExcluded when not in the dump)."""
+        """``size`` bytes at physical ``paddr`` (ReadError, PageExcluded when not in the dump)."""
 
     @property
     def max_mapnr(self) -> int:

@@ -25,6 +25,7 @@ import re
 from typing import Dict, Iterable, Optional, Tuple, Union
 
 from kpanic_lab.errors import LabError
+from kpanic_lab.guest.headers import PAGE_SIZE
 
 _KEY = re.compile(r"^[A-Za-z0-9_\-]+(\([A-Za-z0-9_.\-]+\))?$")
 
@@ -87,7 +88,7 @@ class VmcoreInfo(Dict[str, str]):
 
     @property
     def pagesize(self) -> int:
-        return self._int("PAGESIZE", 10) if "PAGESIZE" in self else 4096
+        return self._int("PAGESIZE", 10) if "PAGESIZE" in self else PAGE_SIZE
 
     @property
     def crashtime(self) -> Optional[int]:

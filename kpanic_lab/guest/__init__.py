@@ -7,6 +7,8 @@ from pathlib import Path
 GUEST_DIR = Path(__file__).resolve().parent
 KERNEL_SRC = GUEST_DIR / "kernel"
 SHIPPED_VMLINUX = GUEST_DIR / "images" / "vmlinux"
+# the command line the lab boots the guest with unless told otherwise: its console is the serial port
+DEFAULT_CMDLINE = "console=ttyS0"
 
 
 def vmlinux_path() -> Path:

@@ -32,11 +32,11 @@ import numpy as np
 from kpanic_lab.errors import LabError
 from kpanic_lab.formats.elfcore import ElfCore
 from kpanic_lab.formats.dump import Dump
+from kpanic_lab.guest.headers import PAGE_SIZE
 from kpanic_lab.kdump.config import DEFAULT_CORE_COLLECTOR_FLAT, KdumpConf, MakedumpfileArgs
 from kpanic_lab.kdump.makedumpfile import MakedumpfileError, Result, dump_dmesg, makedumpfile
 from kpanic_lab.machine import Machine, ToolRequest
 
-PAGE = 4096
 LAB_EPOCH = dt.datetime(2026, 11, 26, 8, 0, 0)   # the lab's wall clock at power-on (param.h LAB_EPOCH_SECONDS)
 LOCAL_HOST = "127.0.0.1"
 CAPTURE_IP = "192.168.122.10"                   # the crashed machine, as a remote target names it
@@ -133,11 +133,11 @@ class ProcVmcoreSource(ElfCore):
         return self._machine.mem.read(paddr, size)
 
     def read_pages(self, pfns: np.ndarray) -> np.ndarray:
-        pages = self._machine.mem.array.reshape(-1, PAGE)
-        out = np.zeros((len(pfns), PAGE), dtype=np.uint8)
+        pages = self._machine.mem.array.reshape(-1, PAGE_SIZE)
+        out = np.zeros((len(pfns), PAGE_SIZE), dtype=np.uint8)
         ok = np.zeros(len(pfns), dtype=bool)
         for a, b in self.ranges:
-            ok |= (pfns >= a // PAGE) & (pfns < b // PAGE) & (pfns < len(pages))
+            ok |= (pfns >= a // PAGE_SIZE) & (pfns < b // PAGE_SIZE) & (pfns < len(pages))
         out[ok] = pages[pfns[ok]]
         return out
 

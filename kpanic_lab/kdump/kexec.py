@@ -33,13 +33,12 @@ from elftools.elf.elffile import ELFFile
 
 from kpanic_lab.errors import LabError
 from kpanic_lab.guest import GUEST_DIR
+from kpanic_lab.guest.headers import E820_TYPE_RAM, E820_TYPE_RESERVED, PAGE_OFFSET, PAGE_SIZE
 from kpanic_lab.guest.image import KernelImage
-from kpanic_lab.machine.hwdefs import HW
-from kpanic_lab.machine.loader import E820_RAM, E820_RESERVED, BootInfo, E820Entry, build_boot_image
+from kpanic_lab.machine.loader import BootInfo, E820Entry, build_boot_image
 
 PURGATORY_IMAGE = GUEST_DIR / "images" / "purgatory"
 PURGATORY_MAGIC = 0x59524F5441475250
-PAGE = 4096
 MiB = 1 << 20
 DEFAULT_APPEND = "irqpoll nr_cpus=1 reset_devices panic=10"   # from RHEL's KDUMP_COMMANDLINE_APPEND
 ELFCOREHDR_SPACE = 64 * 1024
@@ -111,7 +110,7 @@ class KexecPlan:
 
 
 def _page_up(n: int) -> int:
-    return (n + PAGE - 1) & ~(PAGE - 1)
+    return (n + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
 
 
 def capture_cmdline(first: str, append: str, elfcorehdr: int) -> str:
@@ -144,7 +143,7 @@ def build_elfcorehdr(notes: Sequence[Tuple[int, int]], vmcoreinfo: Tuple[int, in
     kv, kp, ks = kernel
     phdrs.append(struct.pack("<IIQQQQQQ", PT_LOAD, 7, kp, kv, kp, ks, ks, 0))
     for start, end in ram:
-        phdrs.append(struct.pack("<IIQQQQQQ", PT_LOAD, 7, start, HW.PAGE_OFFSET + start, start,
+        phdrs.append(struct.pack("<IIQQQQQQ", PT_LOAD, 7, start, PAGE_OFFSET + start, start,
                                  end - start, end - start, 0))
     ehdr = struct.pack("<16sHHIQQQIHHHHHH", b"\x7fELF\x02\x01\x01" + bytes(9), 4, 62, 1, 0, 64, 0, 0,
                        64, 56, len(phdrs), 0, 0, 0)
@@ -174,7 +173,7 @@ def _purgatory_args(segments: Sequence[Segment], boot: BootInfo) -> bytes:
             out += struct.pack("<QQ", s.mem, len(s.data)) + hashlib.sha256(s.data).digest()
         else:
             out += bytes(48)
-    out += struct.pack("<QQQQ", boot.entry, boot.cr3, boot.boot_params, HW.PAGE_OFFSET)
+    out += struct.pack("<QQQQ", boot.entry, boot.cr3, boot.boot_params, PAGE_OFFSET)
     out += struct.pack("<HQ", boot.gdt_limit, boot.gdt_base)
     return out
 
@@ -209,7 +208,7 @@ def plan_crash_load(image: KernelImage, iomem: str, cmdline: str, vmcoreinfo: st
     purg_at = crash.start
     hdr_at = purg_at + _page_up(len(purg))
     bp_at = hdr_at + ELFCOREHDR_SPACE
-    load_addr = (bp_at + 2 * PAGE + 2 * MiB - 1) & ~(2 * MiB - 1)
+    load_addr = (bp_at + 2 * PAGE_SIZE + 2 * MiB - 1) & ~(2 * MiB - 1)
 
     # the dump: System RAM minus the reservation; the kernel image as its own PT_LOAD
     dump_ram: List[Tuple[int, int]] = []
@@ -232,13 +231,13 @@ def plan_crash_load(image: KernelImage, iomem: str, cmdline: str, vmcoreinfo: st
     for r in top:
         if r.name == "System RAM":
             if r.start < MiB:
-                e820.append(E820Entry(r.start, r.size, E820_RAM))
+                e820.append(E820Entry(r.start, r.size, E820_TYPE_RAM))
         elif r.name == "Reserved":
-            e820.append(E820Entry(r.start, r.size, E820_RESERVED))
+            e820.append(E820Entry(r.start, r.size, E820_TYPE_RESERVED))
     hdr_end = hdr_at + _page_up(len(elfcorehdr))
     for a, b in ((crash.start, hdr_at), (hdr_end, crash.end + 1)):
         if b > a:
-            e820.append(E820Entry(a, b - a, E820_RAM))
+            e820.append(E820Entry(a, b - a, E820_TYPE_RAM))
     e820.sort(key=lambda e: e.addr)
 
     line = capture_cmdline(cmdline.strip(), append, hdr_at)
@@ -263,5 +262,5 @@ def plan_crash_load(image: KernelImage, iomem: str, cmdline: str, vmcoreinfo: st
     purg = purg[:purg_args_off] + args + purg[purg_args_off + len(args):]
     segs.insert(0, Segment(purg_at, purg, _page_up(len(purg)), "purgatory"))
     return KexecPlan(purg_at + purg_entry, segs, line, hdr_at, load_addr, (crash.start, crash.end), boot,
-                     list(crash_notes), _hlt_sites(purg, HW.PAGE_OFFSET + purg_at), e820)
+                     list(crash_notes), _hlt_sites(purg, PAGE_OFFSET + purg_at), e820)
 

@@ -33,7 +33,7 @@ from kpanic_lab.formats.dump import Dump
 from kpanic_lab.formats.elfcore import ElfLoad, build_vmcore_notes, write_elf_core
 from kpanic_lab.formats.flattened import FlattenedWriter, rebuild
 from kpanic_lab.formats.sink import StreamSink
-from kpanic_lab.formats.source import PAGE_SIZE
+from kpanic_lab.guest.headers import PAGE_SIZE
 from kpanic_lab.kdump.pageclass import (DL_EXCLUDE_ZERO, KINDS, MAX_DUMP_LEVEL, Exclusion, PageClassError,
                                         PageLayout, classify_pages, zero_pages)
 from kpanic_lab.kdump.pagestream import DEFAULT_CYCLIC_BUFFER, CycleWalk, PageReader, PageStreamError

@@ -29,9 +29,9 @@ from kpanic_lab.errors import LabError
 from kpanic_lab.formats.codecs import CodecError, CodecUnavailable, codec_for_flags
 from kpanic_lab.formats.diskdump import KdumpFile
 from kpanic_lab.formats.dump import DIRECT_MAP_SIZE, Dump
-from kpanic_lab.formats.elfcore import START_KERNEL_MAP, ElfCore
+from kpanic_lab.formats.elfcore import ElfCore
 from kpanic_lab.formats.errors import DumpError
-from kpanic_lab.formats.source import PAGE_SIZE
+from kpanic_lab.guest.headers import PAGE_SIZE, START_KERNEL_MAP
 from kpanic_lab.kdump.pageclass import (DL_EXCLUDE_ZERO, KINDS, MAX_DUMP_LEVEL, Exclusion, PageClassError,
                                         PageLayout, classify_pages)
 

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, List, Mapping, Optional, S
 
 from elftools.elf.elffile import ELFFile
 
-from kpanic_lab.formats.elfcore import START_KERNEL_MAP
 from kpanic_lab.formats.printk import PANIC_PREFIX, panic_message
+from kpanic_lab.guest.headers import PAGE_SIZE, START_KERNEL_MAP
 from kpanic_lab.formats.prstatus import PrStatus
 from kpanic_lab.kdump.config import (KdumpConf, KdumpConfError, KdumpTools, MakedumpfileArgs, parse_kdump_conf,
                                      parse_kdump_tools)
@@ -351,10 +351,10 @@ def kinds_table(result: "Result") -> str:
     """Pages excluded per kind in one makedumpfile run, with the -d bit that drops the kind.
 
     Bit 4 drops every cache page; the cache pages it alone adds are the private ones."""
-    rows = [[str(bit), words, str(result.counts[key]), size_words(result.counts[key] * 4096)]
+    rows = [[str(bit), words, str(result.counts[key]), size_words(result.counts[key] * PAGE_SIZE)]
             for key, bit, words in _KIND_BIT]
     rows.append(["", "kept (written)", str(result.original_pages - result.excluded_pages),
-                 size_words((result.original_pages - result.excluded_pages) * 4096)])
+                 size_words((result.original_pages - result.excluded_pages) * PAGE_SIZE)])
     return _table(rows, ["bit", "kind", "pages", "size"])
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Optional, Union
 
 from kpanic_lab.errors import LabError
+from kpanic_lab.guest import DEFAULT_CMDLINE
 from kpanic_lab.kdump import service
 from kpanic_lab.kdump.capture import CaptureOutcome, Targets, collect, reply_text
 from kpanic_lab.kdump.config import KdumpConf, parse_kdump_conf
 from kpanic_lab.kdump.kexec import KexecPlan
 from kpanic_lab.machine import Machine, Snapshot, ToolRequest
-from kpanic_lab.machine.config import DEFAULT_CMDLINE
 from kpanic_lab.panic import PanicSession, Trace
 from kpanic_lab.panic.scenarios import Scenario
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kpanic_lab.machine import Machine, MachineConfig, MachineError
+from kpanic_lab.machine import Machine, MachineConfig, MachineError, MemoryFault
 
 
 def main(argv=None) -> int:
@@ -29,7 +29,7 @@ def main(argv=None) -> int:
                 break
             m.send(line.encode().decode("unicode_escape").rstrip("\n") + "\n")
             r = m.run("prompt", max_seconds=a.max_seconds)
-    except MachineError as err:
+    except (MachineError, MemoryFault) as err:
         sys.stdout.write(m.console_text if "m" in locals() else "")
         print(f"\nkpanic-lab: {err}", file=sys.stderr)
         return 1

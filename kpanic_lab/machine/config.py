@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Union
 
+from kpanic_lab.guest import DEFAULT_CMDLINE
+from kpanic_lab.guest.headers import COMMAND_LINE_SIZE, NR_CPUS, PAGE_SIZE
 from kpanic_lab.machine.errors import ConfigError
 
-MAX_CPUS = 8
 MIN_MEMORY = 64 << 20
 MAX_MEMORY = 16 << 30
-DEFAULT_CMDLINE = "console=ttyS0"
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(i?B)?\s*$", re.IGNORECASE | re.ASCII)   # ASCII digits only
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -50,10 +50,10 @@ class MachineConfig:
             n = int(cpus) if not isinstance(cpus, str) or cpus.isascii() else int("x")
         except (TypeError, ValueError):
             raise ConfigError("--cpus", cpus, "not a number") from None
-        if not 1 <= n <= MAX_CPUS:
-            raise ConfigError("--cpus", cpus, f"must be between 1 and {MAX_CPUS} (the guest's NR_CPUS)")
+        if not 1 <= n <= NR_CPUS:
+            raise ConfigError("--cpus", cpus, f"must be between 1 and {NR_CPUS} (the guest's NR_CPUS)")
         size = parse_size(memory)
-        if size % 4096:
+        if size % PAGE_SIZE:
             raise ConfigError("--memory", memory, "must be a whole number of 4 KiB pages")
         if size < MIN_MEMORY:
             raise ConfigError("--memory", memory,
@@ -63,8 +63,9 @@ class MachineConfig:
         line = DEFAULT_CMDLINE if cmdline is None else cmdline
         if "\n" in line or "\0" in line:
             raise ConfigError("--cmdline", line, "must be one line without NUL bytes")
-        if len(line.encode()) >= 2048:
-            raise ConfigError("--cmdline", line[:30] + "...", "longer than COMMAND_LINE_SIZE (2048 bytes)")
+        if len(line.encode()) >= COMMAND_LINE_SIZE:
+            raise ConfigError("--cmdline", line[:30] + "...",
+                              f"longer than COMMAND_LINE_SIZE ({COMMAND_LINE_SIZE} bytes)")
         if not 1000 <= quantum <= 10_000_000:
             raise ConfigError("quantum", quantum, "must be between 1,000 and 10,000,000 instructions")
         return cls(n, size, line, Path(vmlinux) if vmlinux else None, quantum)

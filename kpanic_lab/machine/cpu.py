@@ -23,14 +23,14 @@ from typing import Dict, List, Optional, Set, Tuple
 from unicorn import UC_ARCH_X86, UC_MODE_64, UC_PROT_ALL, Uc
 from unicorn import x86_const as X
 
-from kpanic_lab.machine.errors import MemoryFault
+from kpanic_lab.errors import MemoryFault
+from kpanic_lab.guest.headers import ERROR_CODE_VECTORS
 from kpanic_lab.machine.hwdefs import HW
 from kpanic_lab.machine.memory import PhysicalMemory
 
-MSR_EFER, MSR_STAR, MSR_LSTAR, MSR_SFMASK = 0xC0000080, 0xC0000081, 0xC0000082, 0xC0000084
-MSR_KERNEL_GS_BASE = 0xC0000102
+MSR_EFER, MSR_STAR, MSR_LSTAR, MSR_SFMASK = HW.MSR_EFER, HW.MSR_STAR, HW.MSR_LSTAR, HW.MSR_SYSCALL_MASK
+MSR_KERNEL_GS_BASE = HW.MSR_KERNEL_GS_BASE
 IF_FLAG, TF_FLAG = 0x200, 0x100
-ERROR_CODE_VECTORS = {8, 10, 11, 12, 13, 14, 17, 21}
 
 GPRS = [
     ("rax", X.UC_X86_REG_RAX), ("rbx", X.UC_X86_REG_RBX), ("rcx", X.UC_X86_REG_RCX),

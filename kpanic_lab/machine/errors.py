@@ -1,9 +1,16 @@
-"""The machine's errors: one base type, each carrying the facts needed to act on it."""
+"""The machine's errors: one base type, each carrying the facts needed to act on it.
+
+A memory access the machine cannot satisfy raises the lab's one memory-fault type,
+:class:`kpanic_lab.errors.MemoryFault` (a read: its kind ``ReadError``), which analysis and
+the dump readers raise too; it is named here only for the machine's own modules.
+"""
 from __future__ import annotations
 
 from typing import List, Optional
 
-from kpanic_lab.errors import LabError
+from kpanic_lab.errors import LabError, MemoryFault
+
+__all__ = ["MachineError", "ConfigError", "MemoryFault", "BudgetExceeded", "TripleFault", "GuestError"]
 
 
 class MachineError(LabError):
@@ -16,14 +23,6 @@ class ConfigError(MachineError, ValueError):
     def __init__(self, option: str, value: object, why: str) -> None:
         self.option, self.value, self.why = option, value, why
         super().__init__(f"{option}={value!r}: {why}")
-
-
-class MemoryFault(MachineError):
-    """An access the machine could not satisfy: unmapped virtual address or outside RAM."""
-
-    def __init__(self, address: int, size: int, why: str) -> None:
-        self.address, self.size, self.why = address, size, why
-        super().__init__(f"cannot access {size} byte(s) at 0x{address:x}: {why}")
 
 
 class BudgetExceeded(MachineError):

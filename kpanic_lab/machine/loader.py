@@ -13,14 +13,16 @@ import struct
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
+from kpanic_lab.guest.headers import (BOOT_PARAMS_PHYS, E820_TYPE_RAM, E820_TYPE_RESERVED, LOAD_PHYSICAL_ADDR,
+                                      PAGE_OFFSET, PAGE_SIZE, START_KERNEL_MAP, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW)
 from kpanic_lab.guest.image import KernelImage
 from kpanic_lab.machine.errors import ConfigError
 from kpanic_lab.machine.hwdefs import HW
 from kpanic_lab.machine.memory import PhysicalMemory
 
-E820_RAM, E820_RESERVED = 1, 2
-PML4_DIRECT = (0xFFFF888000000000 >> 39) & 0x1FF   # 273
-PML4_KERNEL = 511
+PML4_DIRECT = (PAGE_OFFSET >> 39) & 0x1FF          # 273
+PML4_KERNEL = (START_KERNEL_MAP >> 39) & 0x1FF     # 511
+PDPT_KERNEL = (START_KERNEL_MAP >> 30) & 0x1FF     # 510
 MiB = 1 << 20
 
 
@@ -43,11 +45,11 @@ def e820_map(mem_size: int) -> List[E820Entry]:
     """
     top = mem_size - 0x20000
     return [
-        E820Entry(0x0, 0x9FC00, E820_RAM),
-        E820Entry(0x9FC00, 0x400, E820_RESERVED),
-        E820Entry(0xF0000, 0x10000, E820_RESERVED),
-        E820Entry(0x100000, top - 0x100000, E820_RAM),
-        E820Entry(top, 0x20000, E820_RESERVED),
+        E820Entry(0x0, 0x9FC00, E820_TYPE_RAM),
+        E820Entry(0x9FC00, 0x400, E820_TYPE_RESERVED),
+        E820Entry(0xF0000, 0x10000, E820_TYPE_RESERVED),
+        E820Entry(0x100000, top - 0x100000, E820_TYPE_RAM),
+        E820Entry(top, 0x20000, E820_TYPE_RESERVED),
     ]
 
 
@@ -70,7 +72,7 @@ def build_boot_image(image: KernelImage, cmdline: str, nr_cpus: int, ram_size: i
     the boot page tables and GDT, and struct boot_params.  The first boot writes them into
     RAM (``load_kernel``); kexec-tools hands the same pieces to kexec_load(2) for a capture
     kernel loaded at ``load_addr`` inside the crashkernel= range."""
-    load_phys = HW.LOAD_PHYSICAL_ADDR
+    load_phys = LOAD_PHYSICAL_ADDR
     load_addr = load_phys if load_addr is None else load_addr
     if load_addr % (2 * MiB):
         raise ConfigError("--load-address", hex(load_addr), "must be 2 MiB aligned (the kernel map uses 2 MiB pages)")
@@ -82,12 +84,12 @@ def build_boot_image(image: KernelImage, cmdline: str, nr_cpus: int, ram_size: i
 
     lo, hi = image.phys_range
     k_start, k_end = lo + phys_base, hi + phys_base
-    pgt_start = (k_end + 0xFFF) & ~0xFFF
+    pgt_start = -(-k_end // PAGE_SIZE) * PAGE_SIZE
     direct_gib = (ram_size + (1 << 30) - 1) >> 30
     # PML4, direct-map PDPT, one PD per GiB of RAM, kernel PDPT, kernel PD, GDT page
-    pgt_end = pgt_start + (4 + direct_gib + 1) * 4096
+    pgt_end = pgt_start + (4 + direct_gib + 1) * PAGE_SIZE
     if boot_params_addr is None:
-        boot_params_addr = HW.BOOT_PARAMS_PHYS
+        boot_params_addr = BOOT_PARAMS_PHYS
     if pgt_end + MiB > ram_size:
         raise ConfigError("--memory", f"{ram_size >> 20}M",
                           f"too small for the kernel: the image and its page tables end at {pgt_end >> 20} MiB")
@@ -99,26 +101,26 @@ def build_boot_image(image: KernelImage, cmdline: str, nr_cpus: int, ram_size: i
 
     # page tables: the direct map of all RAM, and 1 GiB of kernel map onto phys_base
     pml4 = pgt_start
-    pdpt_direct = pml4 + 4096
-    pds = [pdpt_direct + 4096 * (1 + i) for i in range(direct_gib)]
-    pdpt_kernel = pds[-1] + 4096
-    pd_kernel = pdpt_kernel + 4096
-    gdt = pd_kernel + 4096
+    pdpt_direct = pml4 + PAGE_SIZE
+    pds = [pdpt_direct + PAGE_SIZE * (1 + i) for i in range(direct_gib)]
+    pdpt_kernel = pds[-1] + PAGE_SIZE
+    pd_kernel = pdpt_kernel + PAGE_SIZE
+    gdt = pd_kernel + PAGE_SIZE
     tables = bytearray(pgt_end - pgt_start)
 
     def put(addr: int, value: int) -> None:
         struct.pack_into("<Q", tables, addr - pgt_start, value)
 
-    flags = 0x3  # present, writable (supervisor only)
+    flags = _PAGE_PRESENT | _PAGE_RW   # supervisor only
     put(pml4 + PML4_DIRECT * 8, pdpt_direct | flags)
     put(pml4 + PML4_KERNEL * 8, pdpt_kernel | flags)
     for g, pd in enumerate(pds):
         put(pdpt_direct + g * 8, pd | flags)
         for i in range(512):
-            put(pd + i * 8, ((g << 30) + (i << 21)) | flags | 0x80)
-    put(pdpt_kernel + 510 * 8, pd_kernel | flags)    # 0xffffffff80000000 is PDPT index 510
+            put(pd + i * 8, ((g << 30) + (i << 21)) | flags | _PAGE_PSE)
+    put(pdpt_kernel + PDPT_KERNEL * 8, pd_kernel | flags)
     for i in range(512):
-        put(pd_kernel + i * 8, (phys_base + (i << 21)) | flags | 0x80)
+        put(pd_kernel + i * 8, (phys_base + (i << 21)) | flags | _PAGE_PSE)
     gdt_entries = [0, 0, 0x00AF9A000000FFFF, 0x00CF92000000FFFF]   # null, null, kernel CS, kernel DS
     for i, e in enumerate(gdt_entries):
         put(gdt + 8 * i, e)
@@ -133,7 +135,7 @@ def build_boot_image(image: KernelImage, cmdline: str, nr_cpus: int, ram_size: i
     pieces.append((boot_params_addr, blob))
 
     info = BootInfo(
-        entry=image.entry, boot_params=boot_params_addr, gdt_base=HW.PAGE_OFFSET + gdt,
+        entry=image.entry, boot_params=boot_params_addr, gdt_base=PAGE_OFFSET + gdt,
         gdt_limit=len(gdt_entries) * 8 - 1, cr3=pml4, phys_base=phys_base, kernel_range=(k_start, k_end),
         pgt_range=(pgt_start, pgt_end),
     )
@@ -149,4 +151,4 @@ def load_kernel(mem: PhysicalMemory, image: KernelImage, cmdline: str, nr_cpus: 
     return info
 
 
-BOOT_PARAMS_SIZE = 8 * 8 + 24 * 32 + 2048
+BOOT_PARAMS_SIZE = 8 * 8 + 24 * HW.E820_MAX_ENTRIES + HW.COMMAND_LINE_SIZE

@@ -14,11 +14,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from kpanic_lab.machine.errors import MemoryFault
-
-PAGE_SIZE = 4096
-_P, _RW, _US, _PS, _NX = 1, 2, 4, 0x80, 1 << 63
-_ADDR = 0x000FFFFFFFFFF000
+from kpanic_lab.errors import MemoryFault, ReadError
+from kpanic_lab.guest.headers import PAGE_SIZE, PTE_ADDR_MASK, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_USER
 
 
 class PhysicalMemory:
@@ -31,16 +28,19 @@ class PhysicalMemory:
         self.address = ctypes.addressof(ctypes.c_char.from_buffer(self._mm))
 
     # -- physical -----------------------------------------------------------
-    def _check(self, pa: int, n: int) -> None:
+    def _check(self, pa: int, n: int, write: bool = False) -> None:
         if pa < 0 or n < 0 or pa + n > self.size:
-            raise MemoryFault(pa, n, f"outside guest RAM (0x0-0x{self.size - 1:x})")
+            why = f"outside guest RAM (0x0-0x{self.size - 1:x})"
+            if write:
+                raise MemoryFault(pa, n, why, physical=True, write=True)
+            raise ReadError(pa, n, why, physical=True)
 
     def read(self, pa: int, n: int) -> bytes:
         self._check(pa, n)
         return self._mm[pa : pa + n]
 
     def write(self, pa: int, data: bytes) -> None:
-        self._check(pa, len(data))
+        self._check(pa, len(data), write=True)
         self._mm[pa : pa + len(data)] = data
 
     def read_u64(self, pa: int) -> int:
@@ -62,8 +62,8 @@ class PhysicalMemory:
         P|RW|US of the walk, and the entries read per level, as crash's vtop).
         """
         entries: list = []
-        table = cr3 & _ADDR
-        perms = _P | _RW | _US
+        table = cr3 & PTE_ADDR_MASK
+        perms = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER
         for level, shift in ((4, 39), (3, 30), (2, 21), (1, 12)):
             idx = (va >> shift) & 0x1FF
             ea = table + idx * 8
@@ -71,19 +71,19 @@ class PhysicalMemory:
                 return None, 0, entries
             e = self.read_u64(ea)
             entries.append((level, e))
-            if not e & _P:
+            if not e & _PAGE_PRESENT:
                 return None, 0, entries
-            perms &= e & (_RW | _US) | _P
-            if level in (3, 2) and e & _PS:
+            perms &= e & (_PAGE_RW | _PAGE_USER) | _PAGE_PRESENT
+            if level in (3, 2) and e & _PAGE_PSE:
                 mask = (1 << shift) - 1
-                return (e & _ADDR & ~mask) | (va & mask), perms, entries
-            table = e & _ADDR
+                return (e & PTE_ADDR_MASK & ~mask) | (va & mask), perms, entries
+            table = e & PTE_ADDR_MASK
         return table | (va & 0xFFF), perms, entries
 
     def translate(self, cr3: int, va: int) -> int:
         pa, _, _ = self.walk(cr3, va)
         if pa is None:
-            raise MemoryFault(va, 1, f"virtual address not mapped (CR3 0x{cr3:x})")
+            raise ReadError(va, 1, f"not mapped (CR3 0x{cr3:x})")
         return pa
 
     def read_virt(self, cr3: int, va: int, n: int) -> bytes:
@@ -93,7 +93,7 @@ class PhysicalMemory:
             try:
                 pa = self.translate(cr3, va)
             except MemoryFault:
-                raise MemoryFault(va, n, f"virtual address not mapped (CR3 0x{cr3:x})") from None
+                raise ReadError(va, n, f"not mapped (CR3 0x{cr3:x})") from None
             out += self.read(pa, chunk)
             va += chunk
             n -= chunk
@@ -103,7 +103,11 @@ class PhysicalMemory:
         i = 0
         while i < len(data):
             chunk = min(len(data) - i, PAGE_SIZE - (va & 0xFFF))
-            self.write(self.translate(cr3, va), data[i : i + chunk])
+            try:
+                pa = self.translate(cr3, va)
+            except MemoryFault:
+                raise MemoryFault(va, len(data) - i, f"not mapped (CR3 0x{cr3:x})", write=True) from None
+            self.write(pa, data[i : i + chunk])
             va += chunk
             i += chunk
 

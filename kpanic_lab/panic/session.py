@@ -21,11 +21,10 @@ from __future__ import annotations
 from typing import Callable, List, Optional, Tuple, Union
 
 from kpanic_lab.errors import LabError
+from kpanic_lab.guest import DEFAULT_CMDLINE
+from kpanic_lab.guest.headers import ERROR_CODE_VECTORS, NR_CPUS, header
 from kpanic_lab.i18n import N_
-from kpanic_lab.machine.hwdefs import header
 from kpanic_lab.machine import LabEvent, Machine, MachineConfig, Snapshot
-from kpanic_lab.machine.cpu import ERROR_CODE_VECTORS
-from kpanic_lab.machine.config import DEFAULT_CMDLINE
 from kpanic_lab.panic.notifiers import NotifierContext, NotifierError, PythonNotifiers
 from kpanic_lab.panic.scenarios import Scenario, get_scenario, panic_settings
 from kpanic_lab.panic.stages import STAGE_INFO, stage_name, trigger_names
@@ -128,7 +127,7 @@ class PanicSession:
             # offsets the guest's own sched.h fixes (entry.S relies on them; sched.c asserts them),
             # so no DWARF parse is needed on the way to the first stage
             pcpu = m.image.symbol("pcpu_data")
-            self._pcpu = (pcpu.address, pcpu.size // _guest_nr_cpus(), header("sched.h")["PCPU_PREEMPT_COUNT"])
+            self._pcpu = (pcpu.address, pcpu.size // NR_CPUS, header("sched.h")["PCPU_PREEMPT_COUNT"])
         except (KeyError, ZeroDivisionError):
             self._pcpu = None
 
@@ -512,11 +511,6 @@ class PanicSession:
         if i < 0:
             return self._base.serial[0].decode("utf-8", "replace").replace("\r", "") if self._base else ""
         return self._text(self.records[i].console_offset)
-
-
-def _guest_nr_cpus() -> int:
-    """NR_CPUS of the guest (param.h): pcpu_data[] has that many entries."""
-    return header("param.h")["NR_CPUS"]
 
 
 def _is_stop(ev: LabEvent) -> bool:

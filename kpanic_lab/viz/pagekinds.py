@@ -39,13 +39,13 @@ from kpanic_lab.i18n import N_, _
 from kpanic_lab.formats.dump import Dump
 from kpanic_lab.formats.errors import dump_level_words
 from kpanic_lab.formats.codecs import get_codec
+from kpanic_lab.guest.headers import PAGE_SIZE
 from kpanic_lab.kdump.makedumpfile import available_compressions, exclude_pages, makedumpfile
 from kpanic_lab.kdump.pageclass import KINDS, PageLayout, classify_pages, zero_pages
 from kpanic_lab.viz._common import ViewError, error_html, error_widget, esc, guarded
 from kpanic_lab.viz.cjk import use_cjk_fonts
 from kpanic_lab.viz.progress import ProgressView
 
-PAGE = 4096
 ROW = 256                         # pages per image row: 1 MiB
 # What a page is, as the view colours it (index = the value in the image).
 PAGE_KINDS = ("kernel", "zero", "cache", "cache_private", "user", "free", "other", "not saved", "hole")
@@ -196,11 +196,11 @@ class LevelModel:
             for i in range(0, len(pfns), 4096):
                 batch = pfns[i:i + 4096]
                 if impl is None:
-                    size[batch] = PAGE
+                    size[batch] = PAGE_SIZE
                     continue
                 pages = self.dump.source.read_pages(batch)
                 comp = impl.compress_many([p.tobytes() for p in pages])
-                size[batch] = np.minimum([len(x) for x in comp], PAGE)
+                size[batch] = np.minimum([len(x) for x in comp], PAGE_SIZE)
             self.stored[codec] = size
         return self.stored[codec]
 
@@ -211,7 +211,7 @@ class LevelModel:
         keep = self.c.ram & self.c.saved & ((why == 255) | shared)
         own = keep & ~shared
         n = int(np.count_nonzero(keep))
-        return DESC_BYTES * n + (PAGE if level & 1 else 0) + int(self._stored(codec)[own].sum())
+        return DESC_BYTES * n + (PAGE_SIZE if level & 1 else 0) + int(self._stored(codec)[own].sum())
 
     def calibrate(self, level: int, codec: str, real_size: int) -> None:
         """Learn the fixed part from one real makedumpfile run at ``level``."""
@@ -468,7 +468,7 @@ class PageKindView(w.VBox):
     def _summary(self) -> str:
         ram = int(np.count_nonzero(self.classified.ram)) if self.classified is not None else 0
         rows = "".join(f"<tr><td>{esc(_(WORDS.get(k, k)))}</td><td align=right>{n}</td>"
-                       f"<td align=right>{n * PAGE / (1 << 20):.1f} MiB</td></tr>"
+                       f"<td align=right>{n * PAGE_SIZE / (1 << 20):.1f} MiB</td></tr>"
                        for k, n in self.counts.items() if n)
         size = (_("<b>{n:,} bytes</b> ({mib:.2f} MiB)").format(n=self.vmcore_bytes, mib=self.vmcore_bytes / (1 << 20))
                 if self.vmcore_bytes else f"<i>{_('not computed')}</i>")

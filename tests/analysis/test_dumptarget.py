@@ -14,7 +14,7 @@ from tests.analysis.conftest import console_kernel_lines
 def dumps(live, tmp_path_factory):
     """The oops-panic machine, and its vmcore as ELF, kdump-compressed (-d 31 -z) and flattened."""
     from kpanic_lab.formats import open_dump
-    from kpanic_lab.kdump.livecore import write_vmcore_from_machine
+    from tests.support.livecore import write_vmcore_from_machine
     from kpanic_lab.kdump.makedumpfile import makedumpfile
 
     prog, target = live("oops-panic")
@@ -82,7 +82,7 @@ def test_excluded_user_page_says_so(dumps):
 
 
 def test_a_vmlinux_that_did_not_write_the_dump_is_refused(live, tmp_path):
-    from kpanic_lab.kdump.livecore import vmcoreinfo_from_image, write_vmcore_from_machine
+    from tests.support.livecore import vmcoreinfo_from_image, write_vmcore_from_machine
 
     prog, target = live("sysrq-c")
     info = vmcoreinfo_from_image(prog.image).replace(f"BUILD-ID={prog.image.build_id}", "BUILD-ID=" + "ab" * 20)
@@ -100,7 +100,7 @@ def test_a_vmlinux_that_did_not_write_the_dump_is_refused(live, tmp_path):
 
 def test_a_kaslr_kernels_dump_is_refused_not_misread(live, tmp_path):
     """KERNELOFFSET != 0 (a real kernel with KASLR): symbols would be read that far too low."""
-    from kpanic_lab.kdump.livecore import vmcoreinfo_from_image, write_vmcore_from_machine
+    from tests.support.livecore import vmcoreinfo_from_image, write_vmcore_from_machine
 
     prog, target = live("sysrq-c")
     info = vmcoreinfo_from_image(prog.image)

@@ -79,7 +79,7 @@ def compare(prog, vmcore):
 
 @pytest.mark.parametrize("scenario", PANIC_SCENARIOS)
 def test_bt_matches_gdb_on_a_vmcore_of_the_machine(live, scenario, tmp_path):
-    from kpanic_lab.kdump.livecore import write_vmcore_from_machine
+    from tests.support.livecore import write_vmcore_from_machine
 
     _, target = live(scenario)
     path = tmp_path / "vmcore"

@@ -17,10 +17,11 @@ import struct
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from kpanic_lab.formats.elfcore import PAGE_OFFSET, START_KERNEL_MAP, ElfLoad, build_vmcore_notes, write_elf_core
+from kpanic_lab.formats.elfcore import ElfLoad, build_vmcore_notes, write_elf_core
 from kpanic_lab.formats.prstatus import PrStatus
 from kpanic_lab.formats.sink import StreamSink
 from kpanic_lab.formats.vmcoreinfo import VmcoreInfoWriter
+from kpanic_lab.guest.headers import PAGE_OFFSET, START_KERNEL_MAP
 
 PAGE = 4096
 NPAGES = 512

@@ -88,7 +88,8 @@ def test_compress_batch_is_each_page_on_its_own(name, share_zero):
     output if smaller, else the raw page with flag 0; with share_zero a zero page is not stored at all."""
     import numpy as np
 
-    from kpanic_lab.formats.codecs import PAGE, compress_batch
+    from kpanic_lab.formats.codecs import compress_batch
+    from kpanic_lab.guest.headers import PAGE_SIZE as PAGE
 
     c = CODECS[name]
     if not c.available:

@@ -8,11 +8,11 @@ import subprocess
 import numpy as np
 import pytest
 
+from kpanic_lab.errors import MemoryFault
 from kpanic_lab.formats.diskdump import (DISK_DUMP_HEADER, KDUMP_SUB_HEADER, PAGE_DESC, DiskDumpHeader,
                                          KdumpFile, KdumpSubHeader, Utsname, bitmap_blocks_for, write_kdump)
 from kpanic_lab.formats.errors import DumpError, PageExcluded
 from kpanic_lab.formats.sink import StreamSink
-from kpanic_lab.machine.errors import MemoryFault
 
 # The first 0x1d0 bytes of the real header in shared/reference/d_kdump.host-analysis.txt
 REAL = {0x0: b"KDUMP   ", 0x8: struct.pack("<i", 6), 0xC: b"Linux", 0x4D: b"(none)", 0x8E: b"6.1.0-56-amd64",

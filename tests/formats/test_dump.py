@@ -5,10 +5,10 @@ import io
 import numpy as np
 import pytest
 
+from kpanic_lab.errors import MemoryFault
 from kpanic_lab.formats import DumpError, PageExcluded, open_dump
 from kpanic_lab.formats.flattened import FlattenedWriter
 from kpanic_lab.kdump.makedumpfile import makedumpfile
-from kpanic_lab.machine.errors import MemoryFault
 from tests.formats import synth
 
 

@@ -6,12 +6,13 @@ import subprocess
 
 import pytest
 
-from kpanic_lab.formats.elfcore import (PAGE_OFFSET, ElfCore, ElfLoad, build_vmcore_notes, direct_map_load,
-                                        pack_note, parse_notes, write_elf_core)
+from kpanic_lab.errors import MemoryFault
+from kpanic_lab.formats.elfcore import (ElfCore, ElfLoad, build_vmcore_notes, direct_map_load, pack_note, parse_notes,
+                                        write_elf_core)
 from kpanic_lab.formats.errors import DumpError, PageExcluded
 from kpanic_lab.formats.prstatus import PrStatus
 from kpanic_lab.formats.sink import StreamSink
-from kpanic_lab.machine.errors import MemoryFault
+from kpanic_lab.guest.headers import PAGE_OFFSET
 from tests.formats import synth
 
 

@@ -86,7 +86,7 @@ def test_the_refusal_says_how_to_get_the_matching_vmlinux(history, tmp_path):
     """crash on a vmcore from an older image: the message gives the command, and the command works."""
     from kpanic_lab.analysis import live_target
     from kpanic_lab.analysis.dumptarget import MismatchError, open_dump_target
-    from kpanic_lab.kdump.livecore import vmcoreinfo_from_image, write_vmcore_from_machine
+    from tests.support.livecore import vmcoreinfo_from_image, write_vmcore_from_machine
 
     repo, old = history
     target = live_target("sysrq-c")

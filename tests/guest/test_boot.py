@@ -6,7 +6,8 @@ import re
 import pytest
 
 from kpanic_lab.machine import Machine
-from kpanic_lab.machine.loader import E820_RAM, e820_map
+from kpanic_lab.guest.headers import E820_TYPE_RAM
+from kpanic_lab.machine.loader import e820_map
 
 STAMP = re.compile(r"^\[\s*\d+\.\d{6}\] ")
 
@@ -36,7 +37,7 @@ def test_boot_log_lines_are_timestamped_and_ordered(booted):
 def test_e820_map_is_printed_as_the_loader_passed_it(booted):
     m = booted(2)
     printed = re.findall(r"BIOS-e820: \[mem 0x([0-9a-f]{16})-0x([0-9a-f]{16})\] (\w+)", m.console_text)
-    expected = [(e.addr, e.end - 1, "usable" if e.type == E820_RAM else "reserved") for e in e820_map(256 << 20)]
+    expected = [(e.addr, e.end - 1, "usable" if e.type == E820_TYPE_RAM else "reserved") for e in e820_map(256 << 20)]
     assert [(int(a, 16), int(b, 16), t) for a, b, t in printed] == expected
 
 

@@ -113,7 +113,7 @@ def _guest_fields(machine, loads) -> Tuple[Dict[str, Tuple[List[int], int]], Dic
 def make_corpus(folder: Path) -> Corpus:
     """Crash a 64 MiB machine (sysrq-c) and write its dump in every format into ``folder``."""
     from kpanic_lab.formats import open_dump
-    from kpanic_lab.kdump.livecore import write_vmcore_from_machine
+    from tests.support.livecore import write_vmcore_from_machine
     from kpanic_lab.panic import PanicSession
 
     import shutil

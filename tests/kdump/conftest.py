@@ -16,7 +16,7 @@ def live(tmp_path_factory):
     """A panicked 2-CPU 256 MiB lab machine (sysrq-c) and its ELF vmcore, written once per session."""
     if not vmlinux_path().is_file():
         pytest.skip("no guest image (make guest)")
-    from kpanic_lab.kdump.livecore import write_vmcore_from_machine
+    from tests.support.livecore import write_vmcore_from_machine
     from kpanic_lab.panic import PanicSession
 
     s = PanicSession("sysrq-c").start()

@@ -6,7 +6,7 @@ import pytest
 
 from kpanic_lab.guest import vmlinux_path
 from kpanic_lab.kdump import service
-from kpanic_lab.kdump.kexec import E820_RAM
+from kpanic_lab.guest.headers import E820_TYPE_RAM
 from kpanic_lab.machine import Machine
 
 
@@ -24,7 +24,7 @@ def plan():
 
 def test_the_elf_core_header_is_not_in_the_capture_kernels_ram(plan):
     hdr = next(s for s in plan.segments if s.mem == plan.elfcorehdr)
-    ram = [(e.addr, e.addr + e.size) for e in plan.capture_e820 if e.type == E820_RAM]
+    ram = [(e.addr, e.addr + e.size) for e in plan.capture_e820 if e.type == E820_TYPE_RAM]
     assert not any(a < hdr.mem + hdr.memsz and hdr.mem < b for a, b in ram)
     lo, hi = plan.crash
     # the rest of the reservation is RAM for the capture kernel, on both sides of the header

@@ -6,7 +6,7 @@ import pytest
 from kpanic_lab.formats import open_dump
 from kpanic_lab.formats.vmcoreinfo import parse_vmcoreinfo
 from kpanic_lab.guest import vmlinux_path
-from kpanic_lab.kdump.livecore import vmcoreinfo_from_image
+from tests.support.livecore import vmcoreinfo_from_image
 
 NEEDED = ("OSRELEASE", "PAGESIZE", "SYMBOL(mem_map)", "SIZE(page)", "OFFSET(page.flags)", "OFFSET(page.mapping)",
           "OFFSET(page.private)", "OFFSET(page._mapcount)", "NUMBER(PG_lru)", "NUMBER(PG_private)",

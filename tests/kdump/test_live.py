@@ -15,8 +15,9 @@ import pytest
 
 from kpanic_lab.formats import PageExcluded, open_dump
 from kpanic_lab.guest.dwarf import struct_layout
-from kpanic_lab.kdump.livecore import header_define, vmcoreinfo_from_image
+from kpanic_lab.guest.headers import PAGE_BUDDY_MAPCOUNT_VALUE
 from kpanic_lab.kdump.makedumpfile import makedumpfile
+from tests.support.livecore import vmcoreinfo_from_image
 
 PAGE = 4096
 
@@ -75,7 +76,7 @@ def test_each_bit_against_struct_pages_read_from_the_machine(dumped):
     m, d, res = dumped
     p = machine_pages(m)
     bit = lambda nr: ((p["flags"] >> np.uint64(nr)) & np.uint64(1)).astype(bool)   # noqa: E731
-    buddy = header_define("mm.h", "PAGE_BUDDY_MAPCOUNT_VALUE")
+    buddy = PAGE_BUDDY_MAPCOUNT_VALUE
     anon = (p["mapping"] & np.uint64(1)).astype(bool)
     lru, private = bit(4), bit(13)
     assert res[8][0].counts["user"] == int(np.count_nonzero(anon)) > 0

@@ -10,8 +10,7 @@ import pytest
 
 from kpanic_lab.formats import PageExcluded, open_dump
 from kpanic_lab.formats.diskdump import KdumpFile
-from kpanic_lab.formats.elfcore import PAGE_OFFSET
-from kpanic_lab.formats.source import PAGE_SIZE
+from kpanic_lab.guest.headers import PAGE_OFFSET, PAGE_SIZE
 from kpanic_lab.kdump.makedumpfile import (ML_PRINT_COMMON_MSG, MakedumpfileError, check_release, elf_loads,
                                            format_progress, makedumpfile, rebuild_flattened)
 from tests.formats import synth

@@ -15,7 +15,7 @@ def vmcore(tmp_path_factory):
         pytest.skip("no guest image")
     from kpanic_lab.analysis import live_target
     from kpanic_lab.formats import open_dump
-    from kpanic_lab.kdump.livecore import write_vmcore_from_machine
+    from tests.support.livecore import write_vmcore_from_machine
     from kpanic_lab.kdump.makedumpfile import makedumpfile
 
     t = live_target("sysrq-c")

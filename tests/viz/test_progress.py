@@ -23,7 +23,7 @@ def test_callback_signature_and_state():
 
 def test_makedumpfile_drives_it(tmp_path):
     from kpanic_lab.formats import open_dump
-    from kpanic_lab.kdump.livecore import write_vmcore_from_machine
+    from tests.support.livecore import write_vmcore_from_machine
     from kpanic_lab.kdump.makedumpfile import makedumpfile
 
     s = PanicSession("sysrq-c", cpus=1, memory="64M").start()

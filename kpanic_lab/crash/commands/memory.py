@@ -9,6 +9,7 @@ from kpanic_lab.crash.registry import CommandError, Output, command, parse_optio
 from kpanic_lab.crash.render_mem import render_list, render_rd, render_rd_ascii, render_struct_definition, \
     render_struct_value
 from kpanic_lab.crash.session import CrashSession
+from kpanic_lab.guest.headers import PAGE_SIZE
 
 _SIZES = {"-8": 8, "-16": 16, "-32": 32, "-64": 64}
 MAX_READ = 1 << 20
@@ -89,7 +90,7 @@ def _read_upto(read, addr: int, n: int, stop_at_nul: bool) -> Tuple[bytes, str]:
         return read(addr, n), ""
     out = b""
     while len(out) < n:
-        k = min(n - len(out), 4096 - ((addr + len(out)) & 0xFFF))
+        k = min(n - len(out), PAGE_SIZE - ((addr + len(out)) & (PAGE_SIZE - 1)))
         chunk = read(addr + len(out), k)
         out += chunk
         if b"\0" in chunk:

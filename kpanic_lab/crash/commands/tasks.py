@@ -5,11 +5,11 @@ from typing import List, Optional, Tuple
 
 from kpanic_lab.analysis.mm import task_address_space
 from kpanic_lab.analysis.stack import backtrace
-from kpanic_lab.analysis.target import PAGE_OFFSET
 from kpanic_lab.analysis.tasks import Task, panic_cpu, ps, task_on_cpu
 from kpanic_lab.crash.registry import CommandError, Output, command, parse_options, py_lines
 from kpanic_lab.crash.render import bt_header, render_backtrace, render_context, render_ps, render_text_symbols
 from kpanic_lab.crash.render_mem import render_vm
+from kpanic_lab.guest.headers import PAGE_OFFSET
 from kpanic_lab.crash.session import CrashSession
 
 
@@ -180,10 +180,10 @@ def _vm(s: CrashSession, args: List[str]) -> Output:
     cpu = s.cpu_of(t)
     text = render_vm(header, t.mm, PAGE_OFFSET + pgd if pgd else 0, kb, regions)
     code = py_lines("from kpanic_lab.analysis.mm import task_address_space",
-                    "from kpanic_lab.analysis.target import PAGE_OFFSET",
                     "from kpanic_lab.analysis.tasks import read_task",
                     "from kpanic_lab.crash.render import bt_header",
                     "from kpanic_lab.crash.render_mem import render_vm",
+                    "from kpanic_lab.guest.headers import PAGE_OFFSET",
                     f"task = read_task(prog, {t.address:#x})",
                     "pgd, kb, regions = task_address_space(prog, task.mm)",
                     f"print(render_vm(bt_header(task, {cpu}), task.mm, PAGE_OFFSET + pgd if pgd else 0, kb, regions))")

@@ -8,9 +8,10 @@ import io
 import pathlib
 
 from kpanic_lab.formats import open_dump
-from kpanic_lab.formats.elfcore import ElfLoad, PAGE_OFFSET, build_vmcore_notes, write_elf_core
+from kpanic_lab.formats.elfcore import ElfLoad, build_vmcore_notes, write_elf_core
 from kpanic_lab.formats.prstatus import PrStatus
 from kpanic_lab.formats.sink import StreamSink
+from kpanic_lab.guest.headers import PAGE_OFFSET
 from kpanic_lab.kdump.makedumpfile import makedumpfile
 
 HERE = pathlib.Path(__file__).resolve().parent

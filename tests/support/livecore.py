@@ -1,5 +1,9 @@
 """An ELF vmcore from a live (panicked) lab machine, and VMCOREINFO built from the guest image.
 
+Test support, not part of the lab: the lab's own vmcores come from the guest's capture kernel
+(``kpanic_lab.kdump``); tests and benchmarks use this module to make one in a single step, and
+to cross-check what the guest writes.
+
 The guest writes its own VMCOREINFO note and NT_PRSTATUS notes when it crashes into a capture
 kernel; until then, and to cross-check them, this module builds both from the outside:
 
@@ -12,6 +16,7 @@ kernel; until then, and to cross-check them, this module builds both from the ou
   text PT_LOAD (as kexec-tools adds), and one PT_LOAD per System RAM range.
 
 >>> from kpanic_lab.panic import PanicSession                              # doctest: +SKIP
+>>> from tests.support.livecore import write_vmcore_from_machine            # doctest: +SKIP
 >>> s = PanicSession("sysrq-c").start(); s.run_to_end()                    # doctest: +SKIP
 >>> with open("vmcore", "wb") as f: write_vmcore_from_machine(s.machine, f)  # doctest: +SKIP
 """
@@ -25,19 +30,16 @@ from typing import BinaryIO, Dict, Iterable, List, Optional, Sequence, Tuple
 from elftools.elf.elffile import ELFFile
 
 from kpanic_lab.errors import LabError
-from kpanic_lab.formats.elfcore import (PAGE_OFFSET, START_KERNEL_MAP, ElfLoad, build_vmcore_notes,
-                                        direct_map_load, write_elf_core)
+from kpanic_lab.formats.dump import KERNEL_IMAGE_SIZE
+from kpanic_lab.formats.elfcore import ElfLoad, build_vmcore_notes, direct_map_load, write_elf_core
 from kpanic_lab.formats.prstatus import PrStatus
 from kpanic_lab.formats.sink import Bytes, StreamSink
 from kpanic_lab.formats.vmcoreinfo import VmcoreInfoWriter
-from kpanic_lab.guest import KERNEL_SRC
 from kpanic_lab.guest.dwarf import TypeNotFound, struct_layout
+from kpanic_lab.guest.headers import (E820_TYPE_RAM, KERNEL_DS, PAGE_BUDDY_MAPCOUNT_VALUE, PAGE_OFFSET, PAGE_SIZE,
+                                      START_KERNEL_MAP, USER_DS)
 from kpanic_lab.guest.image import KernelImage
 
-PAGE_SIZE = 4096
-KERNEL_IMAGE_SIZE = 512 << 20
-E820_RAM = 1
-__KERNEL_DS, __USER_DS = 0x18, 0x2B
 _CHUNK = 16 << 20
 
 
@@ -74,15 +76,6 @@ def _enumerators(path: str, build_id: Optional[str]) -> Dict[str, int]:
                 if die.tag == "DW_TAG_enumerator" and "DW_AT_const_value" in die.attributes:
                     out.setdefault(die.attributes["DW_AT_name"].value.decode(), die.attributes["DW_AT_const_value"].value)
     return out
-
-
-def header_define(header: str, name: str) -> int:
-    """An integer #define from a guest header (for the constants DWARF does not keep)."""
-    text = (KERNEL_SRC / header).read_text()
-    m = re.search(rf"#define\s+{re.escape(name)}\s+\(?\s*(-?(?:0x[0-9a-fA-F]+|\d+))", text)
-    if not m:
-        raise LiveCoreError(f"no #define {name} in {header}")
-    return int(m.group(1), 0)
 
 
 def vmcoreinfo_from_image(image: KernelImage, *, phys_base: int = 0, crashtime: Optional[int] = None,
@@ -124,7 +117,7 @@ def vmcoreinfo_from_image(image: KernelImage, *, phys_base: int = 0, crashtime: 
             w.number(flag, enums[flag])
     if "PG_head" in enums:
         w.number("PG_head_mask", 1 << enums["PG_head"])
-    w.number("PAGE_BUDDY_MAPCOUNT_VALUE", header_define("mm.h", "PAGE_BUDDY_MAPCOUNT_VALUE"))
+    w.number("PAGE_BUDDY_MAPCOUNT_VALUE", PAGE_BUDDY_MAPCOUNT_VALUE)
     # printk (log_buf_vmcoreinfo_setup, the printk_log format of Linux 3.5 .. 5.9)
     for name in ("log_buf", "log_buf_len", "log_first_idx", "clear_idx", "log_next_idx"):
         sym(name)
@@ -155,7 +148,7 @@ def ram_ranges(machine, exclude: Sequence[Tuple[int, int]] = ()) -> List[Tuple[i
     ``exclude`` (the crashkernel region: kexec-tools leaves it out of the vmcore)."""
     from kpanic_lab.machine.loader import e820_map
     ranges = [(max(e.addr, PAGE_SIZE), e.end) for e in e820_map(machine.config.memory)
-              if e.type == E820_RAM and e.end > PAGE_SIZE]
+              if e.type == E820_TYPE_RAM and e.end > PAGE_SIZE]
     for xa, xb in exclude:
         cut = []
         for a, b in ranges:
@@ -189,7 +182,7 @@ def prstatus_from_machine(machine) -> List[PrStatus]:  # type: ignore[no-untyped
         regs = {name: getattr(r, name) for name in ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10",
                                                     "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi", "rip", "rsp",
                                                     "cs", "gs_base")}
-        regs.update(eflags=r.rflags, ss=__KERNEL_DS if r.cs & 3 == 0 else __USER_DS,
+        regs.update(eflags=r.rflags, ss=KERNEL_DS if r.cs & 3 == 0 else USER_DS,
                     orig_rax=0xFFFFFFFFFFFFFFFF)
         out.append(PrStatus(pid=_current_pid(machine, cpu), regs=regs))
     return out

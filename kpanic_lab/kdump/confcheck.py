@@ -12,7 +12,7 @@ string and never prints.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from kpanic_lab.dumplevel import dump_level_words
 from kpanic_lab.kdump.config import (KdumpConf, KdumpConfError, KdumpTools, MakedumpfileArgs, parse_kdump_conf,
@@ -54,19 +54,19 @@ def conf_summary(conf: KdumpConf) -> str:
     return "\n".join(lines)
 
 
-def _error_at_line(text: str, e: KdumpConfError, who: str) -> str:
-    """The file with the line the error names marked, then the error."""
-    lines = [f"{'>' if no == e.line else ' '}{no:3d}  {line}" for no, line in enumerate(text.splitlines(), 1)]
-    return "\n".join(lines + ["", f"{who}: {e}"])
+def _checked(text: str, summary: Callable[[], str], who: str) -> str:
+    """``summary()`` of the parsed file or, when it has an error, the file with the line the error
+    names marked, then the error (as ``who`` says it)."""
+    try:
+        return summary()
+    except KdumpConfError as e:
+        lines = [f"{'>' if no == e.line else ' '}{no:3d}  {line}" for no, line in enumerate(text.splitlines(), 1)]
+        return "\n".join(lines + ["", f"{who}: {e}"])
 
 
 def check_kdump_conf(text: str, name: str = "/etc/kdump.conf") -> str:
     """Check a kdump.conf as kdumpctl does: its settings, or the error under the line it names."""
-    try:
-        conf = parse_kdump_conf(text, name)
-    except KdumpConfError as e:
-        return _error_at_line(text, e, "kdumpctl")
-    return conf_summary(conf)
+    return _checked(text, lambda: conf_summary(parse_kdump_conf(text, name)), "kdumpctl")
 
 
 def tools_summary(tools: KdumpTools) -> str:
@@ -86,8 +86,4 @@ def tools_summary(tools: KdumpTools) -> str:
 
 def check_kdump_tools(text: str, name: str = "/etc/default/kdump-tools") -> str:
     """Check /etc/default/kdump-tools: what kdump-tools will do, or the error under its line."""
-    try:
-        tools = parse_kdump_tools(text, name)
-    except KdumpConfError as e:
-        return _error_at_line(text, e, "error")
-    return tools_summary(tools)
+    return _checked(text, lambda: tools_summary(parse_kdump_tools(text, name)), "error")

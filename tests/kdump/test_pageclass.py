@@ -95,3 +95,9 @@ def test_levels_0_and_1_need_no_struct_page():
     # makedumpfile.exclude_pages at -d 0/1: no mem_map read, and a layout that describes nothing
     exc = classify_pages(np.zeros(0, np.uint8), PageLayout(1, 0, 0, 0, 0, 0, 0, 0, 0), 1, np.ones(64, bool))
     assert not exc.excluded.any() and sum(exc.counts.values()) == 0
+
+
+def test_docstring_examples():
+    import doctest
+    from kpanic_lab.kdump import pageclass
+    assert doctest.testmod(pageclass).failed == 0

@@ -251,7 +251,8 @@ def classify_pages(mem_map: np.ndarray, layout: PageLayout, dump_level: int, ram
     if dump_level & DL_EXCLUDE_USER_DATA:
         _take(kind, counts, taken, p.anon, "user", ram)
     _take(kind, counts, taken, p.hwpoison, "hwpoison", ram)
-    _take(kind, counts, taken, p.offline, "offline", ram)
+    if layout.offline_mapcount is not None:
+        _take(kind, counts, taken, p.offline, "offline", ram)
     return Exclusion(kind, counts)
 
 

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
+from kpanic_lab import text
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -96,7 +98,7 @@ def _samples(runs: Sequence[float]) -> str:
 
 def table(results: Sequence[Result]) -> str:
     """The results as a table (benchmark, measured, target, ratio, meets), then what each measured."""
-    rows = [("benchmark", "measured", "target", "ratio", "meets")]
+    rows = []
     for r in results:
         sign = "<=" if r.better == "lower" else ">="
         target = f"{sign} {r.target:g} {r.unit}" if r.target is not None else "-"
@@ -106,13 +108,11 @@ def table(results: Sequence[Result]) -> str:
             rows.append((r.name, f"{_num(r.value)} {r.unit}", target,
                          f"{r.ratio:.2f}" if r.ratio is not None else "-",
                          "-" if r.meets is None else "yes" if r.meets else "NO"))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
     notes = [f"  {r.name.strip()}: " + (f"SKIPPED: {r.skipped}" if r.skipped else
                                         "; ".join(filter(None, [r.measured_on, _samples(r.runs)])))
              for r in results]
-    return "\n".join(lines + ["", "ratio = measured / target (median); what was measured:"] + notes)
+    return "\n".join([text.table(rows, ["benchmark", "measured", "target", "ratio", "meets"]), "",
+                      "ratio = measured / target (median); what was measured:"] + notes)
 
 
 def environment(extra: Optional[Mapping[str, object]] = None) -> Dict[str, object]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Dict, Optional, Sequence, TextIO
 
 import kpanic_lab
+from kpanic_lab.dumplevel import dump_level_legend
 from kpanic_lab.guest import vmlinux_path
 from kpanic_lab.errors import LabError
 from kpanic_lab.i18n import N_, _, language, set_language
@@ -297,8 +298,8 @@ def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-d
 
 def _makedumpfile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-d", dest="dump_level", type=int, default=0, metavar="N",
-                   help=_("dump level, a bitmask of the pages left out: 1 zero pages, 2 non-private page cache, "
-                          "4 all page cache, 8 user data, 16 free pages (31 = all)"))
+                   help=_("dump level, a bitmask of the pages left out: {bits} (31 = all)").format(
+                       bits=dump_level_legend()))
     comp = p.add_mutually_exclusive_group()
     for flag, name in (("-c", "zlib"), ("-l", "lzo"), ("-p", "snappy"), ("-z", "zstd")):
         comp.add_argument(flag, dest="compression", action="store_const", const=name, help=f"compress pages with {name}")

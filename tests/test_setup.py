@@ -64,7 +64,9 @@ def test_jupyter_ip_and_port_are_documented_and_used():
 def test_dump_level_bits_read_the_same_in_the_readme_the_cli_and_makedumpfiles_manual():
     # makedumpfile.8 (makedumpfile 1.7), "Base level": 1 pages filled with zero, 2 the non-private cache
     # pages, 4 all cache pages, 8 the user process data pages, 16 the free pages
-    words = "1 zero pages, 2 non-private page cache, 4 all page cache, 8 user data, 16 free pages"
+    words = "1 zero pages, 2 non-private cache pages, 4 all cache pages, 8 user process data pages, 16 free pages"
+    from kpanic_lab.dumplevel import dump_level_legend
+    assert dump_level_legend() == words                 # the one table the CLI, views and errors use
     assert words in " ".join(README.split())
     r = subprocess.run([sys.executable, "-m", "kpanic_lab", "makedumpfile", "-h"], cwd=ROOT, capture_output=True,
                        text=True, timeout=60, env={**os.environ, "KPANIC_LAB_LANGUAGE": "en"})

@@ -1,11 +1,11 @@
 """What memory holds, counted from ``struct page`` (crash's ``kmem -i``).
 
 The guest has one ``struct page`` per page frame in ``mem_map[]`` and marks each one the
-way Linux does (mm.h): a free block's head page is PageBuddy with its order in
-``private``, page cache is ``PG_lru`` with a file mapping (``PG_private`` when buffer
-heads hang off it), anonymous user memory has ``PAGE_MAPPING_ANON`` in ``mapping``,
-slab pages are ``PG_slab``.  The whole array is read at once and classified with
-numpy, so this costs one read of ``max_pfn * sizeof(struct page)`` bytes.
+way Linux does (mm.h).  What each page is comes from the one classifier makedumpfile's filter
+uses too (``kdump.pageclass``): the whole array is read at once and classified with numpy, so
+this costs one read of ``max_pfn * sizeof(struct page)`` bytes.  The layout and flag numbers
+come from the target's VMCOREINFO (a dump) and, for what it lacks or on a live machine, from
+the DWARF (``struct page``, ``enum pageflags``).
 
 >>> info = memory_info(prog)                  # doctest: +SKIP
 >>> info.free_pages + info.used_pages == info.total_pages   # doctest: +SKIP
@@ -14,16 +14,16 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Dict
 
-import numpy as np
+from kpanic_lab.formats.vmcoreinfo import VmcoreInfo
+from kpanic_lab.kdump.pageclass import PageFrames, PageLayout
 
-from kpanic_lab.guest.headers import PAGE_BUDDY_MAPCOUNT_VALUE, PAGE_MAPPING_ANON, PAGE_SIZE
+from kpanic_lab.guest.headers import PAGE_BUDDY_MAPCOUNT_VALUE, PAGE_SIZE
 
 if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program
 
-PG_LRU, PG_SLAB, PG_RESERVED, PG_PRIVATE = 4, 9, 12, 13
 
 
 @dataclass(frozen=True)
@@ -45,41 +45,38 @@ class MemoryInfo:
         return self.total_pages - self.free_pages
 
 
-def classify_pages(flags: np.ndarray, mapping: np.ndarray, private: np.ndarray,
-                   mapcount: np.ndarray) -> dict:
-    """Counts by use from the columns of ``mem_map`` (pure; one entry per pfn)."""
-    buddy = mapcount == PAGE_BUDDY_MAPCOUNT_VALUE
-    order = np.where(buddy, private, 0).astype(np.int64)
-    free = int(np.sum(np.where(buddy, np.left_shift(1, np.minimum(order, 20)), 0)))
-    lru = (flags >> PG_LRU) & 1 == 1
-    anon = (mapping & PAGE_MAPPING_ANON) == 1
-    cache = lru & ~anon & (mapping != 0)
-    buffers = cache & ((flags >> PG_PRIVATE) & 1 == 1)
+def count_pages(pages: PageFrames) -> Dict[str, int]:
+    """Page counts by use, as ``kmem -i`` shows them (pure over the classified struct pages)."""
+    cached = pages.cache & ~pages.anon
+    buffers = cached & pages.private_data
     return {
-        "free": free,
-        "shared": int(np.sum(~buddy & (mapcount > 0))),
-        "buffers": int(np.sum(buffers)),
-        "cached": int(np.sum(cache & ~buffers)),
-        "slab": int(np.sum((flags >> PG_SLAB) & 1 == 1)),
-        "anon": int(np.sum(anon & ~buddy)),
-        "reserved": int(np.sum((flags >> PG_RESERVED) & 1 == 1)),
+        "free": int(pages.free.sum()),
+        "shared": int(pages.mapped.sum()),
+        "buffers": int(buffers.sum()),
+        "cached": int((cached & ~buffers).sum()),
+        "slab": int(pages.slab.sum()),
+        "anon": int((pages.anon & ~pages.free).sum()),
+        "reserved": int(pages.reserved.sum()),
     }
+
+
+def page_layout(prog: "Program") -> PageLayout:
+    """struct page's layout in this program: VMCOREINFO's numbers where the target has them,
+    the DWARF's for the rest (all of it on a live machine, which has no VMCOREINFO)."""
+    t = prog.type("struct page")
+    offsets = {m.name: m.offset for m in t.members if m.name}
+    flags = dict(prog.type("enum pageflags").enumerators)
+    dwarf = PageLayout.from_dwarf(t.byte_size, offsets, flags, PAGE_BUDDY_MAPCOUNT_VALUE)
+    vi = VmcoreInfo(prog.target.vmcoreinfo)
+    return PageLayout.from_vmcoreinfo(vi, fallback=dwarf) if vi else dwarf
 
 
 def memory_info(prog: "Program") -> MemoryInfo:
     """Page counts of the whole machine, from ``mem_map[0 .. max_pfn)``."""
-    t = prog.type("struct page")
-    size = t.byte_size
+    layout = page_layout(prog)
     max_pfn = prog.read_u64(prog.address_of("max_pfn"))
     base = prog.read_u64(prog.address_of("mem_map"))
-    raw = np.frombuffer(prog.read(base, max_pfn * size), dtype=np.uint8).reshape(max_pfn, size)
-
-    def col(member: str, dtype: str) -> np.ndarray:
-        off = t.member(member).offset
-        width = np.dtype(dtype).itemsize
-        return raw[:, off:off + width].copy().view(dtype).reshape(max_pfn)
-
-    c = classify_pages(col("flags", "<u8"), col("mapping", "<u8"), col("private", "<u8"), col("_mapcount", "<i4"))
+    c = count_pages(PageFrames(prog.read(base, max_pfn * layout.size), layout))
     total = prog.read_u64(prog.address_of("totalram_pages"))
     return MemoryInfo(total, c["free"], c["shared"], c["buffers"], c["cached"], c["slab"], c["anon"],
                       c["reserved"], max_pfn)

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional
 
+from kpanic_lab.dumplevel import dump_level_legend
 from kpanic_lab.exercises.feedback import ExerciseFailed, Feedback, require
 from kpanic_lab.i18n import _
 from kpanic_lab.kdump.config import KdumpConfError, parse_kdump_conf
@@ -112,7 +113,7 @@ def check_core_collector(core_collector: str) -> Feedback:
             kib=size // 1024, budget=DUMP_BUDGET // 1024))
     if problems:
         raise ExerciseFailed(ex, problems, [
-            _("-d is a bitmask: 1 zero pages, 2 non-private cache, 4 all cache, 8 user data, 16 free pages"),
+            _("-d is a bitmask: {bits}").format(bits=dump_level_legend()),
             _("compare the sizes of a few levels with kpanic-lab makedumpfile -d N on one ELF dump")])
     return Feedback(ex, [_("{kib} KiB, within {budget} KiB; ps lists {n} tasks and log has the panic").format(
         kib=size // 1024, budget=DUMP_BUDGET // 1024, n=len(ps.splitlines()) - 1)])

@@ -3,8 +3,9 @@
 ``open_dump`` gives a ``Dump`` whatever the format; it reads memory like the live machine
 (``read(addr, size, physical=...)``), so the analysis layer cannot tell the two apart.
 """
+from kpanic_lab.dumplevel import dump_level_words
 from kpanic_lab.formats.dump import Dump, detect_format, open_dump
-from kpanic_lab.formats.errors import DumpError, PageExcluded, dump_level_words
+from kpanic_lab.formats.errors import DumpError, PageExcluded
 from kpanic_lab.formats.prstatus import USER_REGS, PrStatus
 from kpanic_lab.formats.vmcoreinfo import VmcoreInfo, VmcoreInfoError, parse_vmcoreinfo
 

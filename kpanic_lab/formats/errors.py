@@ -10,28 +10,9 @@ from __future__ import annotations
 
 from typing import Optional
 
+from kpanic_lab.dumplevel import dump_level_words
 from kpanic_lab.errors import LabError, MemoryFault
 from kpanic_lab.i18n import N_, _
-
-DUMP_LEVEL_BITS = (
-    (1, N_("zero pages")),
-    (2, N_("non-private cache pages")),
-    (4, N_("private cache pages")),
-    (8, N_("user process data pages")),
-    (16, N_("free pages")),
-)
-
-
-def dump_level_words(level: int) -> str:
-    """What ``makedumpfile -d level`` drops, in words.
-
-    >>> dump_level_words(31)
-    'zero pages, non-private cache pages, private cache pages, user process data pages, free pages'
-    >>> dump_level_words(0)
-    'nothing'
-    """
-    kinds = [_(words) for bit, words in DUMP_LEVEL_BITS if level & bit]
-    return _(", ").join(kinds) if kinds else _("nothing")
 
 
 class DumpError(LabError):

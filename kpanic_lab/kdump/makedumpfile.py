@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Deque, Dict, Iterator, Lis
 
 import numpy as np
 
+from kpanic_lab.dumplevel import DL_EXCLUDE_ZERO, MAX_DUMP_LEVEL
 from kpanic_lab.errors import LabError
 from kpanic_lab.formats.codecs import CODECS, Codec, CompressedBatch, compress_batch, get_codec
 from kpanic_lab.formats.diskdump import DiskDumpHeader, KdumpSubHeader, KdumpWriter, Utsname
@@ -34,8 +35,8 @@ from kpanic_lab.formats.elfcore import ElfLoad, build_vmcore_notes, write_elf_co
 from kpanic_lab.formats.flattened import FlattenedWriter, rebuild
 from kpanic_lab.formats.sink import StreamSink
 from kpanic_lab.guest.headers import PAGE_SIZE
-from kpanic_lab.kdump.pageclass import (DL_EXCLUDE_ZERO, KINDS, MAX_DUMP_LEVEL, Exclusion, PageClassError,
-                                        PageLayout, classify_pages, zero_pages)
+from kpanic_lab.kdump.pageclass import (KIND_REPORT, KINDS, Exclusion, PageClassError, PageLayout, classify_pages,
+                                        zero_pages)
 from kpanic_lab.kdump.pagestream import DEFAULT_CYCLIC_BUFFER, CycleWalk, PageReader, PageStreamError
 
 if TYPE_CHECKING:
@@ -104,11 +105,8 @@ class Result:
         lines = ["", f"Original pages  : 0x{orig:016x}", f"  Excluded pages   : 0x{excl:016x}"]
         if self.elf_excluded is not None:
             lines.append(f"     in ELF format : 0x{self.elf_excluded:016x}")
-        for key, words in (("zero", "Pages filled with zero "), ("cache", "Non-private cache pages"),
-                           ("cache_private", "Private cache pages    "), ("user", "User process data pages"),
-                           ("free", "Free pages             "), ("hwpoison", "Hwpoison pages         "),
-                           ("offline", "Offline pages          ")):
-            lines.append(f"    {words} : 0x{c[key]:016x}")
+        for key in KINDS:
+            lines.append(f"    {KIND_REPORT[key]:<23} : 0x{c[key]:016x}")
         lines.append(f"  Remaining pages  : 0x{orig - excl:016x}")
         if self.elf_excluded is not None:
             lines.append(f"     in ELF format : 0x{orig - self.elf_excluded:016x}")

@@ -25,6 +25,7 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from kpanic_lab.dumplevel import DL_EXCLUDE_ZERO, MAX_DUMP_LEVEL
 from kpanic_lab.errors import LabError
 from kpanic_lab.formats.codecs import CodecError, CodecUnavailable, codec_for_flags
 from kpanic_lab.formats.diskdump import KdumpFile
@@ -32,8 +33,7 @@ from kpanic_lab.formats.dump import DIRECT_MAP_SIZE, Dump
 from kpanic_lab.formats.elfcore import ElfCore
 from kpanic_lab.formats.errors import DumpError
 from kpanic_lab.guest.headers import PAGE_SIZE, START_KERNEL_MAP
-from kpanic_lab.kdump.pageclass import (DL_EXCLUDE_ZERO, KINDS, MAX_DUMP_LEVEL, Exclusion, PageClassError,
-                                        PageLayout, classify_pages)
+from kpanic_lab.kdump.pageclass import KINDS, Exclusion, PageClassError, PageLayout, classify_pages
 
 CYCLE_ALIGN = 1024                  # 2^(MAX_ORDER-1) pages: the largest buddy block
 MIN_CYCLE = 32 * CYCLE_ALIGN        # 128 MiB of RAM per cycle at least

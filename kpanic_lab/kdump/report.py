@@ -1,12 +1,15 @@
-"""Plain-text views of kdump's pieces, so a notebook cell can stay one line.
+"""Plain-text views of a kdump cycle, so a notebook cell can stay one line.
+
+What crashkernel= reserved and why (the boot's lines, /proc/iomem, Linux's parsing rules), what
+``kexec -p`` loaded (its segments, the capture kernel's command line), how far the capture
+kernel got, what makedumpfile dropped and wrote, and how the cycle ended.  The views of a dump's
+bytes (readelf's, xxd's) are in ``formats.describe``; a kdump.conf's check is in ``kdump.confcheck``.
 
 Every function returns a string and never prints.  Most are pure: they take text the guest
-printed, bytes it wrote, or the library's own objects (``KexecPlan``, makedumpfile's
-``Result``, ``KdumpConf``, a ``KdumpResult``).  The few that touch a file system or a run say so
-and are thin wrappers over a pure half.
+printed, bytes it wrote, or the library's own objects (``KexecPlan``, makedumpfile's ``Result``,
+a ``KdumpResult``).  The few that touch a file system or a run say so and are thin wrappers over
+a pure half.
 
->>> print(size_words(64 << 20))
-64 MiB
 >>> print(crashkernel_table(["crashkernel=256M@16M"], 4 << 30))
 crashkernel=          form    size     offset  chosen by RAM / error
 --------------------  ------  -------  ------  ---------------------
@@ -15,41 +18,25 @@ crashkernel=256M@16M  simple  256 MiB  16 MiB
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Iterable, List, Mapping, Sequence, Tuple, Union
 
-from elftools.elf.elffile import ELFFile
-
+from kpanic_lab.dumplevel import dump_level_words
+from kpanic_lab.formats.codecs import CODECS
 from kpanic_lab.formats.printk import PANIC_PREFIX, panic_message
-from kpanic_lab.guest.headers import PAGE_SIZE, START_KERNEL_MAP
-from kpanic_lab.formats.prstatus import PrStatus
-from kpanic_lab.kdump.config import (KdumpConf, KdumpConfError, KdumpTools, MakedumpfileArgs, parse_kdump_conf,
-                                     parse_kdump_tools)
+from kpanic_lab.guest.headers import PAGE_SIZE
 from kpanic_lab.kdump.crashkernel import CrashkernelError, parse_crashkernel, reserve_crashkernel
 from kpanic_lab.kdump.kexec import parse_iomem
-from kpanic_lab.panic.report import _table, pick_lines
+from kpanic_lab.kdump.pageclass import KIND_LEVEL_BIT, KIND_REPORT
+from kpanic_lab.panic.report import pick_lines
+from kpanic_lab.text import size_words, table
 
 if TYPE_CHECKING:
     from kpanic_lab.kdump.kexec import KexecPlan
     from kpanic_lab.kdump.makedumpfile import Result
     from kpanic_lab.kdump.run import KdumpResult, KdumpRun
-
-KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
-
-
-def size_words(n: int) -> str:
-    """A byte count as a person says it: whole units when they divide it, else one decimal.
-
-    >>> size_words(0x9ec00), size_words(3 << 30), size_words(1536 * 1024), size_words(4132), size_words(512)
-    ('635 KiB', '3 GiB', '1.5 MiB', '4.0 KiB', '512 bytes')
-    """
-    for unit, name in ((GiB, "GiB"), (MiB, "MiB"), (KiB, "KiB")):
-        if n >= unit:
-            return f"{n // unit} {name}" if n % unit == 0 else f"{n / unit:.1f} {name}"
-    return f"{n} bytes"
 
 
 # ---------------------------------------------------------------------------- crashkernel=
@@ -88,7 +75,7 @@ def iomem_table(text: str) -> str:
     for r in parse_iomem(text):
         rows.append([f"{r.start:08x}-{r.end:08x}", size_words(r.size), size_words(r.start) if r.start else "0",
                      "  " * r.depth + r.name])
-    return _table(rows, ["range", "size", "starts at", "name"])
+    return table(rows, ["range", "size", "starts at", "name"])
 
 
 def _short(why: str) -> str:
@@ -125,7 +112,7 @@ def crashkernel_table(fragments: Sequence[str], system_ram: int) -> str:
     ``offset`` empty means the kernel chooses where; ``error`` rows carry what Linux prints.
     """
     rows = [_ck_row(f, system_ram) for f in fragments]
-    return _table(rows, ["crashkernel=", "form", "size", "offset", "chosen by RAM / error"])
+    return table(rows, ["crashkernel=", "form", "size", "offset", "chosen by RAM / error"])
 
 
 def ranges_by_ram(fragment: str, rams: Sequence[int]) -> str:
@@ -146,7 +133,7 @@ def ranges_by_ram(fragment: str, rams: Sequence[int]) -> str:
             rows.append([size_words(ram), f"nothing: {_short(e.why)} (\"{e.kernel_message}\")"])
             continue
         rows.append([size_words(ram), size_words(ck.size) if ck and ck.size else "nothing"])
-    return _table(rows, ["System RAM", "reserves"])
+    return table(rows, ["System RAM", "reserves"])
 
 
 def pc_ram(total: int) -> List[Tuple[int, int]]:
@@ -218,7 +205,7 @@ def sizing_table(results: Mapping[str, "KdumpResult"]) -> str:
         dump = "-" if o is None else (f"{o.status}, {size_words(o.result.write_bytes)}"  # type: ignore[attr-defined]
                                       if o.status == "saved" and o.result is not None else o.status)
         rows.append([size, loaded, capture_kernel_state(r.capture_console), dump, r.end])
-    return _table(rows, ["crashkernel=", "kexec -p", "capture kernel", "vmcore", "end"])
+    return table(rows, ["crashkernel=", "kexec -p", "capture kernel", "vmcore", "end"])
 
 
 # ---------------------------------------------------------------------------- kexec -p
@@ -231,7 +218,7 @@ def segment_table(plan: "KexecPlan") -> str:
         digest = "(the checker)" if s.mem == base else hashlib.sha256(s.data).hexdigest()[:16] + "..."
         rows.append([f"{s.mem:08x}-{s.mem + s.memsz - 1:08x}", f"+{size_words(s.mem - base) if s.mem > base else '0'}",
                      size_words(s.memsz), s.what, digest])
-    return _table(rows, ["physical", "in crashkernel=", "size", "segment", "sha256"])
+    return table(rows, ["physical", "in crashkernel=", "size", "segment", "sha256"])
 
 
 _CMDLINE_WORDS = (
@@ -266,66 +253,7 @@ def capture_cmdline_table(cmdline: str) -> str:
                         why = why.format(addr=hex(int(m.group(1)) << shift))
                 break
         rows.append([word + " ", why])
-    return _table(rows, ["word", "why"])
-
-
-def _elf(data: bytes) -> ELFFile:
-    return ELFFile(io.BytesIO(data))
-
-
-def elf_header_line(data: bytes) -> str:
-    """readelf -h, in one line: class, type, machine, how many program headers."""
-    e = _elf(data)
-    h = e.header
-    return (f"ELF{e.elfclass} {h['e_type']} {h['e_machine']}, {h['e_phnum']} program headers "
-            f"at offset {h['e_phoff']}, {h['e_shnum']} section headers")
-
-
-def program_headers(data: bytes, notes: Sequence[Tuple[int, int]] = (), vmcoreinfo: str = "") -> str:
-    """readelf -l of an ELF core file's head, each header said in words.
-
-    ``notes`` (each CPU's crash_notes address and size) and ``vmcoreinfo`` (what
-    /sys/kernel/vmcoreinfo says: address and size in hex) name the PT_NOTEs of kexec's ELF core
-    header, which point into the crashed kernel's memory.
-    """
-    names = {addr: f"crash_notes of CPU {i}" for i, (addr, _) in enumerate(notes)}
-    if vmcoreinfo.split():
-        names[int(vmcoreinfo.split()[0], 16)] = "VMCOREINFO"
-    rows = []
-    for seg in _elf(data).iter_segments():
-        t = seg["p_type"]
-        if t == "PT_NOTE":
-            what = names.get(seg["p_paddr"], "notes (NT_PRSTATUS per CPU, VMCOREINFO)")
-        elif t == "PT_LOAD" and seg["p_vaddr"] >= START_KERNEL_MAP:
-            what = "the kernel image (its virtual addresses)"
-        elif t == "PT_LOAD":
-            missing = seg["p_memsz"] - seg["p_filesz"]
-            what = f"RAM at {size_words(seg['p_paddr']) if seg['p_paddr'] else '0'}" + \
-                   (f", last {size_words(missing)} not in the file" if missing else "")
-        else:
-            what = ""
-        rows.append([t[3:], f"0x{seg['p_offset']:x}", f"{seg['p_vaddr']:016x}", f"{seg['p_paddr']:08x}",
-                     size_words(seg["p_memsz"]), what])
-    return _table(rows, ["type", "offset", "virtual", "physical", "size", "what"])
-
-
-def note_table(data: bytes) -> str:
-    """readelf -n of an ELF core file whose head (notes included) is ``data``."""
-    rows = []
-    for seg in _elf(data).iter_segments():
-        if seg["p_type"] != "PT_NOTE" or seg["p_offset"] + seg["p_filesz"] > len(data):
-            continue
-        for n in seg.iter_notes():  # type: ignore[attr-defined]  # a NoteSegment
-            desc = n["n_type"] if isinstance(n["n_type"], str) else f"type {n['n_type']:#x}"
-            rows.append([n["n_name"], f"0x{n['n_descsz']:08x}", desc])
-    return _table(rows, ["owner", "data size", "description"])
-
-
-def prstatus_table(prstatus: Sequence[PrStatus], symbolize: Callable[[int], str] = hex) -> str:
-    """One line per CPU's NT_PRSTATUS note: the pid it ran and where its registers were saved."""
-    rows = [[str(cpu), str(p.pid), symbolize(p.reg("rip")), f"{p.reg('rsp'):016x}"]
-            for cpu, p in enumerate(prstatus)]
-    return _table(rows, ["CPU", "pid", "rip", "rsp"])
+    return table(rows, ["word", "why"])
 
 
 def seam(first_console: str, capture_console: str, before: int = 4, after: int = 2) -> str:
@@ -342,37 +270,14 @@ def e820_lines(console: str) -> str:
 
 
 # ---------------------------------------------------------------------------- makedumpfile
-_KIND_BIT = (("zero", 1, "Pages filled with zero"), ("cache", 2, "Non-private cache pages"),
-             ("cache_private", 4, "Private cache pages"), ("user", 8, "User process data pages"),
-             ("free", 16, "Free pages"))
-
-
 def kinds_table(result: "Result") -> str:
-    """Pages excluded per kind in one makedumpfile run, with the -d bit that drops the kind.
-
-    Bit 4 drops every cache page; the cache pages it alone adds are the private ones."""
-    rows = [[str(bit), words, str(result.counts[key]), size_words(result.counts[key] * PAGE_SIZE)]
-            for key, bit, words in _KIND_BIT]
+    """Pages excluded per kind in one makedumpfile run, in its report's words, with the -d bit that
+    drops the kind.  Bit 4 drops every cache page; the cache pages it alone adds are the private ones."""
+    rows = [[str(bit), KIND_REPORT[key], str(result.counts[key]), size_words(result.counts[key] * PAGE_SIZE)]
+            for key, bit in KIND_LEVEL_BIT.items()]
     rows.append(["", "kept (written)", str(result.original_pages - result.excluded_pages),
                  size_words((result.original_pages - result.excluded_pages) * PAGE_SIZE)])
-    return _table(rows, ["bit", "kind", "pages", "size"])
-
-
-LEVEL_BITS = ((1, "zero pages"), (2, "cache pages without private data"), (4, "all cache pages"),
-              (8, "user process data"), (16, "free pages"))
-
-
-def level_words(level: int) -> str:
-    """What ``-d level`` drops, bit by bit, in makedumpfile's terms (bit 4 drops every cache
-    page, with private data or without, so 6 drops no more than 4).
-
-    >>> level_words(5), level_words(6)
-    ('zero pages + all cache pages', 'all cache pages')
-    >>> level_words(0)
-    'nothing'
-    """
-    words = [w for bit, w in LEVEL_BITS if level & bit and not (bit == 2 and level & 4)]
-    return " + ".join(words) if words else "nothing"
+    return table(rows, ["bit", "kind", "pages", "size"])
 
 
 def level_table(results: Iterable["Result"]) -> str:
@@ -383,12 +288,9 @@ def level_table(results: Iterable["Result"]) -> str:
     rows = []
     for r in results:
         share = f"{100 * r.write_bytes / first:.1f}%" if first else ""
-        rows.append([str(r.dump_level), level_words(r.dump_level), str(r.original_pages - r.excluded_pages),
+        rows.append([str(r.dump_level), dump_level_words(r.dump_level), str(r.original_pages - r.excluded_pages),
                      size_words(r.write_bytes), share])
-    return _table(rows, ["-d", "drops", "pages kept", "file", "of the first"])
-
-
-_OPTION = {None: "(none)", "zlib": "-c", "lzo": "-l", "snappy": "-p", "zstd": "-z"}
+    return table(rows, ["-d", "drops", "pages kept", "file", "of the first"])
 
 
 def codec_table(results: Iterable["Result"]) -> str:
@@ -398,100 +300,9 @@ def codec_table(results: Iterable["Result"]) -> str:
     rows = []
     for r in results:
         ratio = f"{plain / r.write_bytes:.1f}x" if plain and r.write_bytes else ""
-        rows.append([_OPTION.get(r.compression, "?"), r.compression or "none", size_words(r.write_bytes),
-                     ratio, f"{r.seconds:.2f}"])
-    return _table(rows, ["option", "codec", "file", "smaller by", "seconds"])
-
-
-def hexdump(data: bytes, length: int = 64, start: int = 0) -> str:
-    """xxd's layout: offset, 16 bytes as 8 groups of 4 hex digits, the printable characters.
-
-    >>> print(hexdump(b"KDUMP   \\x06\\x00\\x00\\x00Linu", 16))
-    00000000: 4b44 554d 5020 2020 0600 0000 4c69 6e75  KDUMP   ....Linu
-    """
-    out = []
-    chunk = data[start:start + length]
-    for off in range(0, len(chunk), 16):
-        row = chunk[off:off + 16]
-        hexes = " ".join(row[i:i + 2].hex() for i in range(0, len(row), 2))
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
-        out.append(f"{start + off:08x}: {hexes:<39}  {text}")
-    return "\n".join(out)
-
-
-def makedumpfile_words(args: Optional[MakedumpfileArgs]) -> str:
-    """A core_collector's makedumpfile options in words.
-
-    >>> from kpanic_lab.kdump.config import parse_makedumpfile_args
-    >>> makedumpfile_words(parse_makedumpfile_args("-l --message-level 7 -d 31"))
-    'kdump-compressed, lzo, -d 31 (drops zero pages + all cache pages + user process data + free pages)'
-    """
-    if args is None:
-        return "not makedumpfile: the lab's capture kernel has only makedumpfile"
-    fmt = "ELF (-E)" if args.elf else "kdump-compressed"
-    if args.flatten:
-        fmt += ", flattened (-F)"
-    comp = args.compression or "uncompressed"
-    return f"{fmt}, {comp}, -d {args.dump_level} (drops {level_words(args.dump_level)})"
-
-
-# ---------------------------------------------------------------------------- configuration
-def conf_summary(conf: KdumpConf) -> str:
-    """The settings kdumpctl takes from a kdump.conf, defaults filled in, in words."""
-    if conf.target_type is None:
-        where = f"the root file system, {conf.path}/<host>-<date>/"
-    elif conf.target_type in ("ssh", "nfs"):
-        where = f"{conf.target_type} {conf.target}, {conf.path}/<host>-<date>/"
-    elif conf.target_type == "raw":
-        where = f"raw device {conf.target} (the flattened stream, no file system)"
-    else:
-        where = f"{conf.target_type} file system on {conf.target}, {conf.path}/<host>-<date>/"
-    lines = [f"dump target     {where}",
-             f"core_collector  {conf.core_collector}",
-             f"                = {makedumpfile_words(conf.makedumpfile)}",
-             f"failure_action  {conf.failure_action}   (when the dump fails)",
-             f"final_action    {conf.final_action}   (after a dump that worked)"]
-    lines += [f"warning         {w}" for w in conf.warnings]
-    return "\n".join(lines)
-
-
-def _error_at_line(text: str, e: KdumpConfError, who: str) -> str:
-    """The file with the line the error names marked, then the error."""
-    lines = [f"{'>' if no == e.line else ' '}{no:3d}  {line}" for no, line in enumerate(text.splitlines(), 1)]
-    return "\n".join(lines + ["", f"{who}: {e}"])
-
-
-def check_kdump_conf(text: str, name: str = "/etc/kdump.conf") -> str:
-    """Check a kdump.conf as kdumpctl does: its settings, or the error under the line it names."""
-    try:
-        conf = parse_kdump_conf(text, name)
-    except KdumpConfError as e:
-        return _error_at_line(text, e, "kdumpctl")
-    return conf_summary(conf)
-
-
-def tools_summary(tools: KdumpTools) -> str:
-    """What Debian's kdump-tools will do with these /etc/default/kdump-tools variables."""
-    v = tools.values
-    remote = f"ssh {v['SSH']}" if v["SSH"] else f"nfs {v['NFS']}" if v["NFS"] else "local disk"
-    lines = [f"USE_KDUMP={v['USE_KDUMP']}       " + ("kdump is on" if tools.use_kdump else
-                                                    "kdump is off: nothing is loaded at boot"),
-             f"KDUMP_COREDIR    {tools.coredir}/<timestamp>/  on {remote}",
-             f"MAKEDUMP_ARGS    {v['MAKEDUMP_ARGS']} = {makedumpfile_words(tools.makedumpfile)}",
-             f"KDUMP_SYSCTL     {v['KDUMP_SYSCTL']}   (set when kdump is loaded)",
-             f"KDUMP_FAIL_CMD   {tools.fail_cmd or '(unset: reboot after a failed dump)'}",
-             f"KDUMP_CMDLINE_APPEND  {v['KDUMP_CMDLINE_APPEND']}"]
-    lines += [f"warning          {w}" for w in tools.warnings]
-    return "\n".join(lines)
-
-
-def check_kdump_tools(text: str, name: str = "/etc/default/kdump-tools") -> str:
-    """Check /etc/default/kdump-tools: what kdump-tools will do, or the error under its line."""
-    try:
-        tools = parse_kdump_tools(text, name)
-    except KdumpConfError as e:
-        return _error_at_line(text, e, "error")
-    return tools_summary(tools)
+        option = CODECS[r.compression].option if r.compression else "(none)"
+        rows.append([option, r.compression or "none", size_words(r.write_bytes), ratio, f"{r.seconds:.2f}"])
+    return table(rows, ["option", "codec", "file", "smaller by", "seconds"])
 
 
 def tail(text: str, n: int = 5) -> str:

@@ -20,6 +20,7 @@ from kpanic_lab.formats.printk import panic_message
 from kpanic_lab.guest.taint import set_flags
 from kpanic_lab.panic.stages import STAGE_INFO
 from kpanic_lab.panic.trace import CpuState, StageRecord, Trace, notify_name
+from kpanic_lab.text import table as _table
 
 if TYPE_CHECKING:
     from kpanic_lab.machine import Machine
@@ -208,14 +209,6 @@ def stage_card(rec: Optional[StageRecord]) -> str:
 
 def stage_cards(records: Iterable[StageRecord]) -> str:
     return "\n\n".join(stage_card(r) for r in records)
-
-
-def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
-    cells = [list(header)] + [list(r) for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _short_doing(doing: str) -> str:

@@ -33,12 +33,12 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from kpanic_lab.dumplevel import DUMP_LEVEL_BITS, dump_level_words
 from kpanic_lab.errors import LabError
 from kpanic_lab.formats import open_dump
 from kpanic_lab.i18n import N_, _
 from kpanic_lab.formats.dump import Dump
-from kpanic_lab.formats.errors import dump_level_words
-from kpanic_lab.formats.codecs import get_codec
+from kpanic_lab.formats.codecs import CODECS, get_codec
 from kpanic_lab.guest.headers import PAGE_SIZE
 from kpanic_lab.kdump.makedumpfile import available_compressions, exclude_pages, makedumpfile
 from kpanic_lab.kdump.pageclass import KINDS, PageLayout, classify_pages, zero_pages
@@ -56,11 +56,13 @@ WORDS = {"kernel": N_("kernel (always kept)"), "zero": N_("zero-filled"), "cache
          "not saved": N_("excluded when this dump was saved"),
          "hole": N_("not in the dump (no RAM, or crashkernel=)")}
 KEPT = "#37474f"
-BITS = ((1, N_("1: zero pages")), (2, N_("2: cache, not private")), (4, N_("4: all cache")), (8, N_("8: user data")),
-        (16, N_("16: free pages")))
-CODEC_FLAGS = {"lzo": "-l", "zlib": "-c", "snappy": "-p", "zstd": "-z"}
 DESC_BYTES = 24                   # one kdump page descriptor (offset, size, flags, page_flags)
 DEBOUNCE_SECONDS = 0.04           # a burst of control changes closer than this is one update (key repeat: ~33 ms)
+
+
+def _option(codec: Optional[str]) -> str:
+    """makedumpfile's option for a compression ("-z" for zstd), "" for none."""
+    return CODECS[codec].option if codec else ""
 
 
 class _Counter(io.RawIOBase):
@@ -319,10 +321,10 @@ class PageKindView(w.VBox):
         self.summary.add_class("kpanic-level-summary")
         self.legend = w.HTML("")
         self.slider = w.IntSlider(value=level, min=0, max=31, description="-d", continuous_update=False)
-        self.boxes = [w.Checkbox(value=bool(level & bit), description=_(words), indent=False,
-                                 layout=w.Layout(width="auto")) for bit, words in BITS]
+        self.boxes = [w.Checkbox(value=bool(level & bit), description=f"{bit}: {_(words)}",
+                                 indent=False, layout=w.Layout(width="auto")) for bit, words in DUMP_LEVEL_BITS]
         have = [c for c, ok in available_compressions().items() if ok]
-        options = [(_("none"), "")] + [(f"{CODEC_FLAGS.get(c, c)} {c}", c) for c in have]
+        options = [(_("none"), "")] + [(f"{_option(c)} {c}", c) for c in have]
         self.codec = w.Dropdown(options=options, value=compression if compression in have else "",
                                 description=_("compression"))
         self.slider.observe(lambda ch: self._from_slider(), "value")
@@ -367,7 +369,7 @@ class PageKindView(w.VBox):
 
     def _from_boxes(self) -> None:
         if not self._syncing:
-            self._request(sum(bit for (bit, _), b in zip(BITS, self.boxes) if b.value))
+            self._request(sum(bit for (bit, _), b in zip(DUMP_LEVEL_BITS, self.boxes) if b.value))
 
     def _request(self, level: int) -> None:
         """A control asked for ``level``: debounced in a running event loop (a kernel), at once without.
@@ -416,7 +418,7 @@ class PageKindView(w.VBox):
         self._syncing = True
         try:
             self.slider.value = level
-            for (bit, _words), b in zip(BITS, self.boxes):
+            for (bit, _words), b in zip(DUMP_LEVEL_BITS, self.boxes):
                 b.value = bool(level & bit)
         finally:
             self._syncing = False
@@ -458,10 +460,10 @@ class PageKindView(w.VBox):
             out = _Counter()
             makedumpfile(self.dump, out, level, codec or None, progress=self.progress)  # type: ignore[arg-type]
             self.model.calibrate(level, codec, out.n)
-            self.progress.finish(f"makedumpfile -d {level} {CODEC_FLAGS.get(codec, '')}".rstrip()
+            self.progress.finish(f"makedumpfile -d {level} {_option(codec)}".rstrip()
                                  + ": one real run; other levels are computed from the classified pages")
             return out.n
-        self.progress.label.value = esc(f"-d {level} {CODEC_FLAGS.get(codec, '')}".rstrip()
+        self.progress.label.value = esc(f"-d {level} {_option(codec)}".rstrip()
                                         + ": computed from the pages classified once (no makedumpfile run)")
         return size
 
@@ -472,7 +474,7 @@ class PageKindView(w.VBox):
                        for k, n in self.counts.items() if n)
         size = (_("<b>{n:,} bytes</b> ({mib:.2f} MiB)").format(n=self.vmcore_bytes, mib=self.vmcore_bytes / (1 << 20))
                 if self.vmcore_bytes else f"<i>{_('not computed')}</i>")
-        flag = CODEC_FLAGS.get(self.compression, "")
+        flag = _option(self.compression)
         return (_("<b>-d {level}</b> drops {words}.").format(level=self.dump_level,
                                                               words=esc(dump_level_words(self.dump_level)))
                 + "<br>" + _("{ram} pages of RAM: {excluded} excluded, {kept} written.").format(

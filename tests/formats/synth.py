@@ -29,6 +29,12 @@ RANGES = [(1 * PAGE, 160 * PAGE), (256 * PAGE, 512 * PAGE)]
 PAGE_SIZE_STRUCT = 56
 PG_LRU, PG_SLAB, PG_SWAPCACHE, PG_RESERVED, PG_PRIVATE, PG_SWAPBACKED = 4, 9, 10, 12, 13, 19
 BUDDY = -128
+# what the guest's DWARF says of struct page and enum pageflags (for PageLayout.from_dwarf)
+STRUCT_PAGE_OFFSETS = {"flags": 0, "lru": 8, "mapping": 24, "index": 32, "private": 40, "_mapcount": 48,
+                       "_refcount": 52}
+PAGEFLAGS = {"PG_locked": 0, "PG_lru": PG_LRU, "PG_slab": PG_SLAB, "PG_owner_priv_1": PG_SWAPCACHE,
+             "PG_reserved": PG_RESERVED, "PG_private": PG_PRIVATE, "PG_swapbacked": PG_SWAPBACKED,
+             "PG_swapcache": PG_SWAPCACHE}
 MEM_MAP_PFN = 8                 # mem_map array at pfn 8 (512 * 56 bytes = 7 pages)
 LOG_BUF_PFN = 20                # log_buf: 1 page
 SYMS_PFN = 30                   # the variables: mem_map, log_buf, log_buf_len, log_first_idx, log_next_idx

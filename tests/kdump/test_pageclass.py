@@ -5,7 +5,7 @@ import pytest
 
 from kpanic_lab.formats import open_dump
 from kpanic_lab.formats.vmcoreinfo import parse_vmcoreinfo
-from kpanic_lab.kdump.pageclass import KINDS, PageClassError, PageLayout, classify_pages, zero_pages
+from kpanic_lab.kdump.pageclass import KINDS, PageClassError, PageFrames, PageLayout, classify_pages, zero_pages
 from tests.formats import synth
 
 
@@ -47,3 +47,57 @@ def test_zero_pages():
     pages = np.zeros((3, 4096), np.uint8)
     pages[1, 4095] = 1
     assert zero_pages(pages).tolist() == [True, False, True]
+
+
+# ------------------------------------------------------------------ one classifier, two descriptions
+GUEST_OFFSETS, PAGEFLAGS = synth.STRUCT_PAGE_OFFSETS, synth.PAGEFLAGS
+
+
+def test_dwarf_and_vmcoreinfo_give_the_same_layout(synthetic):
+    from_vi = PageLayout.from_vmcoreinfo(open_dump(synthetic.elf).vmcoreinfo)
+    from_dwarf = PageLayout.from_dwarf(56, GUEST_OFFSETS, PAGEFLAGS, synth.BUDDY)
+    assert from_dwarf == PageLayout(**{**from_vi.__dict__, "pg_reserved": synth.PG_RESERVED})
+    assert PageLayout.from_dwarf(56, GUEST_OFFSETS, PAGEFLAGS).buddy_mapcount is None     # a #define: not in DWARF
+
+
+def test_missing_dwarf_names_what():
+    with pytest.raises(PageClassError, match="enum pageflags value PG_lru"):
+        PageLayout.from_dwarf(56, GUEST_OFFSETS, {"PG_slab": 9})
+    with pytest.raises(PageClassError, match="struct page member _mapcount"):
+        PageLayout.from_dwarf(56, {"flags": 0, "mapping": 24, "private": 40}, PAGEFLAGS)
+
+
+def test_vmcoreinfo_wins_and_dwarf_fills_the_gaps(synthetic):
+    dwarf = PageLayout.from_dwarf(56, GUEST_OFFSETS, {**PAGEFLAGS, "PG_lru": 5}, None)
+    layout = PageLayout.from_vmcoreinfo(open_dump(synthetic.elf).vmcoreinfo, fallback=dwarf)
+    assert layout.pg_lru == synth.PG_LRU and layout.buddy_mapcount == synth.BUDDY     # from VMCOREINFO
+    assert layout.pg_reserved == synth.PG_RESERVED                                    # only the DWARF has it
+    only_dwarf = PageLayout.from_vmcoreinfo(parse_vmcoreinfo("OSRELEASE=6.1\n"), fallback=dwarf)
+    assert only_dwarf == dwarf
+
+
+def test_page_frames_answer_each_question(synthetic):
+    raw = bytes(synthetic.memory[synth.MEM_MAP_PFN * 4096:][:synth.NPAGES * 56])
+    layout = PageLayout.from_dwarf(56, GUEST_OFFSETS, PAGEFLAGS, synth.BUDDY)
+    p = PageFrames(raw, layout)
+    assert p.n == synth.NPAGES
+    pfns = lambda mask: set(np.nonzero(mask)[0].tolist())       # noqa: E731
+    kind = lambda k: {pfn for pfn, v in synthetic.kinds.items() if v == k}      # noqa: E731
+    assert pfns(p.free) == kind("free")                        # tail pages too; the slab page 401 is not free
+    assert pfns(p.cache & ~p.anon) == kind("cache") | kind("cache_private")
+    assert pfns(p.cache & p.private_data) == kind("cache_private")
+    assert pfns(p.anon) == kind("user")
+    assert pfns(p.slab) == set(range(400, 448)) and pfns(p.reserved) == set(range(1, 160))
+    assert not p.mapped.any() and not p.hwpoison.any() and not p.offline.any()
+
+
+def test_levels_0_and_1_need_no_struct_page():
+    # makedumpfile.exclude_pages at -d 0/1: no mem_map read, and a layout that describes nothing
+    exc = classify_pages(np.zeros(0, np.uint8), PageLayout(1, 0, 0, 0, 0, 0, 0, 0, 0), 1, np.ones(64, bool))
+    assert not exc.excluded.any() and sum(exc.counts.values()) == 0
+
+
+def test_docstring_examples():
+    import doctest
+    from kpanic_lab.kdump import pageclass
+    assert doctest.testmod(pageclass).failed == 0

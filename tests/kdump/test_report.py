@@ -1,41 +1,27 @@
-"""kdump/report.py: the text views the kdump notebooks print, on literals and tiny built inputs.
-
-The ELF views are checked against readelf where it is installed; the rest against the wording of
-the reference logs (shared/reference/d_kdump.*) copied in as literals.
+"""kdump/report.py: the text views the kdump notebooks print, on literals and tiny built inputs,
+checked against the wording of the reference logs (shared/reference/d_kdump.*) copied in as literals.
 """
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from kpanic_lab.formats.elfcore import ElfLoad, build_vmcore_notes, write_elf_core
-from kpanic_lab.formats.prstatus import PrStatus
-from kpanic_lab.formats.sink import StreamSink
+from kpanic_lab.formats import describe
 from kpanic_lab.kdump import report
-from kpanic_lab.kdump.config import parse_kdump_conf, parse_kdump_tools, parse_makedumpfile_args
-from kpanic_lab.kdump.kexec import Segment, build_elfcorehdr
+from kpanic_lab.kdump.kexec import Segment
 from kpanic_lab.kdump.makedumpfile import Result
+from kpanic_lab.text import size_words
 
 M, G = 1 << 20, 1 << 30
 
 
 def rows(table: str) -> list:
-    """A _table's body rows as lists of cells (two or more spaces separate cells)."""
+    """A text.table's body rows as lists of cells (two or more spaces separate cells)."""
     return [re.split(r"\s{2,}", line.strip()) for line in table.splitlines()[2:]]
-
-
-# ------------------------------------------------------------------ sizes
-@pytest.mark.parametrize("n,words", [(0, "0 bytes"), (4096, "4 KiB"), (0x9EC00, "635 KiB"), (64 * M, "64 MiB"),
-                                     (int(254.875 * M), "254.9 MiB"), (8 * G, "8 GiB"), (4132, "4.0 KiB")])
-def test_size_words(n, words):
-    assert report.size_words(n) == words
 
 
 # ------------------------------------------------------------------ crashkernel=
@@ -152,66 +138,6 @@ def test_capture_cmdline_table():
     assert body["nr_cpus=1"].startswith("bring up this many CPUs only")
 
 
-NOTES = [(0x107DA80, 368), (0x107DBF0, 368)]
-RAM = [(0x1000, 0x9FC00), (0x100000, 0xB000000), (0xF000000, 0xFFE0000)]
-
-
-def elfcorehdr() -> bytes:
-    return build_elfcorehdr(NOTES, (0x107E600, 0x1024), RAM, (0xFFFFFFFF81000000, 0x1000000, 0xB1000))
-
-
-def test_program_headers_of_kexecs_header():
-    hdr = elfcorehdr()
-    assert report.elf_header_line(hdr) == "ELF64 ET_CORE EM_X86_64, 7 program headers at offset 64, 0 section headers"
-    body = rows(report.program_headers(hdr, NOTES, "107e600 1024\n"))
-    assert [r[-1] for r in body] == ["crash_notes of CPU 0", "crash_notes of CPU 1", "VMCOREINFO",
-                                     "the kernel image (its virtual addresses)", "RAM at 4 KiB", "RAM at 1 MiB",
-                                     "RAM at 240 MiB"]
-    assert body[5][1:5] == ["0x100000", "ffff888000100000", "00100000", "175 MiB"]
-
-
-def small_vmcore() -> bytes:
-    notes = build_vmcore_notes([PrStatus(pid=0, regs={"rip": 0xFFFFFFFF8100BF32}),
-                                PrStatus(pid=4, regs={"rip": 0xFFFFFFFF81006CC7})], "OSRELEASE=6.1.0-kpanic\n")
-    loads = [ElfLoad(0x1000, 0xFFFF888000001000, 0x3000, 0x1000), ElfLoad(0x100000, 0xFFFF888000100000, 0x2000, 0x2000)]
-    out = io.BytesIO()
-    sink = StreamSink(out)
-    write_elf_core(sink, notes, loads, lambda ld: [bytes(ld.filesz)])
-    sink.close()
-    return out.getvalue()
-
-
-def test_program_headers_and_notes_of_a_vmcore():
-    core = small_vmcore()
-    ph = rows(report.program_headers(core))
-    assert [r[0] for r in ph] == ["NOTE", "LOAD", "LOAD"]
-    assert ph[0][-1] == "notes (NT_PRSTATUS per CPU, VMCOREINFO)"
-    assert ph[1][-1] == "RAM at 4 KiB, last 8 KiB not in the file"
-    assert rows(report.note_table(core)) == [["CORE", "0x00000150", "NT_PRSTATUS"], ["CORE", "0x00000150", "NT_PRSTATUS"],
-                                             ["VMCOREINFO", "0x00000017", "type 0x0"]]
-
-
-@pytest.mark.skipif(shutil.which("readelf") is None, reason="readelf not installed")
-def test_program_headers_agree_with_readelf(tmp_path: Path):
-    for name, data in (("hdr", elfcorehdr()), ("core", small_vmcore())):
-        path = tmp_path / name
-        path.write_bytes(data)
-        out = subprocess.run(["readelf", "-lW", str(path)], capture_output=True, text=True).stdout
-        theirs = [(m.group(1), int(m.group(2), 16), int(m.group(3), 16), int(m.group(4), 16))
-                  for m in re.finditer(r"^\s+(NOTE|LOAD)\s+(0x[0-9a-f]+) (0x[0-9a-f]+) (0x[0-9a-f]+)", out, re.M)]
-        ours = [(r[0], int(r[1], 16), int(r[2], 16), int(r[3], 16)) for r in rows(report.program_headers(data))]
-        assert ours == theirs
-    out = subprocess.run(["readelf", "-n", str(tmp_path / "core")], capture_output=True, text=True).stdout
-    owners = re.findall(r"^\s+(CORE|VMCOREINFO)\s+(0x[0-9a-f]+)", out, re.M)
-    assert [(r[0], r[1]) for r in rows(report.note_table(small_vmcore()))] == owners
-
-
-def test_prstatus_table():
-    table = report.prstatus_table([PrStatus(pid=0, regs={"rip": 0x10, "rsp": 0x20}), PrStatus(pid=4, regs={"rip": 0x30})],
-                                  lambda a: f"sym+{a:#x}")
-    assert rows(table) == [["0", "0", "sym+0x10", "0000000000000020"], ["1", "4", "sym+0x30", "0000000000000000"]]
-
-
 def test_seam_marks_the_jump():
     text = report.seam("a\nb\n[ 0.1]  </TASK>\n", "[ 0.0] Linux version 6.1\n[ 0.0] Command line: x\nmore\n", 2, 1)
     lines = text.splitlines()
@@ -231,19 +157,12 @@ def _mdf(level, write_bytes, compression=None, seconds=0.0, **counts):
     return r
 
 
-def test_level_words_bit_4_is_all_cache():
-    assert report.level_words(0) == "nothing"
-    assert report.level_words(2) == "cache pages without private data"
-    assert report.level_words(6) == report.level_words(4) == "all cache pages"
-    assert report.level_words(31) == "zero pages + all cache pages + user process data + free pages"
-
-
 def test_kinds_and_level_tables():
     full = _mdf(31, 4395916, zero=241, cache=256, cache_private=256, user=604, free=46606)
     kinds = rows(report.kinds_table(full))
     assert kinds[0] == ["1", "Pages filled with zero", "241", "964 KiB"]
     assert kinds[4] == ["16", "Free pages", "46606", "182.1 MiB"]
-    assert kinds[5] == ["kept (written)", str(0xF000 - 47963), report.size_words((0xF000 - 47963) * 4096)]
+    assert kinds[5] == ["kept (written)", str(0xF000 - 47963), size_words((0xF000 - 47963) * 4096)]
     levels = rows(report.level_table([_mdf(0, 200 << 20), full]))
     assert levels[0] == ["0", "nothing", str(0xF000), "200 MiB", "100.0%"]
     assert levels[1][0] == "31" and levels[1][4] == "2.1%"
@@ -252,45 +171,6 @@ def test_kinds_and_level_tables():
 def test_codec_table_ratio_to_uncompressed():
     body = rows(report.codec_table([_mdf(31, 4 << 20), _mdf(31, 1 << 20, "zstd", 0.25)]))
     assert body == [["(none)", "none", "4 MiB", "1.0x", "0.00"], ["-z", "zstd", "1 MiB", "4.0x", "0.25"]]
-
-
-def test_hexdump_matches_xxd_layout_of_the_reference():
-    head = bytes.fromhex("4b44554d50202020060000004c696e75" "78000000000000000000000000000000")
-    assert report.hexdump(head, 32).splitlines() == [
-        "00000000: 4b44 554d 5020 2020 0600 0000 4c69 6e75  KDUMP   ....Linu",
-        "00000010: 7800 0000 0000 0000 0000 0000 0000 0000  x..............."]
-    assert report.hexdump(b"abc", 16) == "00000000: 6162 63                                  abc"
-
-
-# ------------------------------------------------------------------ configuration
-def test_makedumpfile_words():
-    assert report.makedumpfile_words(parse_makedumpfile_args("-F -c -d 17")) == \
-        "kdump-compressed, flattened (-F), zlib, -d 17 (drops zero pages + free pages)"
-    assert report.makedumpfile_words(parse_makedumpfile_args("-E -d 0")) == "ELF (-E), uncompressed, -d 0 (drops nothing)"
-    assert report.makedumpfile_words(None).startswith("not makedumpfile")
-
-
-def test_conf_summary_fills_in_defaults():
-    text = report.conf_summary(parse_kdump_conf("ssh kdump@10.0.0.1\ndefault shell\n"))
-    assert "dump target     ssh kdump@10.0.0.1, /var/crash/<host>-<date>/" in text
-    assert "core_collector  makedumpfile -F -l --message-level 7 -d 31" in text      # ssh: mkdumprd's flat default
-    assert "failure_action  shell" in text
-    assert "renamed 'failure_action'" in text
-
-
-def test_check_kdump_conf_marks_the_line():
-    text = report.check_kdump_conf("path /var/crash\ncore_collector makedumpfile -d 31\npath /srv\n")
-    assert text.splitlines()[2] == ">  3  path /srv"
-    assert text.splitlines()[-1] == ("kdumpctl: kdump.conf:3: Duplicated kdump config value of option path "
-                                     "(first set on line 1)")
-    assert report.check_kdump_conf("raw /dev/vdb\n").startswith("dump target     raw device /dev/vdb")
-
-
-def test_tools_summary():
-    text = report.tools_summary(parse_kdump_tools('USE_KDUMP=1\nMAKEDUMP_ARGS="-c -d 31"\nSSH="kdump@10.0.0.1"\n'))
-    assert "kdump is on" in text and "on ssh kdump@10.0.0.1" in text
-    assert "MAKEDUMP_ARGS    -c -d 31 = kdump-compressed, zlib, -d 31" in text
-    assert "(unset: reboot after a failed dump)" in text
 
 
 def test_listing(tmp_path: Path):
@@ -307,13 +187,6 @@ def test_outcome_summary():
         "dump      failed: No space left on device", "then      halt", "machine   halted"]
     assert report.outcome_summary(SimpleNamespace(outcome=None, end="no-capture", trace=SimpleNamespace(end="task-killed"))) \
         == "no dump: the capture kernel never ran (the crashed kernel's run ended: task-killed)\nmachine   no-capture"
-
-
-def test_check_kdump_tools_marks_the_line():
-    text = report.check_kdump_tools('USE_KDUMP=1\nMAKEDUMP_ARGS=-c -d 31\n')
-    assert text.splitlines()[1] == ">  2  MAKEDUMP_ARGS=-c -d 31"
-    assert text.splitlines()[-1].startswith("error: kdump-tools:2: MAKEDUMP_ARGS=-c -d 31: the shell would run '-d'")
-    assert report.check_kdump_tools("USE_KDUMP=1\n").startswith("USE_KDUMP=1       kdump is on")
 
 
 def test_tail():
@@ -364,7 +237,7 @@ def test_segment_digests_are_the_ones_purgatory_checks(loaded):
 def test_real_elfcorehdr_names_every_note(loaded):
     m = loaded.session.machine
     plan = loaded.kexec_plan
-    body = rows(report.program_headers(m.read(plan.elfcorehdr, 4096, physical=True), plan.notes,
+    body = rows(describe.program_headers(m.read(plan.elfcorehdr, 4096, physical=True), plan.notes,
                                        m.run_command("cat /sys/kernel/vmcoreinfo")))
     notes = [r[-1] for r in body if r[0] == "NOTE"]
     assert notes == ["crash_notes of CPU 0", "crash_notes of CPU 1", "VMCOREINFO"]

@@ -6,8 +6,9 @@ move the view reads the session's record of the stage and shows it:
 - the stage label (``kpanic-stage``) and a timeline slider over every recorded stage;
 - one panel per CPU: an IF lamp (``kpanic-if-on`` lit / ``kpanic-if-off`` dark), what the CPU
   is doing, its symbolised RIP and its preempt count;
-- the stage's explanation, the notifier chain with the notifier being called highlighted,
-  the console as it grows (the lines the stage printed highlighted), and the stage graph.
+- what the stage did and why (``panic/describe.py``'s words, never parsed from printed text),
+  the notifier chain with the notifier being called highlighted, the console as it grows (the
+  lines the stage printed highlighted), and the stage graph.
 
 Everything a test needs is state on the widget (``position``, ``stage_key``, ``if_flags``,
 ``graph_source``, ``current_node``, ``error`` ...), and every button is a method:

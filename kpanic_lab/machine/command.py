@@ -51,17 +51,17 @@ class CommandResult:
         return self.exit_code == 0
 
 
-def exit_status(events: Sequence["LabEvent"], pid: int) -> Optional[int]:
+def exit_status(events: Sequence[LabEvent], pid: int) -> Optional[int]:
     """The status the guest reported when ``pid`` ended, or None if it did not (pure)."""
     return next((e.args[1] for e in events if e.kind == "task_exit" and e.args[0] == pid), None)
 
 
-def next_pid(machine: "Machine") -> int:
+def next_pid(machine: Machine) -> int:
     """The pid the guest's kernel gives the next task it forks."""
     return int.from_bytes(machine.read_symbol("last_pid", 4), "little", signed=True) + 1
 
 
-def run_line(machine: "Machine", line: str, max_instructions: int = 2_000_000_000,
+def run_line(machine: Machine, line: str, max_instructions: int = 2_000_000_000,
              max_seconds: float = 60.0) -> CommandResult:
     """Type ``line`` at the shell's prompt, run until it prompts again, and say how it went.
 

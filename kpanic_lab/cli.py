@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Dict, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Dict, Optional, Sequence, TextIO
 
 import kpanic_lab
 from kpanic_lab.dumplevel import dump_level_legend
@@ -27,6 +27,9 @@ from kpanic_lab.i18n import N_, _, language, set_language
 # Machine (Unicorn), the image reader (pyelftools) and each command's library are imported where they
 # are used: a command that only reads a dump (makedumpfile) starts without them
 from kpanic_lab.machine import ConfigError, MachineConfig, MachineError
+
+if TYPE_CHECKING:
+    from kpanic_lab.panic.trace import Trace
 
 PROG = "kpanic-lab"
 
@@ -206,10 +209,7 @@ def _run(a: argparse.Namespace) -> int:
             _write(sys.stdout, session.machine.console_text)
         raise
     _write(sys.stdout, trace.console)
-    print(f"\n--- {trace.scenario}: {len(trace.stages)} stages, end: {trace.end}", file=sys.stderr)
-    for st in trace.stages:
-        ifs = " ".join(f"cpu{c.cpu}:IF={int(c.interrupts_enabled)}" for c in st.cpus)
-        print(f"  {st.index:>3} {st.key:<15} cpu{st.cpu} {st.detail:<55} {ifs}", file=sys.stderr)
+    _print_stages(trace)
     if a.trace:
         with open(a.trace, "w") as f:
             f.write(trace.to_json())
@@ -240,11 +240,14 @@ def _check_crashkernel(cmdline: str, memory: int) -> None:
         raise UsageError(str(e)) from None
 
 
-def _print_stages(trace) -> None:  # type: ignore[no-untyped-def]
+def _print_stages(trace: "Trace") -> None:
+    """The run's stages on stderr, one a line: where, what happened (``describe``), each CPU's IF."""
+    from kpanic_lab.panic.describe import stage_detail
+
     print(f"\n--- {trace.scenario}: {len(trace.stages)} stages, end: {trace.end}", file=sys.stderr)
     for st in trace.stages:
         ifs = " ".join(f"cpu{c.cpu}:IF={int(c.interrupts_enabled)}" for c in st.cpus)
-        print(f"  {st.index:>3} {st.key:<15} cpu{st.cpu} {st.detail:<55} {ifs}", file=sys.stderr)
+        print(f"  {st.index:>3} {st.key:<15} cpu{st.cpu} {stage_detail(st):<55} {ifs}", file=sys.stderr)
 
 
 def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-def]

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from kpanic_lab.i18n import display_width
+
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     """Rows under a header, each column as wide as its widest cell, a rule of dashes under the
-    header, two spaces between columns, no trailing blanks.
+    header, two spaces between columns, no trailing blanks; widths are display columns, so a
+    Chinese cell (two columns a character) lines up too.
 
     >>> print(table([["0", "IRQS_OFF"], ["12", "KEXEC"]], ["#", "stage"]))
     #   stage
@@ -27,8 +30,8 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     12  KEXEC
     """
     cells = [list(header)] + [list(r) for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    widths = [max(display_width(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c + " " * (w - display_width(c)) for c, w in zip(r, widths)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -13,6 +13,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 from kpanic_lab.exercises.feedback import ExerciseFailed, Feedback, require
 from kpanic_lab.i18n import _
 from kpanic_lab.panic import PanicSession, Trace
+from kpanic_lab.panic.describe import stage_detail
+from kpanic_lab.panic.stages import STOPPED_BY_IPI, signed
 from kpanic_lab.panic.notifiers import NOTIFY_DONE, NotifierContext
 
 # ------------------------------------------------------------------ exercise 1
@@ -64,8 +66,8 @@ def run_setting(s: Setting, cpus: int = 2) -> Observed:
     if end == "kexec":
         outcome = "capture kernel"
     elif end == "restart":
-        m = re.search(r"Rebooting in (\d+) seconds", trace.console)
-        outcome = f"reboot after {m.group(1) if m else 0} s"
+        timeout = next((signed(r.args[0]) for r in trace.stages if r.key == "TIMEOUT"), 0)
+        outcome = f"reboot after {max(timeout, 0)} s"
     elif end in ("task-killed", "continued"):
         outcome = "oops and go on"
     else:
@@ -114,7 +116,7 @@ def check_predictions(predictions: Dict[str, Tuple[str, Sequence[int]]], cpus: i
         if got[1] != want[1]:
             why.append(_("IF=0 at the end on CPUs {did}, not {said}").format(did=want[1], said=got[1]))
         problems.append(_("row {row} ({what}): ").format(row=row, what=s.describe()) + "; ".join(why)
-                        + _(" (last stage: {stage})").format(stage=seen.trace.stages[-1].detail
+                        + _(" (last stage: {stage})").format(stage=stage_detail(seen.trace.stages[-1])
                                                                if seen.trace.stages else seen.trace.end))
     if problems:
         raise ExerciseFailed(ex, problems, [
@@ -142,7 +144,7 @@ def observe_stop(scenario: str = "panic-cpu1", cpus: int = 2) -> StopFacts:
     for i, r in enumerate(trace.stages):
         if r.key == "CPU_STOPPED" and r.args and r.args[0] == 0:
             before = next((p.key for p in reversed(trace.stages[:i]) if p.key not in ("CPU_STOPPED",)), "TRIGGER")
-            vector = "REBOOT_VECTOR" if "REBOOT_VECTOR" in r.detail else "NMI"
+            vector = "REBOOT_VECTOR" if r.args[1] == STOPPED_BY_IPI else "NMI"
             return StopFacts(before, vector, r.cpus[0].preempt_count)
     raise ExerciseFailed(_("Exercise 2"), [_("CPU 0 was never stopped in {scenario}").format(scenario=scenario)])
 

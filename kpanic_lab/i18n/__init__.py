@@ -33,13 +33,14 @@ from __future__ import annotations
 import contextlib
 import os
 import string
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterator, Mapping, Optional, Tuple
 
 __all__ = [
     "_", "N_", "LANGUAGES", "CatalogueError", "catalogue", "language", "language_from_env",
-    "set_language", "translate", "using", "placeholders", "MARKER_FILE", "ENV_VARIABLE",
+    "set_language", "translate", "using", "placeholders", "display_width", "MARKER_FILE", "ENV_VARIABLE",
 ]
 
 #: The languages the lab speaks; the first is the source language (the message ids).
@@ -171,3 +172,12 @@ def _(text: str) -> str:
 def N_(text: str) -> str:
     """Mark ``text`` for translation without translating it now (for tables built at import time)."""
     return text
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal or a ``<pre>``: a Chinese character (East Asian wide) counts two.
+
+    >>> display_width("panic"), display_width("恐慌")
+    (5, 4)
+    """
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tupl
 
 from kpanic_lab.formats.printk import panic_message
 from kpanic_lab.guest.taint import set_flags
-from kpanic_lab.panic.stages import STAGE_INFO
-from kpanic_lab.panic.trace import CpuState, StageRecord, Trace, notify_name
+from kpanic_lab.i18n import _, display_width
+from kpanic_lab.panic.describe import (cpu_doing, notifier_effect, notify_name, stage_detail, stage_explanation,
+                                       stage_title)
+from kpanic_lab.panic.trace import CpuState, StageRecord, Trace
 from kpanic_lab.text import table as _table
 
 if TYPE_CHECKING:
@@ -184,25 +186,24 @@ def _sym(symbol: str) -> str:
 def cpu_line(c: CpuState) -> str:
     """One CPU at one stage: IF, preempt count, what it does, where.
 
-    >>> cpu_line(CpuState(0, "stopped by NMI", 0, "stop_this_cpu+0x61/0x70", False, 0x110000))
+    >>> cpu_line(CpuState(0, "stopped-nmi", 0, "stop_this_cpu+0x61/0x70", False, 0x110000))
     'CPU 0  IF=0  preempt 0x110000 (NMI, hardirq 1)  stopped by NMI  at stop_this_cpu+0x61'
     """
     return (f"CPU {c.cpu}  IF={int(c.interrupts_enabled)}  preempt {describe_preempt_count(c.preempt_count)}"
-            f"  {c.doing}  at {_sym(c.symbol)}")
+            f"  {cpu_doing(c.doing)}  at {_sym(c.symbol)}")
 
 
 def stage_card(rec: Optional[StageRecord]) -> str:
     """One stage for a student: what happened, why Linux does it, and every CPU's state."""
     if rec is None:
-        return "(before the trigger: the shell is waiting at its prompt)"
-    head = f"stage {rec.index}: {rec.key} - {rec.title}   (CPU {rec.cpu}, at {_sym(rec.symbol)})"
-    lines = [head]
-    if rec.detail:
-        lines.append(f"  what:  {rec.detail}")
-    info = STAGE_INFO.get(rec.key)
-    why = info.explain if info else None
-    if why:
-        lines.append(f"  why:   {why}")
+        return _("(before the trigger: the shell is waiting at its prompt)")
+    stage = _("stage {index}").format(index=rec.index)
+    lines = [f"{stage}: {rec.key} - {stage_title(rec)}   (CPU {rec.cpu}, at {_sym(rec.symbol)})"]
+    labels = (_("what:"), _("why:"))
+    width = max(display_width(label) for label in labels) + 2
+    for label, words in zip(labels, (stage_detail(rec), stage_explanation(rec))):
+        if words:
+            lines.append(f"  {label}{' ' * (width - display_width(label))}{words}")
     lines += [f"  {cpu_line(c)}" for c in rec.cpus]
     return "\n".join(lines)
 
@@ -211,16 +212,13 @@ def stage_cards(records: Iterable[StageRecord]) -> str:
     return "\n\n".join(stage_card(r) for r in records)
 
 
-def _short_doing(doing: str) -> str:
-    return {"spinning in panic_smp_self_stop": "self-stop spin", "waiting (mdelay)": "mdelay",
-            "running in user mode": "user mode"}.get(doing, doing)
 
 
 def stage_table(records: Iterable[StageRecord]) -> str:
     """One line per stage: where it happened and, per CPU, IF, preempt count and what it does.
 
-    >>> r = StageRecord(0, "IRQS_OFF", "interrupts off", "", 1, 0, 0, "panic+0x85/0x32f", [],
-    ...                 [CpuState(0, "idle (hlt)", 0, "default_idle", True, 0),
+    >>> r = StageRecord(0, "IRQS_OFF", 1, 0, 0, "panic+0x85/0x32f", [],
+    ...                 [CpuState(0, "idle", 0, "default_idle", True, 0),
     ...                  CpuState(1, "running", 0, "panic+0x86/0x32f", False, 1)], 0)
     >>> print(stage_table([r]))
     #  stage     on  at          CPU 0 IF  preempt  doing       CPU 1 IF  preempt  doing
@@ -237,7 +235,7 @@ def stage_table(records: Iterable[StageRecord]) -> str:
         row = [str(r.index), r.key, str(r.cpu), _sym(r.symbol)]
         for c in r.cpus:
             pc = "?" if c.preempt_count is None else ("0" if c.preempt_count == 0 else f"0x{c.preempt_count:x}")
-            row += [str(int(c.interrupts_enabled)), pc, _short_doing(c.doing)]
+            row += [str(int(c.interrupts_enabled)), pc, cpu_doing(c.doing, short=True)]
         rows.append(row)
     return _table(rows, header)
 
@@ -245,7 +243,7 @@ def stage_table(records: Iterable[StageRecord]) -> str:
 def if_timeline(records: Iterable[StageRecord]) -> str:
     """Each CPU's IF flag across the stages, one character per stage.
 
-    >>> mk = lambda i, f: StageRecord(i, "X", "", "", 0, 0, 0, "", [], [CpuState(0, "", 0, "", f, 0)], 0)
+    >>> mk = lambda i, f: StageRecord(i, "X", 0, 0, 0, "", [], [CpuState(0, "", 0, "", f, 0)], 0)
     >>> print(if_timeline([mk(0, True), mk(1, False), mk(2, True)]))
     stage   012
     CPU 0   101
@@ -273,9 +271,10 @@ def outcome(trace: Trace) -> Dict[str, str]:
     """What a run came to: how it began, the panic message (as crash's ``sys`` shows it; none when
     the kernel went on), how it ended."""
     first = trace.stages[0] if trace.stages else None
+    what = stage_detail(first) if first else ""
     msg = None if trace.end in _WENT_ON else panic_message(trace.console)
     return {"scenario": trace.scenario,
-            "began with": f"{first.key} ({first.detail})" if first and first.detail else (first.key if first else "-"),
+            "began with": f"{first.key} ({what})" if first and what else (first.key if first else "-"),
             "panic message": msg if msg is not None else "(no panic)",
             "end": trace.end or "(not finished)"}
 
@@ -288,7 +287,7 @@ def outcomes_table(traces: Iterable[Trace]) -> str:
 
 def notifier_output(session: "PanicSession") -> str:
     """What each notifier printed on the console while it ran (between its call and its return), and
-    what a silent one did (pvpanic's port write, the panic LED), as the stage's detail says."""
+    what a silent one did (pvpanic's port write, the panic LED)."""
     out = []
     for r in session.records:
         if r.key == "NOTIFIER_RET" and r.notifier:
@@ -298,8 +297,9 @@ def notifier_output(session: "PanicSession") -> str:
             text = session.console_at(r.index)[len(session.console_at(start.index)):]
             printed = pick_lines(text, re.compile(r"\S")) or "(nothing printed)"
             out.append(f"{r.notifier.name}:\n" + "\n".join(f"    {line}" for line in printed.splitlines()))
-            if "; " in r.detail:
-                out.append(f"    did: {r.detail.split('; ', 1)[1]}")
+            did = notifier_effect(r.notifier)
+            if did:
+                out.append(f"    did: {did}")
     return "\n".join(out)
 
 
@@ -328,7 +328,7 @@ def panic_outline(trace: Trace, notifiers: bool = False) -> List[str]:
     """The steps panic() took, in the order observed; the notifier calls folded into one line,
     or with ``notifiers=True`` one line each with what it returned.
 
-    >>> t = Trace("x", {}, [StageRecord(i, k, "", "", 0, 0, 0, "", [], [], 0) for i, k in
+    >>> t = Trace("x", {}, [StageRecord(i, k, 0, 0, 0, "", [], [], 0) for i, k in
     ...     enumerate(["ENTRY", "IRQS_OFF", "NOTIFIER_CALL", "NOTIFIER_RET", "NOTIFIERS_DONE", "LOOP"])])
     >>> panic_outline(t)
     ['IRQS_OFF', 'notifiers (1 called)', 'LOOP']
@@ -411,7 +411,7 @@ def lecture_vs_linux(trace: Trace, dirty_before: Optional[int] = None,
          f"as the lecture: CRASH_KEXEC at {_at(trace, 'CRASH_KEXEC')} comes after the notifiers, because "
          "this run was booted with crash_kexec_post_notifiers" if post else
          f"CRASH_KEXEC at {_at(trace, 'CRASH_KEXEC')}"),
-        (f"mostly the same: TIMEOUT at {_at(trace, 'TIMEOUT')} ({timeout.detail if timeout else ''}), then "
+        (f"mostly the same: TIMEOUT at {_at(trace, 'TIMEOUT')} ({stage_detail(timeout) if timeout else ''}), then "
          f"{end.key if end else 'nothing'} at {f'#{end.index}' if end else '-'}. Linux also restarts at once "
          "when panic_timeout < 0; before that come kmsg_dump "
          f"({_at(trace, 'KMSG_DUMP')}) and the console flush ({_at(trace, 'CONSOLE_FLUSH')}); in the final "

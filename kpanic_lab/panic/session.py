@@ -3,8 +3,10 @@
 A session boots the guest, sets up a scenario, types its trigger, and then
 runs the machine until the guest's next stage event (``panic_stages.h``), a CPU
 exception, a CPU stopping, or the end.  Each stop is recorded with every CPU's
-state, and a snapshot (a delta against the state just before the trigger) is
-kept, so a student can step back and jump to any stage.
+state, as data (``trace.py``: the words are ``describe.py``'s), and a snapshot (a
+delta against the state just before the trigger) is kept, so a student can step
+back and jump to any stage.  A scenario's setup lines are checked by the exit
+status the guest reports for each (``machine/command.py``).
 
 Every run of a session stops at every stage, so the CPUs interleave the same
 way however the student moves: stepping back and forward again gives the same
@@ -23,22 +25,15 @@ from typing import Callable, List, Optional, Tuple, Union
 from kpanic_lab.errors import LabError
 from kpanic_lab.guest import DEFAULT_CMDLINE
 from kpanic_lab.guest.headers import ERROR_CODE_VECTORS, NR_CPUS, header
-from kpanic_lab.i18n import N_
 from kpanic_lab.machine import LabEvent, Machine, MachineConfig, Snapshot
+from kpanic_lab.machine.command import run_line
 from kpanic_lab.panic.notifiers import NotifierContext, NotifierError, PythonNotifiers
 from kpanic_lab.panic.scenarios import Scenario, get_scenario, panic_settings
-from kpanic_lab.panic.stages import STAGE_INFO, stage_name, trigger_names
-from kpanic_lab.panic.trace import CpuState, NotifierCall, StageRecord, Trace, notify_name
+from kpanic_lab.panic.stages import (STOPPED_BY_CRASH_NMI, STOPPED_BY_IPI, STOPPED_BY_NMI, STOPPED_SELF, signed,
+                                     stage_keys, stage_name)
+from kpanic_lab.panic.trace import CpuState, NotifierCall, StageRecord, Trace
 
 STOP_KINDS = ("stage", "exception", "cpu_stopped", "task_exit")
-VECTOR_NAMES = {0: "divide error", 6: "invalid opcode", 8: "double fault", 13: "general protection fault",
-                14: "page fault"}
-# LAB_EV_CPU_STOPPED's second argument (hw.h): how the CPU came to stop
-STOP_HOW = {0: "stopped by NMI (smp_send_stop's fallback, smp_stop_nmi_callback)",
-            1: "spins in panic_smp_self_stop, interrupts off",
-            2: "stopped by the crash NMI, registers saved",
-            3: "stopped by the REBOOT_VECTOR IPI (sysvec_reboot, hard-IRQ context)"}
-PVPANIC_EVENTS = {1: "PVPANIC_PANICKED", 2: "PVPANIC_CRASH_LOADED"}
 END_NAMES = {"panic-loop": "hang", "reset": "restart", "halted": "halted", "poweroff": "poweroff"}
 
 
@@ -114,9 +109,13 @@ class PanicSession:
             raise ScenarioError(f"the guest did not reach the shell ({r.reason}); last console lines:\n"
                                 + "\n".join(m.console_lines[-10:]))
         for line in self.scenario.setup:
-            out = m.run_command(line, max_instructions=self.max_instructions, max_seconds=self.max_seconds)
-            if "ERROR" in out or "not found" in out:
-                raise ScenarioError(f"setup line {line!r} failed: {out.strip()}")
+            # the guest's own word on the line: the exit status of the process the shell ran it in.
+            # Killed by a signal is not a failure: an oops in a setup line is what oops-limit sets up.
+            done = run_line(m, line, max_instructions=self.max_instructions, max_seconds=self.max_seconds)
+            if done.status is None or (done.exit_code or 0) != 0:
+                how = (f"exit status {done.exit_code}" if done.status is not None else
+                       f"it did not finish: {done.reason}")
+                raise ScenarioError(f"setup line {line!r} failed ({how}): {done.output.strip()}")
         self._base = m.snapshot()
         self._set_pcpu()
         return self
@@ -158,8 +157,8 @@ class PanicSession:
     def step_to(self, key: str) -> Optional[StageRecord]:
         """Forward to the next stage named ``key`` (``"CRASH_KEXEC"``), through the ones before it;
         None when the run ends first."""
-        if key not in STAGE_INFO:
-            raise KeyError(f"no stage {key!r}; the stages are: {', '.join(STAGE_INFO)}")
+        if key not in stage_keys():
+            raise KeyError(f"no stage {key!r}; the stages are: {', '.join(stage_keys())}")
         while True:
             rec = self.step()
             if rec is None or rec.key == key:
@@ -290,23 +289,23 @@ class PanicSession:
             name = v.symbol.split("+")[0]
             how = stopped.get(v.index)
             if v.state == "parked":
-                doing = N_("offline")
-            elif how == 2 or name == "crash_nmi_callback":
-                doing = N_("stopped by the crash NMI (registers saved)")
-            elif how == 1 or name == "panic_smp_self_stop":
-                doing = N_("spinning in panic_smp_self_stop")
-            elif how == 3:
-                doing = N_("stopped by IPI")
-            elif how == 0:
-                doing = N_("stopped by NMI")
+                doing = "offline"
+            elif how == STOPPED_BY_CRASH_NMI or name == "crash_nmi_callback":
+                doing = "crash-nmi"
+            elif how == STOPPED_SELF or name == "panic_smp_self_stop":
+                doing = "self-stop"
+            elif how == STOPPED_BY_IPI:
+                doing = "stopped-ipi"
+            elif how == STOPPED_BY_NMI:
+                doing = "stopped-nmi"
             elif v.state == "halted":
-                doing = N_("idle (hlt)")
+                doing = "idle"
             elif v.state == "stopped":
-                doing = N_("halted, interrupts off")
+                doing = "halted"
             elif v.state == "sleeping":
-                doing = N_("waiting (mdelay)")
+                doing = "mdelay"
             else:
-                doing = N_("running in user mode") if v.cpl == 3 else N_("running")
+                doing = "user" if v.cpl == 3 else "running"
             out.append(CpuState(v.index, doing, v.rip, v.symbol, v.interrupts_enabled,
                                 self._preempt_count(v.index)))
         return out
@@ -329,41 +328,27 @@ class PanicSession:
         return out
 
     def _record(self, ev: LabEvent) -> StageRecord:
+        """The record of a stop: the guest's numbers, and what only the machine can resolve (names)."""
         m = self.machine
-        notifier = None
+        notifier, caller = None, None
         if ev.kind == "stage":
             key = stage_name(ev.args[0])
             a, b = ev.args[1], ev.args[2]
-            detail = self._stage_detail(key, a, b)
-            if key in ("NOTIFIER_CALL", "NOTIFIER_RET"):
-                fn = self._notifier_name(a)
-                prio = self._last_priority(a) if key == "NOTIFIER_RET" else _signed(b)
-                notifier = NotifierCall(fn, prio, _signed32(b) if key == "NOTIFIER_RET" else None)
+            if key == "NOTIFIER_CALL":
+                notifier = NotifierCall(self._notifier_name(a), signed(b))
+            elif key == "NOTIFIER_RET":
+                notifier = self._notifier_returned(a, signed(b, 32))
+            elif key == "ENTRY":
+                caller = self._return_address(a)
             args = [a, b]
-        elif ev.kind == "exception":
-            key = "EXCEPTION"
-            vec, err, cr2 = ev.args
-            detail = f"{VECTOR_NAMES.get(vec, f'vector {vec}')} at {m.symbolize(ev.rip)}"
-            if vec == 14:
-                detail += f", address 0x{cr2:x}, error code 0x{err:x}"
-            args = list(ev.args)
-        elif ev.kind == "cpu_stopped":
-            key = "CPU_STOPPED"
-            detail = f"CPU {ev.args[0]} " + STOP_HOW.get(ev.args[1], "stopped")
-            args = [ev.args[0], ev.args[1]]
-        else:  # task_exit
-            key = "TASK_EXIT"
-            sig = ev.args[1] & 0x7F
-            detail = (f"pid {ev.args[0]} killed by signal {sig}" if sig else
-                      f"pid {ev.args[0]} exited, exit code 0x{ev.args[1]:x}")
-            args = [ev.args[0], ev.args[1]]
-        info = STAGE_INFO.get(key)
+        else:
+            key = {"exception": "EXCEPTION", "cpu_stopped": "CPU_STOPPED"}.get(ev.kind, "TASK_EXIT")
+            args = list(ev.args) if ev.kind == "exception" else [ev.args[0], ev.args[1]]
         states = self.cpu_states()
         if ev.kind == "exception":
             states = self._at_fault(states, ev)
-        return StageRecord(len(self.records), key, info.title if info else key.lower(), detail, ev.cpu,
-                           ev.time_ns, ev.rip, m.symbolize(ev.rip), args, states,
-                           len(m.serial.output), notifier)
+        return StageRecord(len(self.records), key, ev.cpu, ev.time_ns, ev.rip, m.symbolize(ev.rip), args, states,
+                           len(m.serial.output), notifier, caller)
 
     def _python_slot(self, fn: int) -> Optional[int]:
         name = self.machine.symbolize(fn).split("+")[0]
@@ -381,74 +366,8 @@ class PanicSession:
     def _last_priority(self, fn: int) -> int:
         for r in reversed(self.records):
             if r.key == "NOTIFIER_CALL" and r.args[0] == fn:
-                return _signed(r.args[1])
+                return signed(r.args[1])
         return 0
-
-    def _stage_detail(self, key: str, a: int, b: int) -> str:
-        m = self.machine
-        if key == "TRIGGER":
-            return f"{trigger_names().get(a, a)}" + (f" (0x{b:x})" if b else "")
-        if key == "ENTRY":
-            return f"called from {self._return_address(a)}"
-        if key == "CPU_CLAIMED":
-            return f"panic_cpu = {a} (was {_signed(b)})"
-        if key == "SELF_STOP":
-            return f"CPU {a} finds CPU {b} already panicking"
-        if key == "STACK_DUMPED":
-            return "dump_stack()" if a else "skipped: an oops printed the stack"
-        if key == "CRASH_KEXEC":
-            where = {0: "before the notifiers", 1: "after the notifiers"}.get(b, "from oops_end, before panic()")
-            return f"{'capture kernel loaded' if a else 'no capture kernel loaded'} ({where})"
-        if key == "CPUS_STOPPED":
-            return f"online CPUs now 0x{a:x}"
-        if key == "NOTIFIER_CALL":
-            return f"{self._notifier_name(a)} (priority {_signed(b)})"
-        if key == "NOTIFIER_RET":
-            text = f"{self._notifier_name(a)} returned {notify_name(_signed32(b))}"
-            did = self._notifier_effect(self._notifier_name(a))
-            if did:
-                text += f"; {did}"
-            slot = self._python_slot(a)
-            if slot is not None:
-                last = [o for o in self.notifiers.outcomes if o.name == self.notifiers.slots[slot].name]
-                if last and last[-1].error:
-                    text += f" (Python notifier {last[-1].error})"
-            return text
-        if key == "NOTIFIERS_DONE":
-            return f"{a} notifier(s) called"
-        if key == "TIMEOUT":
-            t = _signed(a)
-            return f"panic_timeout = {t}: " + ("wait forever" if t == 0 else "restart now" if t < 0
-                                                  else f"restart in {t} s")
-        if key == "KEXEC":
-            return f"purgatory at physical 0x{a:x}"
-        if key == "OOPS":
-            return f"die counter #{a}"
-        if key == "OOPS_END":
-            first = "crash_kexec() first (kexec_should_crash), then " if b & 2 else ""
-            return first + ("oops_end() panics (in interrupt or panic_on_oops)" if b & 1 else
-                            "make_task_dead(): kill the task" if a else "carry on")
-        if key == "STOP_IPI":
-            return f"REBOOT_VECTOR IPI to CPUs {_cpu_list(a)}; up to 1 s for them to stop"
-        if key == "STOP_NMI":
-            return f"CPUs {_cpu_list(a)} still online after 1 s: 'Shutting down cpus with NMI'"
-        if key == "KGDB":
-            return "no kernel debugger: nothing to do"
-        if key == "SYS_INFO":
-            what = "replay the whole log (0x20)" if b else "tasks 0x1, memory 0x2, ftrace 0x10"
-            return f"panic_print = 0x{a:x}" + ("" if a else ": nothing to print") + f" ({what})"
-        if key == "CONSOLE_UNBLANK":
-            return "console_unblank(): a serial console has nothing to redraw"
-        if key == "DEBUG_LOCKS_OFF":
-            return "debug_locks = 0: locks held by stopped CPUs are not reported"
-        if key == "RESTART":
-            mode = ("cold", "warm", "hard", "soft", "gpio")[b] if b < 5 else str(b)
-            return f"emergency_restart() (panic_timeout = {_signed(a)}, reboot_mode = {mode})"
-        if key == "LOOP":
-            return "end marker printed; suppress_printk = 1; interrupts on; mdelay + panic_blink forever"
-        if key == "KMSG_DUMP":
-            return f"{a} dumper(s)"
-        return ""
 
     def _return_address(self, addr: int) -> str:
         """A return address as Linux's %pS prints one in a backtrace: looked up at addr - 1 (a
@@ -460,20 +379,25 @@ class PanicSession:
         off, slash, rest = tail.partition("/")
         return f"{head}+0x{int(off, 16) + 1:x}{slash}{rest}"
 
-    def _notifier_effect(self, name: str) -> str:
-        """What a silent built-in notifier did, for the stepper (Linux prints nothing for these)."""
+    def _notifier_returned(self, fn: int, ret: int) -> NotifierCall:
+        """A notifier's return, with what a silent built-in one did (Linux prints nothing for these)
+        and why a Python one's answer was replaced."""
         m = self.machine
+        name = self._notifier_name(fn)
+        event = brightness = error = None
         if name == "pvpanic_panic_notify":
             ev = next((e for e in reversed(m.events) if e.kind == "pvpanic"), None)
-            return (f"wrote {PVPANIC_EVENTS.get(ev.args[0], hex(ev.args[0]))} to the pvpanic port"
-                    if ev else "sent nothing")
-        if name == "led_trigger_panic_notifier":
+            event = ev.args[0] if ev is not None else None
+        elif name == "led_trigger_panic_notifier":
             try:
-                level = int.from_bytes(m.read_symbol("ledtrig_panic_brightness", 4), "little")
+                brightness = int.from_bytes(m.read_symbol("ledtrig_panic_brightness", 4), "little")
             except (KeyError, LabError):
-                return ""
-            return f"panic LED brightness {level}"
-        return ""
+                pass
+        slot = self._python_slot(fn)
+        if slot is not None:
+            last = [o for o in self.notifiers.outcomes if o.name == self.notifiers.slots[slot].name]
+            error = last[-1].error if last else None
+        return NotifierCall(name, self._last_priority(fn), ret, event, brightness, error)
 
     def _end_cpu(self) -> int:
         """The CPU that ended the run: the one in panic()'s final loop, else the last stage's."""
@@ -487,12 +411,8 @@ class PanicSession:
         m = self.machine
         cpu = self._end_cpu()
         c = m.cpus[cpu]
-        text = {"hang": "the final loop: interrupts on, forever", "restart": "emergency_restart(): reset",
-                "task-killed": "the task was killed; the shell prompts again",
-                "continued": "the kernel carried on; the shell prompts again",
-                "halted": "every CPU halted with interrupts off"}.get(self.end or "", reason)
-        return StageRecord(len(self.records), "END", f"end: {self.end}", text, cpu, m.clock_ns, c.rip,
-                           m.symbolize(c.rip), [], self.cpu_states(), len(m.serial.output))
+        return StageRecord(len(self.records), "END", cpu, m.clock_ns, c.rip, m.symbolize(c.rip), [],
+                           self.cpu_states(), len(m.serial.output), end=self.end or reason)
 
     # ------------------------------------------------------------------ results
     def trace(self) -> Trace:
@@ -520,17 +440,3 @@ def _is_stop(ev: LabEvent) -> bool:
         pid, code = ev.args[0], ev.args[1]
         return pid == 1 or (code & 0x7F) != 0
     return ev.kind in STOP_KINDS
-
-
-def _cpu_list(mask: int) -> str:
-    """0b101 -> '0,2'"""
-    return ",".join(str(i) for i in range(64) if mask >> i & 1) or "none"
-
-
-def _signed(v: int) -> int:
-    return v - (1 << 64) if v >= 1 << 63 else v
-
-
-def _signed32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >= 1 << 31 else v

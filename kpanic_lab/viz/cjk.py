@@ -13,8 +13,9 @@ measures it through fontconfig, and the browser draws the SVG with the same fami
 from __future__ import annotations
 
 import textwrap
-import unicodedata
 from typing import Any, List, Optional
+
+from kpanic_lab.i18n import display_width
 
 __all__ = ["CJK_FAMILY", "GRAPH_FONT", "cjk_font_path", "use_cjk_fonts", "display_width", "wrap_label"]
 
@@ -66,15 +67,6 @@ def use_cjk_fonts() -> bool:
     if CJK_FAMILY not in families:
         matplotlib.rcParams["font.family"] = families + [CJK_FAMILY]
     return found
-
-
-def display_width(text: str) -> int:
-    """Columns ``text`` takes: a Chinese character (East Asian wide) counts two.
-
-    >>> display_width("panic"), display_width("恐慌")
-    (5, 4)
-    """
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def wrap_label(text: str, width: int) -> List[str]:

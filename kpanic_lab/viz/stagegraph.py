@@ -1,8 +1,9 @@
 """The stage graph: a run's stages as a graphviz diagram, the current one marked.
 
-The nodes and edges are the library's (``Trace.graph()``); this module only decides how
-they look.  Stages snake through rows (left to right, then right to left), top to bottom;
-a node "before" stands for the shell prompt before the trigger (position -1).
+The nodes, their words and the edges are the library's (``describe.stage_graph()``); this
+module only decides how they look.  Stages snake through rows (left to right, then right to
+left), top to bottom; a node "before" stands for the shell prompt before the trigger
+(position -1).
 
     past stages      filled pale blue
     the current one  filled amber, bold border      (attribute ``class="current"``)
@@ -49,7 +50,7 @@ def _node_style(index: int, current: int) -> Dict[str, str]:
 def stage_digraph(graph: Mapping[str, List[Dict[str, str]]], current: int,
                   second_lines: Optional[Mapping[str, str]] = None, ended: Optional[str] = None,
                   row: int = ROW) -> graphviz.Digraph:
-    """A graphviz Digraph of ``graph`` (``Trace.graph()``) with stage ``current`` marked.
+    """A graphviz Digraph of ``graph`` (``describe.stage_graph()``) with stage ``current`` marked.
 
     ``current`` is a stage index, -1 for before the trigger.  ``second_lines`` maps a node id
     to a short second line (a notifier's name, say).  ``ended`` labels the end of the run.
@@ -88,7 +89,7 @@ def _digraph(graph: Mapping[str, List[Dict[str, str]]], current: Optional[int],
     d.node(BEFORE, _("shell prompt\n(before the trigger)"), pos=pos(BEFORE), **style(BEFORE, -1))
     for n in nodes:
         i = int(n["id"])
-        label = "\n".join(wrap_label(f"{i} · {_(n['label'])}", 18))
+        label = "\n".join(wrap_label(f"{i} · {n['label']}", 18))
         if lines.get(n["id"]):
             label += "\n" + "\n".join(_wrap_name(lines[n["id"]], 16))
         d.node(n["id"], label, tooltip=n.get("key", ""), pos=pos(n["id"]), **style(n["id"], i))

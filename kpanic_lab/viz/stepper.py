@@ -6,8 +6,9 @@ move the view reads the session's record of the stage and shows it:
 - the stage label (``kpanic-stage``) and a timeline slider over every recorded stage;
 - one panel per CPU: an IF lamp (``kpanic-if-on`` lit / ``kpanic-if-off`` dark), what the CPU
   is doing, its symbolised RIP and its preempt count;
-- the stage's explanation, the notifier chain with the notifier being called highlighted,
-  the console as it grows (the lines the stage printed highlighted), and the stage graph.
+- what the stage did and why (``panic/describe.py``'s words, never parsed from printed text),
+  the notifier chain with the notifier being called highlighted, the console as it grows (the
+  lines the stage printed highlighted), and the stage graph.
 
 Everything a test needs is state on the widget (``position``, ``stage_key``, ``if_flags``,
 ``graph_source``, ``current_node``, ``error`` ...), and every button is a method:
@@ -27,9 +28,8 @@ import traitlets as t
 
 from kpanic_lab.i18n import _
 from kpanic_lab.panic import PanicSession
-from kpanic_lab.panic import report
-from kpanic_lab.panic.stages import STAGE_INFO
-from kpanic_lab.panic.trace import StageRecord, notify_name
+from kpanic_lab.panic import describe, report
+from kpanic_lab.panic.trace import StageRecord
 from kpanic_lab.viz._common import (IF_OFF, IF_ON, LAB_CSS, ViewError, describe_exception, error_html,
                                     error_widget, esc, guarded, pre)
 from kpanic_lab.viz.stagegraph import BEFORE, current_node, layout_svg, stage_css, stage_digraph
@@ -55,7 +55,8 @@ def notifier_rows(records: Sequence[StageRecord], position: int) -> List[Tuple[s
         elif k is None or position < k:
             status = _("running")
         else:
-            status = _("returned {value}").format(value=notify_name(ret.notifier.ret if ret and ret.notifier else None))
+            status = _("returned {value}").format(
+                value=describe.notify_name(ret.notifier.ret if ret and ret.notifier else None))
         rows.append((rec.notifier.name, rec.notifier.priority, status, j <= position and (k is None or position <= k)))
     return rows
 
@@ -63,17 +64,6 @@ def notifier_rows(records: Sequence[StageRecord], position: int) -> List[Tuple[s
 def new_text(before: str, now: str) -> Tuple[str, str]:
     """(old, new): what ``now`` adds to ``before`` (all new when it does not extend it)."""
     return (before, now[len(before):]) if now.startswith(before) else ("", now)
-
-
-def explanation(rec: Optional[StageRecord]) -> str:
-    """Why Linux does what this stage shows (the library's words)."""
-    if rec is None:
-        return _("The shell waits at its prompt. Step to type the trigger.")
-    info = STAGE_INFO.get(rec.key)
-    if info is not None:
-        return _(info.explain)
-    why = [ln.split("why:", 1)[1].strip() for ln in report.stage_card(rec).splitlines() if "  why:" in ln]
-    return why[0] if why else ""
 
 
 def _lamp(on: bool) -> str:
@@ -92,7 +82,7 @@ class PanicStepper(w.VBox):
     position = t.Int(-1, help="the session's position: -1 before the trigger")
     stage_key = t.Unicode("", help="the current stage's key ('' before the trigger)")
     if_flags = t.List(t.Bool(), help="each CPU's RFLAGS.IF at the current stage")
-    doing = t.List(t.Unicode(), help="what each CPU is doing")
+    doing = t.List(t.Unicode(), help="what each CPU is doing, in words")
     symbols = t.List(t.Unicode(), help="each CPU's symbolised RIP")
     recorded = t.Int(0, help="how many stages the session has recorded")
     ended = t.Unicode("", help="how the run ended, once it has ('' before)")
@@ -280,15 +270,16 @@ class PanicStepper(w.VBox):
             where = _("(CPU {cpu}, at {symbol}; {total})").format(cpu=rec.cpu, symbol=esc(rec.symbol.split('/')[0]),
                                                                   total=total)
             label = (f"<b>{_('stage {index}').format(index=rec.index)}: {esc(rec.key)}</b> — "
-                     f"{esc(_(rec.title))} <span class='kpanic-aside'>{where}</span>")
-            self._what = f"<b>{_('what:')}</b> {esc(rec.detail)}" if rec.detail else ""
-        self._why = f"<b>{_('why:')}</b> {esc(explanation(rec))}"
+                     f"{esc(describe.stage_title(rec))} <span class='kpanic-aside'>{where}</span>")
+            what = describe.stage_detail(rec)
+            self._what = f"<b>{_('what:')}</b> {esc(what)}" if what else ""
+        self._why = f"<b>{_('why:')}</b> {esc(describe.stage_explanation(rec))}"
         self._draw_cpus()
         self.stage_label.value = label
 
     def _show_cpus(self, rec: Optional[StageRecord]) -> None:
         if rec is not None:
-            rows = [(c.cpu, c.interrupts_enabled, c.doing, c.symbol, c.rip,
+            rows = [(c.cpu, c.interrupts_enabled, describe.cpu_doing(c.doing), c.symbol, c.rip,
                      report.describe_preempt_count(c.preempt_count)) for c in rec.cpus]
         else:      # before the trigger: the machine as it stands at the prompt
             rows = [(v.index, v.interrupts_enabled, v.state + (_(" (user mode)") if v.cpl == 3 else ""), v.symbol,
@@ -298,7 +289,7 @@ class PanicStepper(w.VBox):
             self.lamps.append(f'<span class="kpanic-if kpanic-if-cpu{cpu} kpanic-if-{"on" if on else "off"}">'
                               f'{_lamp(on)}</span>')
             mark = " &#9664;" if rec is not None and rec.cpu == cpu else ""
-            self.cpu_texts.append(f"<b>CPU {cpu}</b>{mark} · {esc(_(doing))} · <code>{esc(symbol.split('/')[0])}</code> "
+            self.cpu_texts.append(f"<b>CPU {cpu}</b>{mark} · {esc(doing)} · <code>{esc(symbol.split('/')[0])}</code> "
                                   f"<span class='kpanic-aside'>(rip <code>{rip:#018x}</code>)</span> · "
                                   f"{_('preempt')} {esc(preempt)}")
         self.if_flags = [r[1] for r in rows]
@@ -355,7 +346,7 @@ class PanicStepper(w.VBox):
         tr = s.trace()
         lines = {str(r.index): r.notifier.name for r in tr.stages if r.notifier is not None}
         lines.update({str(r.index): f"CPU {r.args[0]}" for r in tr.stages if r.key == "CPU_STOPPED" and r.args})
-        graph = tr.graph()
+        graph = describe.stage_graph(tr.stages)
         dot = stage_digraph(graph, p, lines, tr.end).source
         self.graph_source = dot
         self.current_node = current_node(dot) or ""

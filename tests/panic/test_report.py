@@ -8,10 +8,10 @@ from kpanic_lab.panic.notifiers import NotifierOutcome
 from kpanic_lab.panic.trace import CpuState, NotifierCall, StageRecord, Trace
 
 
-def rec(i, key, if0=True, if1=True, pc0=0, pc1=0, detail="", notifier=None):
-    cpus = [CpuState(0, "idle (hlt)", 0, "default_idle+0x2/0x10", if0, pc0),
+def rec(i, key, if0=True, if1=True, pc0=0, pc1=0, args=(), notifier=None):
+    cpus = [CpuState(0, "idle", 0, "default_idle+0x2/0x10", if0, pc0),
             CpuState(1, "running", 0, "panic+0x86/0x32f", if1, pc1)]
-    return StageRecord(i, key, key.lower(), detail, 1, 0, 0, "panic+0x85/0x32f", [], cpus, 0, notifier)
+    return StageRecord(i, key, 1, 0, 0, "panic+0x85/0x32f", list(args), cpus, 0, notifier)
 
 
 def test_docstring_examples():
@@ -84,9 +84,10 @@ def test_stage_table_and_if_timeline():
 
 
 def test_stage_card_explains_the_stage():
-    card = report.stage_card(rec(3, "IRQS_OFF", if1=False, pc1=1, detail="x"))
-    assert card.splitlines()[0].startswith("stage 3: IRQS_OFF")
-    assert "local_irq_disable()" in card
+    card = report.stage_card(rec(3, "IRQS_OFF", if1=False, pc1=1))
+    assert card.splitlines()[0] == "stage 3: IRQS_OFF - interrupts off   (CPU 1, at panic+0x85)"
+    assert "local_irq_disable()" in card and "  what:" not in card      # IRQS_OFF has no numbers to tell
+    assert "  what:  CPU 0 stopped by the REBOOT_VECTOR IPI" in report.stage_card(rec(9, "CPU_STOPPED", args=(0, 3)))
     assert "CPU 1  IF=0  preempt 0x1 (preempt 1)  running  at panic+0x86" in card
     assert report.stage_card(None).startswith("(before the trigger")
 

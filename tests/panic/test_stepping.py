@@ -6,7 +6,7 @@ import json
 import pytest
 
 from kpanic_lab.guest import vmlinux_path
-from kpanic_lab.panic import PanicSession, Trace, UnknownScenario
+from kpanic_lab.panic import PanicSession, Scenario, ScenarioError, Trace, UnknownScenario
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,18 @@ def test_same_run_twice_gives_the_same_trace():
     assert a.to_json() == b.to_json()
     assert Trace.from_json(a.to_json()).to_json() == a.to_json()
     assert json.loads(a.to_json())["end"] == "hang"
+
+
+def test_a_setup_line_fails_by_the_status_the_guest_reports():
+    """sysctl prints neither "ERROR" nor "not found" for a knob that does not exist: its exit status says it."""
+    if not vmlinux_path().is_file():
+        pytest.skip("no guest image")
+    bad = Scenario("bad", "a setup line that fails quietly", "echo c > /proc/sysrq-trigger",
+                   setup=("sysctl kernel.no_such_knob=1",))
+    with pytest.raises(ScenarioError, match=r"setup line 'sysctl kernel.no_such_knob=1' failed \(exit status 1\)"):
+        PanicSession(bad, cpus=1, memory="64M").start()
+    # an oops in a setup line kills its process by a signal: what oops-limit sets up, not a failure
+    assert PanicSession("oops-limit", cpus=1, memory="64M").start().started
 
 
 def test_unknown_scenario_is_a_clear_error():

@@ -116,11 +116,30 @@ def test_console_grows_and_highlights_new_lines(stepper, full_trace):
 
 
 def test_explanations_come_from_the_library(stepper, full_trace):
-    from kpanic_lab.panic.stages import STAGE_INFO
+    from kpanic_lab.panic.describe import STAGE_INFO
     stepper.goto(full_trace.keys().index("IRQS_OFF"))
     assert STAGE_INFO["IRQS_OFF"].explain.split(":")[0] in stepper.why
     stepper.goto(full_trace.keys().index("CPU_STOPPED"))      # not a panic_stages.h stage
     assert "NMI" in stepper.why
+
+
+def test_what_and_why_are_the_describe_module_s_words_in_the_student_s_language(stepper, full_trace):
+    from kpanic_lab.i18n import using
+    from kpanic_lab.panic import describe
+    from kpanic_lab.viz._common import esc
+
+    rec = stepper.goto(full_trace.keys().index("CPU_STOPPED"))
+    english = (stepper.what, stepper.why)
+    assert esc(describe.stage_detail(rec)) in stepper.what and esc(describe.stage_explanation(rec)) in stepper.why
+    try:
+        with using("zh"):
+            stepper.refresh()
+            chinese = (stepper.what, stepper.why, stepper.stage_label.value)
+            assert esc(describe.stage_detail(rec)) in chinese[0] and esc(describe.stage_explanation(rec)) in chinese[1]
+            assert esc(describe.stage_title(rec)) in chinese[2]
+    finally:
+        stepper.refresh()
+    assert chinese[:2] != english and (stepper.what, stepper.why) == english
 
 
 def test_notifier_rows_pure(full_trace):

@@ -7,6 +7,7 @@
 #   make test-real  the real Linux 6.1 kdump cycle under QEMU (needs Debian's qemu-system-x86, linux-image-amd64, ...)
 #   make guest      rebuild the guest kernel image from source (needs gcc, make, binutils)
 #   make bench      run the benchmarks (results in benchmarks/results/)
+#   make bench-compare BASE=REV   every benchmark on REV and on this tree, side by side
 #
 # Installing is done once: .venv/.installed is the stamp, redone when pyproject.toml changes.
 
@@ -71,4 +72,8 @@ guest:
 bench: $(STAMP)
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f; done
 
-.PHONY: help install lab test test-real guest bench
+# before/after in one run: make bench-compare BASE=<commit>
+bench-compare: $(STAMP)
+	$(PY) benchmarks/compare.py $(BASE)
+
+.PHONY: help install lab test test-real guest bench bench-compare

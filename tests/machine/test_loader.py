@@ -1,9 +1,11 @@
-"""The boot loader's e820 map, without booting."""
+"""The boot loader's e820 map, without booting (types as the ACPI/e820 spec numbers them)."""
 from __future__ import annotations
 
 import pytest
 
-from kpanic_lab.machine.loader import E820_RAM, E820_RESERVED, e820_map
+from kpanic_lab.machine.loader import e820_map
+
+E820_RAM, E820_RESERVED = 1, 2
 
 
 @pytest.mark.parametrize("mib", [64, 256, 1024])

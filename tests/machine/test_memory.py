@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from kpanic_lab.machine import MemoryFault
-from kpanic_lab.machine.memory import PAGE_SIZE, PhysicalMemory
+from kpanic_lab.machine.memory import PhysicalMemory
 
-P, RW, US, PS = 1, 2, 4, 0x80
+PAGE_SIZE = 4096
+P, RW, US, PS = 1, 2, 4, 0x80          # page-table entry bits: present, writable, user, 2 MiB page
 CR3, PDPT, PD, PT = 0x1000, 0x2000, 0x3000, 0x4000
 VA = 0xFFFF888000000000                 # PML4 273, PDPT 0, PD 0, PT 0: the direct map's start
 

@@ -4,6 +4,7 @@
 #   make install    the same without starting JupyterLab
 #   make lab LAB_LANG=zh   make lab opening the Chinese series (中文), JupyterLab's menus in Chinese
 #   make test       the whole test suite, notebooks included
+#   make test-fast  the tests that boot nothing (pytest -m "not slow"): under 30 s, for while you work
 #   make test-real  the real Linux 6.1 kdump cycle under QEMU (needs Debian's qemu-system-x86, linux-image-amd64, ...)
 #   make guest      rebuild the guest kernel image from source (needs gcc, make, binutils)
 #   make bench      run the benchmarks (results in benchmarks/results/)
@@ -63,6 +64,10 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -rs tests --nbmake notebooks/
 
+# slow: boots a machine, runs a notebook, a browser, a hub or QEMU (tests/conftest.py decides)
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -rs -m "not slow" tests
+
 test-real: $(STAMP)
 	KPANIC_LAB_TEST_REAL=1 $(PY) -m pytest -rs tests/real
 
@@ -76,4 +81,4 @@ bench: $(STAMP)
 bench-compare: $(STAMP)
 	$(PY) benchmarks/compare.py $(BASE)
 
-.PHONY: help install lab test test-real guest bench bench-compare
+.PHONY: help install lab test test-fast test-real guest bench bench-compare

@@ -90,6 +90,7 @@ def test_vmlinux_prints_an_existing_path():
     assert path.read_bytes()[:4] == b"\x7fELF"
 
 
+@pytest.mark.slow                       # kpanic-lab boots the machine in a subprocess
 @needs_image
 def test_boot_reaches_the_prompt_and_prints_the_console():
     r = kpanic_lab("boot", "--cpus", "2", "--memory", "256M")

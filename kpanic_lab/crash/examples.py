@@ -2,7 +2,7 @@
 
 Each example is a command typed into the shell on a vmcore that a kdump cycle of the lab
 wrote (``sysrq-c`` or ``oops-panic``), with what the shell printed.  They are stored in
-``examples.txt`` beside this file; ``tests/shell/test_examples.py`` runs the cycles again and
+``examples.txt`` beside this file; ``tests/crash/test_examples.py`` runs the cycles again and
 fails when the output changed (a guest or shell change), until the file is refreshed with::
 
     python -m kpanic_lab.crash.examples          # rewrites kpanic_lab/crash/examples.txt

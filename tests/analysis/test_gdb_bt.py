@@ -20,6 +20,8 @@ from kpanic_lab.analysis.tasks import panic_cpu, task_on_cpu
 from kpanic_lab.guest import vmlinux_path
 from tests.analysis.conftest import PANIC_SCENARIOS, console_kernel_lines
 
+pytestmark = pytest.mark.slow          # every test here boots a machine
+
 
 def gdb_thread(vmcore, rip: int, rsp: int) -> int:
     """gdb's thread number for the NT_PRSTATUS note with this RIP and RSP (gdb orders and

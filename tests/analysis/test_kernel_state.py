@@ -39,6 +39,7 @@ def guest():
     return Program(LiveTarget(m)), said
 
 
+@pytest.mark.slow
 def test_ps_lists_the_guests_tasks(guest):
     prog, said = guest
     theirs = []
@@ -54,6 +55,7 @@ def test_ps_lists_the_guests_tasks(guest):
     assert all(r.rss_kb > 0 for r in rows if r.task.mm)
 
 
+@pytest.mark.slow
 def test_mod_lists_the_loaded_modules(guest):
     prog, said = guest
     # "null_deref 4096 0 - Live 0xffffffff81017000 (OE)"
@@ -64,6 +66,7 @@ def test_mod_lists_the_loaded_modules(guest):
     assert modules.find_module(prog, "null_deref") == m
 
 
+@pytest.mark.slow
 def test_kmem_agrees_with_proc_meminfo(guest):
     prog, said = guest
     info = dict(line.split(":") for line in said["cat /proc/meminfo"].splitlines())
@@ -75,6 +78,7 @@ def test_kmem_agrees_with_proc_meminfo(guest):
     assert mi.cached_pages + mi.buffer_pages == kb["Cached"] // 4
 
 
+@pytest.mark.slow
 def test_list_walks_the_task_list(guest):
     prog, _ = guest
     off = prog.offsetof("task_struct", "tasks")

@@ -8,6 +8,8 @@ from kpanic_lab.analysis.stack import all_cpu_backtraces, backtrace, caller_slot
 from kpanic_lab.analysis.tasks import all_tasks, panic_cpu, task_on_cpu
 from tests.analysis.conftest import PANIC_SCENARIOS, console_call_trace, require_image
 
+pytestmark = pytest.mark.slow          # every test here boots a machine
+
 
 def _frames_as_console(prog, bt):
     out = []

@@ -9,6 +9,8 @@ import pytest
 
 from kpanic_lab.exercises.culprit import MODULES, Plan, make_dump
 
+pytestmark = pytest.mark.slow          # every test here boots a machine
+
 # Linux 6.1 (arch/x86/kernel/traps.c): GPFSTR ", %s 0x%lx" with "probably for non-canonical address",
 # then die()'s header ": %04lx [#%d]" and the PREEMPT SMP NOPTI config string
 GP_LINE = re.compile(r"general protection fault, probably for non-canonical address (0x[0-9a-f]{16}): "

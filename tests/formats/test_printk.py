@@ -3,6 +3,7 @@ bad record (keep what was read, say why), and the panic message of a log."""
 from __future__ import annotations
 
 import doctest
+import re
 import struct
 
 import pytest
@@ -97,7 +98,7 @@ def test_any_bytes_give_records_or_a_reason(buf, first, nxt, first_seq, next_seq
             else parse_log_buffer(buf, first, nxt))
     assert len(recs) <= (max(0, next_seq - first_seq) if with_seq else len(buf) // 16)
     for r in recs:
-        r.lines()
+        assert all(re.match(r"\[\s*\d+\.\d{6}\] ", line) for line in r.lines())
 
 
 # ---------------------------------------------------------------------------- 6.1's lockless ring (prb)
@@ -219,7 +220,26 @@ def test_a_console_with_prompts_and_no_panic():
     assert panic_message("") is None
 
 
-@given(st.lists(st.text(max_size=60), max_size=20))
+# how the lines that say why begin (_PANIC_LINES), and lines that begin so, time-stamped or not
+SAYS = ("Kernel panic - ", "BUG: ", "Unable to handle kernel ", "kernel BUG at ", "Kernel BUG at ", "Oops: ",
+        "general protection fault", "invalid opcode: ")
+SAYING = st.tuples(st.sampled_from(["", "[    1.000000] ", "# [ 0.2] "]), st.sampled_from(SAYS),
+                   st.text(max_size=20)).map("".join)
+
+
+@given(st.lists(st.one_of(st.text(max_size=60), SAYING), max_size=20))
 def test_panic_message_of_any_lines(lines):
-    msg = panic_message("\n".join(lines))
-    assert msg is None or "\n" not in msg
+    """The message is one line's text from where it says why on; a line that says so gives one, and
+    a panic line wins over an oops line."""
+    log = "\n".join(lines)
+    msg = panic_message(log)
+    rows = log.replace("\r", "").split("\n")
+    if msg is not None:
+        assert msg.startswith(tuple(say.rstrip() for say in SAYS))    # (the message is right-stripped)
+        assert "\n" not in msg and any(msg in row for row in rows)
+    plain = [row for row in rows if "]" not in row]           # no time stamp to skip
+    if any(row.startswith(SAYS) for row in plain):
+        assert msg is not None
+    if any(row.startswith("Kernel panic - ") for row in rows if "]" not in row) or \
+            any(row.startswith("[    1.000000] Kernel panic - ") for row in rows):
+        assert msg.startswith("Kernel panic -")

@@ -81,6 +81,7 @@ def test_a_bad_build_id_is_named():
         normalise_build_id("xyz")
 
 
+@pytest.mark.slow
 @needs_git
 def test_the_refusal_says_how_to_get_the_matching_vmlinux(history, tmp_path):
     """crash on a vmcore from an older image: the message gives the command, and the command works."""

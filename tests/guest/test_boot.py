@@ -9,6 +9,8 @@ from kpanic_lab.machine import Machine
 from kpanic_lab.guest.headers import E820_TYPE_RAM
 from kpanic_lab.machine.loader import e820_map
 
+pytestmark = pytest.mark.slow          # every test here boots a machine
+
 STAMP = re.compile(r"^\[\s*\d+\.\d{6}\] ")
 
 

@@ -152,6 +152,7 @@ def test_ctrl_c_stops_the_command_and_returns_to_the_prompt(dumps, monkeypatch):
     assert "(interrupted)\n1\n" in text and s.done
 
 
+@pytest.mark.slow                       # kpanic-lab boots the machine in a subprocess
 def test_a_crashkernel_that_parses_but_cannot_fit_fails_as_linux_does_once():
     if not vmlinux_path().is_file():
         pytest.skip("no guest image")

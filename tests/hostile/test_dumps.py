@@ -93,6 +93,7 @@ def test_crash_prints_the_warning_on_stderr(dumps, tmp_path):
     assert "which is truncated" in r.stdout
 
 
+@pytest.mark.slow
 def test_vmcore_dmesg_is_not_written_as_whole_when_the_disk_is_full(tmp_path):
     if not vmlinux_path().is_file():
         pytest.skip("no guest image")

@@ -8,6 +8,8 @@ import pytest
 
 from kpanic_lab.guest import vmlinux_path
 
+pytestmark = pytest.mark.slow          # every test here boots a machine
+
 
 @pytest.fixture(autouse=True)
 def image():

@@ -22,6 +22,7 @@ def plan():
     return plans[-1]
 
 
+@pytest.mark.slow
 def test_the_elf_core_header_is_not_in_the_capture_kernels_ram(plan):
     hdr = next(s for s in plan.segments if s.mem == plan.elfcorehdr)
     ram = [(e.addr, e.addr + e.size) for e in plan.capture_e820 if e.type == E820_TYPE_RAM]

@@ -55,6 +55,7 @@ def run(conf, targets):
     return KdumpRun("sysrq-c", kdump_conf=conf, targets=targets).run()
 
 
+@pytest.mark.slow
 def test_local_path_traversal_and_a_planted_symlink_stay_in_the_crash_dir(tmp_path):
     crash = tmp_path / "crash"
     outside = tmp_path / "outside"
@@ -68,6 +69,7 @@ def test_local_path_traversal_and_a_planted_symlink_stay_in_the_crash_dir(tmp_pa
     assert "kdump: saving to /sysroot/tmp/evil/127.0.0.1-" in r.capture_console
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["ssh", "nfs"])
 def test_remote_targets_stay_in_the_export(tmp_path, kind):
     target = "kdump@192.168.122.1" if kind == "ssh" else "192.168.122.1:/export"
@@ -80,6 +82,7 @@ def test_remote_targets_stay_in_the_export(tmp_path, kind):
     assert all(p.startswith("tmp/evil/") for p in files_under(tmp_path / "remote"))
 
 
+@pytest.mark.slow
 def test_a_raw_target_must_be_a_dev_node(tmp_path):
     t = Targets(crash_dir=tmp_path, raw_image=tmp_path / "vdb.img")
     r = run("raw /dev/../../etc/passwd\ncore_collector makedumpfile -F -l -d 31\nfailure_action halt\n", t)
@@ -87,6 +90,7 @@ def test_a_raw_target_must_be_a_dev_node(tmp_path):
     assert files_under(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_dump_to_rootfs_after_a_failed_remote_stays_in_the_crash_dir(tmp_path):
     conf = (f"nfs 192.168.122.1:/export\npath {TRAVERSAL}\ncore_collector makedumpfile -l -d 31\n"
             "failure_action dump_to_rootfs\n")

@@ -8,6 +8,8 @@ from kpanic_lab.formats.vmcoreinfo import parse_vmcoreinfo
 from kpanic_lab.guest import vmlinux_path
 from tests.support.livecore import vmcoreinfo_from_image
 
+pytestmark = pytest.mark.slow          # every test here boots a machine
+
 NEEDED = ("OSRELEASE", "PAGESIZE", "SYMBOL(mem_map)", "SIZE(page)", "OFFSET(page.flags)", "OFFSET(page.mapping)",
           "OFFSET(page.private)", "OFFSET(page._mapcount)", "NUMBER(PG_lru)", "NUMBER(PG_private)",
           "NUMBER(PG_swapcache)", "NUMBER(PG_slab)", "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)", "SYMBOL(log_buf)",

@@ -12,6 +12,9 @@ from kpanic_lab.guest import vmlinux_path
 from kpanic_lab.kdump.capture import Targets
 from kpanic_lab.kdump.run import KdumpRun
 
+# the tests here run kdump cycles (all but one quick check of a broken kdump.conf)
+pytestmark = pytest.mark.slow
+
 ELF_CONF = "path /var/crash\ncore_collector makedumpfile -E -d 31\n"
 
 

@@ -27,6 +27,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_two_runs_into_one_crash_dir_leave_two_dumps(tmp_path):
     first = KdumpRun("sysrq-c", crash_dir=tmp_path).run()
     assert first.outcome is not None and first.outcome.vmcore is not None
@@ -47,6 +48,7 @@ def test_two_runs_into_one_crash_dir_leave_two_dumps(tmp_path):
     assert f"kdump: saving to /sysroot/var/crash/{second.outcome.directory.name}/" in second.capture_console
 
 
+@pytest.mark.slow
 def test_a_failed_run_leaves_an_earlier_dump_alone(tmp_path):
     good = KdumpRun("sysrq-c", crash_dir=tmp_path).run()
     kept = _digest(good.outcome.vmcore)
@@ -60,6 +62,7 @@ def test_a_failed_run_leaves_an_earlier_dump_alone(tmp_path):
     assert not (bad.outcome.directory / "vmcore").exists()
 
 
+@pytest.mark.slow
 def test_a_folder_name_already_taken_is_never_reused(tmp_path):
     """The first free second after the guest's clock, whatever is in the way (here: a file)."""
     probe = KdumpRun("sysrq-c", crash_dir=tmp_path / "probe").run()
@@ -85,6 +88,7 @@ def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=240)
 
 
+@pytest.mark.slow                       # kpanic-lab boots the machine in a subprocess
 def test_run_kdump_without_crash_dir_keeps_the_dump_in_dot_crash_and_prints_where(tmp_path):
     r = _cli(tmp_path, "run", "sysrq-c", "--kdump")
     assert r.returncode == 0, r.stderr[-2000:]

@@ -12,6 +12,8 @@ from kpanic_lab.kdump.capture import Targets
 from kpanic_lab.kdump.run import KdumpRun
 from kpanic_lab.machine import Machine
 
+pytestmark = pytest.mark.slow          # every test here boots a machine
+
 
 @pytest.fixture(autouse=True)
 def _image():

@@ -209,6 +209,7 @@ def loaded():
     return KdumpRun("sysrq-c", crashkernel="64M").load()
 
 
+@pytest.mark.slow
 def test_real_boot_lines_and_iomem(loaded):
     m = loaded.session.machine
     lines = report.crashkernel_lines(m.console_text)
@@ -218,6 +219,7 @@ def test_real_boot_lines_and_iomem(loaded):
     assert crash == [["0b000000-0effffff", "64 MiB", "176 MiB", "Crash kernel"]]
 
 
+@pytest.mark.slow
 def test_segment_digests_are_the_ones_purgatory_checks(loaded):
     import struct
     from kpanic_lab.kdump.kexec import PURGATORY_MAGIC
@@ -234,6 +236,7 @@ def test_segment_digests_are_the_ones_purgatory_checks(loaded):
     assert shown == stored and len(shown) == len(plan.segments) - 1
 
 
+@pytest.mark.slow
 def test_real_elfcorehdr_names_every_note(loaded):
     m = loaded.session.machine
     plan = loaded.kexec_plan

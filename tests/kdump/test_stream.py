@@ -192,6 +192,7 @@ def test_a_full_disk_marks_the_dump_incomplete(elf, tmp_path):
         k.read_page(int(kept[-1]))
 
 
+@pytest.mark.slow
 def test_the_collector_says_the_dump_is_incomplete(tmp_path):
     from kpanic_lab.guest import vmlinux_path
     from kpanic_lab.kdump.capture import Targets

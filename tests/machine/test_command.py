@@ -41,6 +41,7 @@ def machine():
     return m
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line, code", [
     ("echo hello", 0),
     ("insmod no_such_module", 1),          # insmod: ERROR: could not insert module ...
@@ -53,6 +54,7 @@ def test_a_line_reports_its_exit_code(machine, line, code):
     assert r.ok == (code == 0)
 
 
+@pytest.mark.slow
 def test_an_oops_in_a_line_is_a_signal_not_an_exit_code(machine):
     assert run_line(machine, "insmod null_deref").ok
     r = run_line(machine, "echo 1 > /proc/null_deref")

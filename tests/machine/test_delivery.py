@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 from kpanic_lab.machine import Machine, MachineConfig
-from kpanic_lab.machine.pagefault import instruction_writes
 
 
 def boot_mini(elf, cpus=1, cmdline="console=ttyS0"):
@@ -56,15 +55,3 @@ def test_same_configuration_same_console_and_counts(minikernel):
     assert a.console == b.console
     assert (ra.clock_ns, ra.instructions) == (rb.clock_ns, rb.instructions)
     assert [e.kind for e in a.events] == [e.kind for e in b.events]
-
-
-@pytest.mark.parametrize("hexcode,writes", [
-    ("c70425000000000100000000", True),    # movl $1, 0x0
-    ("488b042508000000", False),           # mov 0x8, %rax
-    ("50", True),                          # push %rax
-    ("ff10", False),                       # call *(%rax): reads the pointer, pushes: a write
-])
-def test_page_fault_write_bit(hexcode, writes):
-    if hexcode == "ff10":
-        writes = True
-    assert instruction_writes(bytes.fromhex(hexcode), 0x1000) is writes

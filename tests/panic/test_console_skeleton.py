@@ -14,6 +14,8 @@ import pytest
 from kpanic_lab.panic.report import console_since_trigger
 from tests.panic.skeleton import skeleton
 
+pytestmark = pytest.mark.slow          # every test here boots a machine
+
 LINUX = Path(__file__).parent / "linux-6.1"
 
 

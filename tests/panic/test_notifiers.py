@@ -9,6 +9,8 @@ from kpanic_lab.guest import vmlinux_path
 from kpanic_lab.panic import PanicSession
 from kpanic_lab.panic.notifiers import NOTIFY_DONE, NOTIFY_STOP, NotifierError
 
+pytestmark = pytest.mark.slow          # every test here boots a machine
+
 
 @pytest.fixture(scope="module")
 def chain():

@@ -8,6 +8,9 @@ import pytest
 from kpanic_lab.guest import vmlinux_path
 from kpanic_lab.panic import PanicSession, Scenario, ScenarioError, Trace, UnknownScenario
 
+# the tests here boot and step a machine (all but one quick check of an unknown scenario)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def session():

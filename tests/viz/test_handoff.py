@@ -16,6 +16,7 @@ def linked():
     return st, view
 
 
+@pytest.mark.slow
 def test_follows_the_stepper(linked):
     st, view = linked
     st.reset()
@@ -31,6 +32,7 @@ def test_follows_the_stepper(linked):
     assert view.phase == "BEFORE"
 
 
+@pytest.mark.slow
 def test_uses_the_plan_and_the_trace(linked):
     st, view = linked
     st.run_to_end()
@@ -43,6 +45,7 @@ def test_uses_the_plan_and_the_trace(linked):
     assert view.graph.value.lstrip().startswith("<svg")
 
 
+@pytest.mark.slow
 def test_phases_after_the_jump(linked):
     st, view = linked
     view.slider.value = "VMCORE"

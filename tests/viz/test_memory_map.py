@@ -36,6 +36,7 @@ def pages(cycle):
     return PageKindView(cycle[2], level=31, compression="zstd")
 
 
+@pytest.mark.slow
 def test_map_before_the_crash_has_the_plan(cycle):
     run, view, result = cycle
     layout = view.layout_data
@@ -48,6 +49,7 @@ def test_map_before_the_crash_has_the_plan(cycle):
     assert view.image.value[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_capture_kernel_map_after_the_run(cycle):
     run, view, result = cycle
     view.update(result)
@@ -72,6 +74,7 @@ def test_layout_pure():
     assert crashed("# echo c\nKernel panic - not syncing: x") and not crashed("boot\n# ")
 
 
+@pytest.mark.slow
 def test_dump_level_changes_the_vmcore_size(pages):
     assert pages.error == ""
     pages.set_level(31)
@@ -86,6 +89,7 @@ def test_dump_level_changes_the_vmcore_size(pages):
     assert pages.dump_level == 17 and pages.slider.value == 17
 
 
+@pytest.mark.slow
 def test_counts_are_the_librarys(pages, cycle):
     pages.set_level(30)
     dump = pages.dump
@@ -98,6 +102,7 @@ def test_counts_are_the_librarys(pages, cycle):
     assert pages.kept_pages + pages.excluded_pages == int((dump.source.ram_bitmap() & dump.source.saved_bitmap()).sum())
 
 
+@pytest.mark.slow
 def test_compression_shrinks(pages):
     pages.set_level(1)
     pages.set_compression("")
@@ -107,6 +112,7 @@ def test_compression_shrinks(pages):
     assert pages.progress.finished and "Copying data" in pages.progress.steps
 
 
+@pytest.mark.slow
 def test_kinds_cover_ram(pages):
     c = pages.classified
     assert not (c.kind[c.ram] == PAGE_KINDS.index("hole")).any()
@@ -120,6 +126,7 @@ def test_a_run_that_was_not_loaded():
     assert "has not booted" in view.error and "kpanic-error" in view._error_box.value
 
 
+@pytest.mark.slow
 def test_no_crashkernel_says_so():
     m = Machine(cpus=1, memory="64M")
     m.boot()
@@ -128,6 +135,7 @@ def test_no_crashkernel_says_so():
     assert "no crashkernel= reservation" in view.table.value
 
 
+@pytest.mark.slow
 def test_a_crashed_machine_is_not_asked_for_iomem(cycle):
     from kpanic_lab.panic import PanicSession
     s = PanicSession("sysrq-c", cpus=1, memory="64M").start()
@@ -136,6 +144,7 @@ def test_a_crashed_machine_is_not_asked_for_iomem(cycle):
     assert "has crashed" in view.error
 
 
+@pytest.mark.slow
 def test_filtered_dump_cannot_make_lower_levels(tmp_path, pages):
     from kpanic_lab.kdump.makedumpfile import makedumpfile
     out = tmp_path / "d31"
@@ -153,6 +162,7 @@ def test_a_run_without_capture_and_wrong_objects():
     assert "cannot open" in PageKindView("/nonexistent/vmcore").error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("codec", ["", "zstd"])
 def test_level_sizes_are_what_makedumpfile_writes(pages, codec):
     """The arithmetic (classified once, calibrated once per codec) against a real makedumpfile run."""
@@ -177,6 +187,7 @@ def _library_counts(pages, level):
     return level_exclusion(pages.dump, pages.classified, level)[1]
 
 
+@pytest.mark.slow
 def test_a_level_change_runs_no_makedumpfile(pages, monkeypatch):
     import kpanic_lab.viz.pagekinds as mod
 
@@ -191,6 +202,7 @@ def test_a_level_change_runs_no_makedumpfile(pages, monkeypatch):
     assert pages.image.value[:4] == b"\x89PNG" and pages.kinds_image.value[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_a_burst_of_control_changes_is_one_update_for_the_last(pages):
     import asyncio
 
@@ -223,6 +235,7 @@ def test_broken_axis_pure():
     assert MIN_FRACTION < MAX_FRACTION
 
 
+@pytest.mark.slow
 def test_no_label_on_the_maps_overlaps_another(cycle):
     """Every label and tick of the three columns, measured as drawn: no two text boxes meet."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

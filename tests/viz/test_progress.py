@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from kpanic_lab.kdump.makedumpfile import PROGRESS_COPY, PROGRESS_HOLES
 from kpanic_lab.panic import PanicSession
 from kpanic_lab.viz.progress import RESOLUTION, ProgressView, run_with_progress
@@ -21,6 +23,7 @@ def test_callback_signature_and_state():
     assert bar.fraction == 1.0
 
 
+@pytest.mark.slow
 def test_makedumpfile_drives_it(tmp_path):
     from kpanic_lab.formats import open_dump
     from tests.support.livecore import write_vmcore_from_machine

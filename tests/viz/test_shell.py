@@ -38,6 +38,7 @@ def no_log_vmcore(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_bt_at_the_prompt(shell):
     text = shell.run("bt")
     assert text.startswith("PID: ") and " panic at " in text and shell.last_output == text
@@ -45,17 +46,20 @@ def test_bt_at_the_prompt(shell):
     assert out.startswith(PROMPT + "bt\n") and "sysrq_handle_crash" in out
 
 
+@pytest.mark.slow
 def test_enter_runs_the_line(shell):
     shell.input.value = "log | tail -3"
     assert shell.history[-1] == "log | tail -3" and shell.input.value == ""
     assert "Kernel panic - not syncing" in shell.run("log | grep panic")
 
 
+@pytest.mark.slow
 def test_errors_are_one_line(shell):
     text = shell.run("nonsense")
     assert text.startswith("crash: command not found") and "\n" not in text and shell.error == ""
 
 
+@pytest.mark.slow
 def test_q_closes(vmcore):
     sh = CrashShell(vmcore)
     sh.run("q")
@@ -63,6 +67,7 @@ def test_q_closes(vmcore):
     assert sh.run("bt") is None and "ended" in sh.error
 
 
+@pytest.mark.slow
 def test_explorer_fills_every_tab(vmcore):
     ex = VmcoreExplorer(vmcore.parent)
     assert ex.error == "" and ex.path == str(vmcore) and ex.format == "kdump"

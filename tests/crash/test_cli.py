@@ -8,6 +8,8 @@ import pytest
 from kpanic_lab import cli
 from kpanic_lab.guest import vmlinux_path
 
+pytestmark = pytest.mark.slow          # every test here boots a machine
+
 
 @pytest.fixture(scope="module")
 def vmcore(tmp_path_factory):

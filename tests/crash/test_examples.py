@@ -11,6 +11,7 @@ from kpanic_lab.crash import examples
 from kpanic_lab.crash.registry import COMMANDS, lookup
 
 
+@pytest.mark.slow
 def test_every_example_is_from_a_run_of_the_shipped_image():
     from kpanic_lab.guest import vmlinux_path
     if not vmlinux_path().is_file():

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Dict, Optional, Seque
 import kpanic_lab
 from kpanic_lab.dumplevel import dump_level_legend
 from kpanic_lab.guest import vmlinux_path
-from kpanic_lab.errors import LabError
+from kpanic_lab.errors import ConfigError, LabError, MachineError
 from kpanic_lab.i18n import N_, _, language, set_language
 # Machine (Unicorn), the image reader (pyelftools) and each command's library are imported where they
 # are used: a command that only reads a dump (makedumpfile) starts without them
-from kpanic_lab.machine import ConfigError, MachineConfig, MachineError
+from kpanic_lab.machine import MachineConfig
 
 if TYPE_CHECKING:
     from kpanic_lab.panic.trace import Trace

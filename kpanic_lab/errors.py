@@ -45,3 +45,24 @@ class ReadError(MemoryFault):
     """
 
     access = "read"
+
+
+class MachineError(LabError):
+    """Base class of every error the lab machine raises (kinds in :mod:`kpanic_lab.machine.errors`)."""
+
+
+class ConfigError(MachineError, ValueError):
+    """A machine option is malformed or out of range (names the option and the value)."""
+
+    def __init__(self, option: str, value: object, why: str) -> None:
+        self.option, self.value, self.why = option, value, why
+        super().__init__(f"{option}={value!r}: {why}")
+
+
+class ToolFailed(MachineError):
+    """A host tool's failure (kexec, makedumpfile called over the lab port), reported to the guest
+    program as -errno and this message."""
+
+    def __init__(self, message: str, errno: int = 22) -> None:
+        super().__init__(message)
+        self.errno = errno

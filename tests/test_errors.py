@@ -56,3 +56,23 @@ def test_formats_and_analysis_do_not_import_the_machine():
             "print(sorted(m for m in sys.modules if m.startswith('kpanic_lab.machine')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_no_module_outside_the_machine_imports_it_for_an_exception_or_a_constant():
+    """The machine's errors and the guest's constants live in kpanic_lab.errors and guest/headers.py:
+    code above the machine imports machine/ only for what it drives (Machine, MachineConfig, ...)."""
+    import ast
+    from pathlib import Path
+
+    import kpanic_lab
+
+    root = Path(kpanic_lab.__file__).parent
+    wrong = []
+    for path in sorted(root.rglob("*.py")):
+        if (root / "machine") in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kpanic_lab.machine"):
+                wrong += [f"{path.relative_to(root)}: {a.name}" for a in node.names
+                          if a.name.endswith(("Error", "Failed", "Fault", "Exceeded")) or a.name.isupper()]
+    assert wrong == []

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Tuple
 
+from kpanic_lab.errors import ToolFailed
 from kpanic_lab.kdump.kexec import DEFAULT_APPEND, KexecError, KexecPlan, plan_crash_load
-from kpanic_lab.machine import Machine, ToolFailed, ToolRequest
+from kpanic_lab.machine import Machine, ToolRequest
 
 OnLoad = Callable[[KexecPlan], None]
 

@@ -2,27 +2,16 @@
 
 A memory access the machine cannot satisfy raises the lab's one memory-fault type,
 :class:`kpanic_lab.errors.MemoryFault` (a read: its kind ``ReadError``), which analysis and
-the dump readers raise too; it is named here only for the machine's own modules.
+the dump readers raise too; it is named here only for the machine's own modules, like the machine's base error, a bad option and
+a host tool's failure, which the front ends and the host tools catch or raise from kpanic_lab.errors.
 """
 from __future__ import annotations
 
 from typing import List, Optional
 
-from kpanic_lab.errors import LabError, MemoryFault
+from kpanic_lab.errors import ConfigError, MachineError, MemoryFault, ToolFailed
 
-__all__ = ["MachineError", "ConfigError", "MemoryFault", "BudgetExceeded", "TripleFault", "GuestError"]
-
-
-class MachineError(LabError):
-    """Base class of every error the lab machine raises."""
-
-
-class ConfigError(MachineError, ValueError):
-    """A machine option is malformed or out of range (names the option and the value)."""
-
-    def __init__(self, option: str, value: object, why: str) -> None:
-        self.option, self.value, self.why = option, value, why
-        super().__init__(f"{option}={value!r}: {why}")
+__all__ = ["MachineError", "ConfigError", "ToolFailed", "MemoryFault", "BudgetExceeded", "TripleFault", "GuestError"]
 
 
 class BudgetExceeded(MachineError):

@@ -18,19 +18,11 @@ from typing import TYPE_CHECKING, Dict, List, Tuple
 from unicorn import x86_const as X
 
 from kpanic_lab.machine.cpu import Cpu, PendingEvent
-from kpanic_lab.machine.errors import MachineError, MemoryFault
+from kpanic_lab.machine.errors import MemoryFault, ToolFailed
 from kpanic_lab.machine.hwdefs import HW, lab_events
 
 if TYPE_CHECKING:
     from kpanic_lab.machine.machine import Machine
-
-
-class ToolFailed(MachineError):
-    """A host tool's failure, reported to the guest program as -errno and this message."""
-
-    def __init__(self, message: str, errno: int = 22) -> None:
-        super().__init__(message)
-        self.errno = errno
 
 
 @dataclass(frozen=True)

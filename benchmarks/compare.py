@@ -3,9 +3,9 @@
     python benchmarks/compare.py REV [NAME ...] [--skip NAME,...]
 
 Checks REV out into a temporary git worktree and runs each ``bench_NAME.py`` that both sides have
-there and here, one after the other (REV's, then this tree's, benchmark by benchmark, so both see the
-same load), each side importing its own ``kpanic_lab``.  Then prints every figure the two JSON results
-share, with after/before.  A refactor should leave every ratio near 1.0 (timings on a shared machine
+there and here, benchmark by benchmark in the order before, after, after, before (so a drift in the
+machine's load or a warm cache favours neither side), each side importing its own ``kpanic_lab``.
+Then prints every figure, the mean of each side's two medians, with after/before.  A refactor should leave every ratio near 1.0 (timings on a shared machine
 move by +-10 %).  ``hub`` and ``step_click`` (a class of students, a browser) are skipped unless named.
 
     make bench-compare BASE=REV       # the same
@@ -43,6 +43,17 @@ def run_bench(tree: Path, name: str) -> Tuple[Dict[str, Tuple[Optional[float], s
     return {x["name"]: (x.get("median"), x.get("unit", "")) for x in doc["results"]}, ""
 
 
+def _mean(x: Dict[str, Tuple[Optional[float], str]],
+          y: Dict[str, Tuple[Optional[float], str]]) -> Dict[str, Tuple[Optional[float], str]]:
+    """Each figure's mean over two runs (the one run's value when the other has none)."""
+    out = {}
+    for k, (v, unit) in x.items():
+        w = y.get(k, (None, unit))[0]
+        vals = [a for a in (v, w) if a is not None]
+        out[k] = (sum(vals) / len(vals) if vals else None, unit)
+    return out
+
+
 def compare(base: str, names: List[str]) -> str:
     rows: List[List[str]] = []
     with tempfile.TemporaryDirectory(prefix="kpanic-bench-") as tmp:
@@ -54,8 +65,11 @@ def compare(base: str, names: List[str]) -> str:
                     rows.append([name, "(not in " + base + ")", "", "", ""])
                     continue
                 print(f"== {name}: {base}, then this tree", file=sys.stderr, flush=True)
-                before, why_b = run_bench(tree, name)
-                after, why_a = run_bench(ROOT, name)
+                b1, why_b = run_bench(tree, name)
+                a1, why_a = run_bench(ROOT, name)
+                a2, _ = run_bench(ROOT, name)
+                b2, _ = run_bench(tree, name)
+                before, after = _mean(b1, b2), _mean(a1, a2)
                 for why in (why_b, why_a):
                     if why:
                         rows.append([name, why, "", "", ""])

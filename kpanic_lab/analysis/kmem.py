@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict
 
 from kpanic_lab.formats.vmcoreinfo import VmcoreInfo
-from kpanic_lab.kdump.pageclass import PageFrames, PageLayout
-
 from kpanic_lab.guest.headers import PAGE_BUDDY_MAPCOUNT_VALUE, PAGE_SIZE
+from kpanic_lab.kdump.pageclass import PageFrames, PageLayout
 
 if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program

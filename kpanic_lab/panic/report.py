@@ -22,7 +22,7 @@ from kpanic_lab.i18n import _, display_width
 from kpanic_lab.panic.describe import (cpu_doing, notifier_effect, notify_name, stage_detail, stage_explanation,
                                        stage_title)
 from kpanic_lab.panic.trace import CpuState, StageRecord, Trace
-from kpanic_lab.text import table as _table
+from kpanic_lab.text import table
 
 if TYPE_CHECKING:
     from kpanic_lab.machine import Machine
@@ -76,7 +76,7 @@ def scenario_table(scenarios: Dict[str, "Scenario"]) -> str:
     --------  ------------  ------
     x         does x        warn
     """
-    return _table([[s.name, s.summary, s.expect] for s in scenarios.values()], ["scenario", "what it does", "expect"])
+    return table([[s.name, s.summary, s.expect] for s in scenarios.values()], ["scenario", "what it does", "expect"])
 
 
 # ---------------------------------------------------------------------------- sysctls
@@ -237,7 +237,7 @@ def stage_table(records: Iterable[StageRecord]) -> str:
             pc = "?" if c.preempt_count is None else ("0" if c.preempt_count == 0 else f"0x{c.preempt_count:x}")
             row += [str(int(c.interrupts_enabled)), pc, cpu_doing(c.doing, short=True)]
         rows.append(row)
-    return _table(rows, header)
+    return table(rows, header)
 
 
 def if_timeline(records: Iterable[StageRecord]) -> str:
@@ -282,7 +282,7 @@ def outcome(trace: Trace) -> Dict[str, str]:
 def outcomes_table(traces: Iterable[Trace]) -> str:
     """One line per run: the scenario, its first stage, its panic message and its end."""
     rows = [list(outcome(t).values()) for t in traces]
-    return _table(rows, ["scenario", "began with", "panic message", "end"])
+    return table(rows, ["scenario", "began with", "panic message", "end"])
 
 
 def notifier_output(session: "PanicSession") -> str:
@@ -314,7 +314,7 @@ def notifier_table(trace: Trace, outcomes: Sequence["NotifierOutcome"] = ()) -> 
     for i, c in enumerate(trace.notifier_calls()):
         note = notes.get(c.name, [""]).pop(0) if notes.get(c.name) else ""
         rows.append([str(i + 1), c.name, str(c.priority), notify_name(c.ret), note])
-    return _table(rows, ["#", "notifier", "priority", "returned", "note"])
+    return table(rows, ["#", "notifier", "priority", "returned", "note"])
 
 
 # ---------------------------------------------------------------------------- panic() in outline

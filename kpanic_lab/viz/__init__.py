@@ -9,6 +9,7 @@ Each view is a thin widget over one library object and holds no logic of its own
     shell.CrashShell          a crash> prompt; shell.VmcoreExplorer: a dump's header, VMCOREINFO, CPUs
     progress.ProgressView     makedumpfile's progress callback and long runs
     fold.folded               a long output: its key lines first, the whole text behind a toggle
+    real.consoles_side_by_side  the lab's and real Linux's consoles, matching lines on one row
 
 Names are imported lazily, so ``import kpanic_lab.viz`` costs little and matplotlib is loaded
 only by the view that draws with it.
@@ -28,6 +29,8 @@ _NAMES: Dict[str, str] = {
     "CrashShell": "shell", "VmcoreExplorer": "shell",
     "ProgressView": "progress", "run_with_progress": "progress",
     "folded": "fold", "folded_html": "fold",
+    "consoles_side_by_side": "real", "stage_lines_view": "real", "real_source": "real",
+    "transcripts_side_by_side": "real",
 }
 
 __all__ = sorted(_NAMES)

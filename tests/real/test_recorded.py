@@ -1,0 +1,131 @@
+"""The real side's fallback: the shipped recording, and what is said when tools are missing (no QEMU
+runs here: the host check and the runs are replaced)."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from kpanic_lab.real import recorded
+from kpanic_lab.real.host import RealHostError
+from kpanic_lab.real.recorded import (ENV, RECORDED, SHELL_COMMANDS, RealSideError, load_real, mode,
+                                      recorded_about, recorded_side, recorded_transcript, real_crash, real_shell,
+                                      split_transcript)
+from kpanic_lab.real.run import RealRunError
+
+MISSING = ("the real run needs Debian packages that are not installed: qemu-system-x86 (no qemu-system-x86_64); "
+           "install them with: apt-get install -y --no-install-recommends qemu-system-x86")
+
+
+@pytest.fixture
+def no_qemu(monkeypatch):
+    def find_host():
+        raise RealHostError(MISSING)
+    monkeypatch.setattr(recorded, "find_host", find_host)
+    monkeypatch.delenv(ENV, raising=False)
+
+
+def _no_run(*a, **k):
+    raise AssertionError("QEMU must not run here")
+
+
+def test_the_recording_is_shipped_and_says_how_it_was_made():
+    for name in ("README.md", "console.first.log", "console.capture.log", "crash8.txt"):
+        assert (RECORDED / name).is_file(), name
+    about = recorded_about()
+    assert "tools/record_real.py" in about and "run_real(" in about and "| crash |" in about
+    side = recorded_side()
+    assert side.recorded and side.vmcore is None and side.release.startswith("6.1.")
+    assert "sysrq: Trigger a crash" in side.first_console and "Kdump: loaded" in side.first_console
+    assert "elfcorehdr=" in side.capture_console and "makedumpfile Completed." in side.capture_console
+
+
+def test_mode_from_argument_then_environment(monkeypatch):
+    monkeypatch.setenv(ENV, "recorded")
+    assert mode() == "recorded" and mode("run") == "run"
+    monkeypatch.setenv(ENV, "nonsense")
+    assert mode() == "auto"
+
+
+def test_missing_tools_fall_back_naming_the_apt_line(no_qemu, monkeypatch):
+    monkeypatch.setattr(recorded, "run_real", _no_run)
+    side = load_real()
+    assert side.source == "recorded" and "apt-get install" in side.note and "qemu-system-x86" in side.note
+    assert "sysrq: Trigger a crash" in side.first_console
+
+
+def test_run_mode_with_missing_tools_is_an_error(no_qemu):
+    with pytest.raises(RealSideError, match="qemu-system-x86"):
+        load_real(use="run")
+
+
+def test_the_environment_forces_the_recording(monkeypatch):
+    monkeypatch.setattr(recorded, "find_host", _no_run)
+    monkeypatch.setattr(recorded, "run_real", _no_run)
+    monkeypatch.setenv(ENV, "recorded")
+    side = load_real()
+    assert side.recorded and ENV in side.note
+
+
+def test_a_failed_run_falls_back_and_says_why(monkeypatch, tmp_path):
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(recorded, "find_host", lambda: None)
+
+    def fails(*a, **k):
+        raise RealRunError("QEMU did not finish within 1 s")
+    monkeypatch.setattr(recorded, "run_real", fails)
+    side = load_real(str(tmp_path), timeout=1)
+    assert side.recorded and "QEMU did not finish within 1 s" in side.note
+    with pytest.raises(RealRunError):
+        load_real(str(tmp_path), use="run", timeout=1)
+
+
+def test_split_transcript():
+    assert split_transcript("x\ncrash> sys\n a\n\ncrash> log | tail -2\nb\nc\n") == {"sys": " a", "log | tail -2": "b\nc"}
+    assert split_transcript("no prompt at all") == {}
+
+
+def test_recorded_crash_transcript_has_every_command():
+    t = recorded_transcript("crash8.txt")
+    assert t.source == "recorded" and t.tool.startswith("crash 8")
+    assert t.commands == list(SHELL_COMMANDS)
+    assert "PANIC:" in t.outputs["sys"] and "sysrq triggered crash" in t.outputs["sys"]
+    assert "sysrq_handle_crash" in t.outputs["bt"] and "COMMAND:" in t.outputs["bt"]
+    assert "PID" in t.outputs["ps"] and "</TASK>" in t.outputs["log | tail -25"]
+    assert t.text().startswith("crash> sys\n")
+
+
+def test_real_shell_without_debug_symbols_names_the_package(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(recorded, "debug_vmlinux", lambda release: None)
+    t = real_shell("/nonexistent/vmcore", "6.1.0-57-amd64")
+    assert t.source == "recorded" and "linux-image-amd64-dbg" in t.note and "apt-get install" in t.note
+
+
+def test_real_shell_on_the_recorded_run_shows_recorded_outputs():
+    t = real_shell(None, "6.1.0-57-amd64")
+    assert t.source == "recorded" and "sys" in t.outputs
+
+
+def test_real_shell_falls_back_when_the_lab_shell_fails_or_hangs(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(recorded, "debug_vmlinux", lambda release: "/usr/lib/debug/boot/vmlinux-x")
+
+    def fails(*a, **k):
+        raise recorded.LabError("the kernel was moved by KASLR")
+    monkeypatch.setattr(recorded, "lab_shell_transcript", fails)
+    assert "moved by KASLR" in real_shell("vmcore", "x").note
+
+    def hangs(*a, **k):
+        raise subprocess.TimeoutExpired("kpanic-lab", 5)
+    monkeypatch.setattr(recorded, "lab_shell_transcript", hangs)
+    t = real_shell("vmcore", "x", timeout=5)
+    assert t.source == "recorded" and "5 s" in t.note
+
+
+def test_real_crash_without_crash_names_it(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(recorded.shutil, "which", lambda name: None)
+    monkeypatch.setattr(recorded, "debug_vmlinux", lambda release: "/usr/lib/debug/boot/vmlinux-x")
+    t = real_crash("vmcore", "x")
+    assert t.source == "recorded" and "install with: apt-get install -y --no-install-recommends crash" in t.note

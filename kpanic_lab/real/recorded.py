@@ -206,7 +206,7 @@ def debug_vmlinux(release: str) -> Optional[str]:
     return path if release and os.path.isfile(path) else None
 
 
-def _run_shell(argv: List[str], commands: Sequence[str], timeout: float, stdin: bool) -> str:
+def _run_shell(name: str, argv: List[str], commands: Sequence[str], timeout: float, stdin: bool) -> str:
     """A shell in a subprocess, its commands marked with ``crash> `` (bounded by ``timeout``)."""
     with tempfile.NamedTemporaryFile("w", suffix=".cmds", delete=False) as f:
         if stdin:       # real crash: `!echo` prints each prompt line (with -i it neither echoes nor pipes)
@@ -222,7 +222,8 @@ def _run_shell(argv: List[str], commands: Sequence[str], timeout: float, stdin: 
         os.unlink(script)
     if r.returncode != 0:
         last = (r.stderr or r.stdout).strip().splitlines()
-        raise LabError(f"{argv[0]} exited with status {r.returncode}: {last[-1] if last else 'no message'}")
+        why = last[-1] if last else "no message"
+        raise LabError(f"{name} exited with status {r.returncode}: {why[len('kpanic-lab: '):] if why.startswith('kpanic-lab: ') else why}")
     return r.stdout
 
 
@@ -242,7 +243,7 @@ def real_crash(vmcore: Optional[str], release: str, commands: Sequence[str] = SH
             packages=", ".join(need), apt=apt_line(need))
     else:
         try:
-            text = _run_shell([crash, "-s", vmlinux, vmcore], commands, timeout, stdin=True)
+            text = _run_shell("crash", [crash, "-s", vmlinux, vmcore], commands, timeout, stdin=True)
             outputs = split_transcript(text)
             return Transcript("crash " + crash_version(crash), outputs, "run", f"crash -s {vmlinux} {vmcore}",
                               list(commands))
@@ -270,7 +271,7 @@ def lab_shell_transcript(vmcore: str, vmlinux: str, commands: Sequence[str] = SH
     A subprocess, so that a dump the shell cannot read yet costs at most ``timeout`` and never
     hangs the notebook.  Raises LabError (or TimeoutExpired) when it fails or says nothing useful.
     """
-    text = _run_shell([sys.executable, "-m", "kpanic_lab", "crash", vmlinux, vmcore, "--echo"], commands,
+    text = _run_shell("kpanic-lab crash", [sys.executable, "-m", "kpanic_lab", "crash", vmlinux, vmcore, "--echo"], commands,
                       timeout, stdin=False)
     outputs = split_transcript(text)
     if "RELEASE:" not in outputs.get("sys", ""):

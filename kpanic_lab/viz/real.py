@@ -65,7 +65,10 @@ def pair_html(rows: Sequence[Row], titles: Tuple[str, str] = ("", ""), fold: int
 
 
 def consoles_side_by_side(rows: Sequence[Row], titles: Tuple[str, str] = ("", ""), fold: int = 6) -> w.HTML:
-    """A widget of :func:`pair_html`: what the notebook displays for two aligned consoles."""
+    """A widget of :func:`pair_html`: what the notebook displays for two aligned consoles.
+
+    The column titles default to "the lab" and "real Linux" in the student's language.
+    """
     view = w.HTML(LAB_CSS + '<div style="max-height:40em; overflow:auto">' + pair_html(rows, titles, fold)
                   + "</div>")
     view.add_class("kpanic-real-consoles")
@@ -110,12 +113,15 @@ def real_source(side: RealSide) -> w.HTML:
     return w.HTML(LAB_CSS + source_html(side.source, side.note))
 
 
-def transcripts_side_by_side(left: Tuple[str, str], right: Transcript) -> w.HTML:
-    """Two shells' transcripts in two columns: ``left`` is (title, text), ``right`` a :class:`Transcript`."""
+def transcripts_side_by_side(left: str, right: Transcript, left_title: str = "") -> w.HTML:
+    """Two shells' transcripts in two columns: ``left`` the lab shell's text on the lab's dump, ``right`` a
+    :class:`Transcript` on the real dump (its title says the tool and whether it ran here or is recorded)."""
+    left_title = left_title or _("kpanic-lab crash on the lab's dump")
     pre = '<pre class="kpanic-console" style="max-height:36em; overflow:auto">{}</pre>'
-    title = f"{right.tool} ({_('run on this machine') if right.source == 'run' else _('recorded')})"
+    title = _("{tool} on the real dump ({how})").format(
+        tool=right.tool, how=_("run on this machine") if right.source == "run" else _("recorded"))
     html = (f'{LAB_CSS}{source_html(right.source, right.note or right.tool)}'
-            f'<table style="width:100%; table-layout:fixed"><tr><th>{esc(left[0])}</th><th>{esc(title)}</th></tr>'
-            f'<tr><td style="vertical-align:top; overflow:auto">{pre.format(esc(left[1]))}</td>'
+            f'<table style="width:100%; table-layout:fixed"><tr><th>{esc(left_title)}</th><th>{esc(title)}</th></tr>'
+            f'<tr><td style="vertical-align:top; overflow:auto">{pre.format(esc(left))}</td>'
             f'<td style="vertical-align:top; overflow:auto">{pre.format(esc(right.text()))}</td></tr></table>')
     return w.HTML(html)

@@ -29,7 +29,8 @@ def test_stage_table_marks_silent_stages():
 
 def test_source_and_transcripts():
     t = Transcript("crash 8.0.2", {"sys": "PANIC: x"}, "recorded", "recorded outputs: no crash", ["sys"])
-    view = real.transcripts_side_by_side(("kpanic-lab crash (the lab)", "crash> sys\n PANIC: y"), t)
+    view = real.transcripts_side_by_side("crash> sys\n PANIC: y", t)
     assert "recorded outputs: no crash" in view.value and "crash&gt; sys" in view.value
+    assert "kpanic-lab crash on the lab's dump" in view.value and "crash 8.0.2 on the real dump (recorded)" in view.value
     assert "run on this machine" in real.source_html("run", "QEMU 18 s")
     assert doctest.testmod(real).failed == 0

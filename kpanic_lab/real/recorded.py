@@ -117,7 +117,7 @@ def missing_tools() -> str:
     return ""
 
 
-def load_real(crash_dir: Optional[str] = None, *, use: Optional[str] = None, timeout: float = 180.0,
+def load_real(crash_dir: Optional[str] = None, *, use: Optional[str] = None, timeout: float = 150.0,
               memory: str = DEFAULT_MEMORY, crashkernel: str = DEFAULT_CRASHKERNEL) -> RealSide:
     """The real SysRq-c with kdump: run now under QEMU (when the host has the tools) or recorded.
 
@@ -223,12 +223,13 @@ def _run_shell(name: str, argv: List[str], commands: Sequence[str], timeout: flo
     if r.returncode != 0:
         last = (r.stderr or r.stdout).strip().splitlines()
         why = last[-1] if last else "no message"
-        raise LabError(f"{name} exited with status {r.returncode}: {why[len('kpanic-lab: '):] if why.startswith('kpanic-lab: ') else why}")
+        why = why[len("kpanic-lab: "):] if why.startswith("kpanic-lab: ") else why
+        raise LabError(f"{name} exited with status {r.returncode}: {why}")
     return r.stdout
 
 
 def real_crash(vmcore: Optional[str], release: str, commands: Sequence[str] = SHELL_COMMANDS, *,
-               use: Optional[str] = None, timeout: float = 120.0) -> Transcript:
+               use: Optional[str] = None, timeout: float = 60.0) -> Transcript:
     """Real crash 8 on the real dump (``crash -s VMLINUX VMCORE``), or its recorded outputs."""
     why = ""
     vmlinux = debug_vmlinux(release)
@@ -271,8 +272,8 @@ def lab_shell_transcript(vmcore: str, vmlinux: str, commands: Sequence[str] = SH
     A subprocess, so that a dump the shell cannot read yet costs at most ``timeout`` and never
     hangs the notebook.  Raises LabError (or TimeoutExpired) when it fails or says nothing useful.
     """
-    text = _run_shell("kpanic-lab crash", [sys.executable, "-m", "kpanic_lab", "crash", vmlinux, vmcore, "--echo"], commands,
-                      timeout, stdin=False)
+    argv = [sys.executable, "-m", "kpanic_lab", "crash", vmlinux, vmcore, "--echo"]
+    text = _run_shell("kpanic-lab crash", argv, commands, timeout, stdin=False)
     outputs = split_transcript(text)
     if "RELEASE:" not in outputs.get("sys", ""):
         first = outputs.get("sys", text).strip().splitlines()
@@ -281,7 +282,7 @@ def lab_shell_transcript(vmcore: str, vmlinux: str, commands: Sequence[str] = SH
 
 
 def real_shell(vmcore: Optional[str], release: str, commands: Sequence[str] = SHELL_COMMANDS, *,
-               use: Optional[str] = None, timeout: float = 60.0) -> Transcript:
+               use: Optional[str] = None, timeout: float = 45.0) -> Transcript:
     """The lab's crash-like shell on the real dump with the real debug vmlinux, or recorded outputs.
 
     Recorded: the lab shell's own outputs on the recorded dump when the recording has them

@@ -11,6 +11,7 @@ True
 """
 from __future__ import annotations
 
+import html
 from typing import List, Optional, Sequence, Tuple
 
 import ipywidgets as w
@@ -22,12 +23,22 @@ from kpanic_lab.real.recorded import RealSide, Transcript
 from kpanic_lab.viz._common import LAB_CSS, esc
 
 MATCH = "#e8f5e9"
-_CELL = 'style="font-family:monospace; font-size:0.8em; white-space:pre; padding:0 0.6em 0 0; vertical-align:top"'
-_TABLE = '<table class="kpanic-real" style="border-collapse:collapse; width:100%">'
+# Two columns of equal width whatever the lines' lengths: a line too long for its half is cut with an
+# ellipsis, and shows whole when the pointer rests on it (its title).
+_CELL = ('style="font-family:monospace; font-size:0.8em; white-space:pre; overflow:hidden; '
+         'text-overflow:ellipsis; padding:0 0.6em 0 0; vertical-align:top"')
+_TABLE = '<table class="kpanic-real" style="border-collapse:collapse; width:100%; table-layout:fixed">'
 
 
 def _cell(line: Optional[str]) -> str:
-    return f"<td {_CELL}>{esc(line) if line is not None else ''}</td>"
+    if line is None:
+        return f"<td {_CELL}></td>"
+    return f'<td {_CELL} title="{html.escape(line, quote=True)}">{esc(line)}</td>'
+
+
+def _th(text: str, width: str = "") -> str:
+    size = f" width:{width};" if width else ""
+    return f'<th style="text-align:left;{size}">{esc(text)}</th>'
 
 
 def _row(r: Row) -> str:
@@ -37,8 +48,7 @@ def _row(r: Row) -> str:
 
 def pair_html(rows: Sequence[Row], titles: Tuple[str, str] = ("", ""), fold: int = 6) -> str:
     """HTML: two columns, matched rows tinted; runs of more than ``fold`` unmatched rows folded."""
-    head = (f"<tr><th {_CELL}>{esc(titles[0] or _('the lab'))}</th>"
-            f"<th {_CELL}>{esc(titles[1] or _('real Linux'))}</th></tr>")
+    head = f'<tr>{_th(titles[0] or _("the lab"))}{_th(titles[1] or _("real Linux"))}</tr>'
     out: List[str] = [_TABLE, head]
     run: List[Row] = []
 
@@ -77,8 +87,7 @@ def consoles_side_by_side(rows: Sequence[Row], titles: Tuple[str, str] = ("", ""
 
 def stage_lines_html(stages: Sequence[StageLine]) -> str:
     """HTML: the lab's stages, each with the line that shows it in the lab's console and the real one."""
-    head = "".join(f"<th {_CELL}>{esc(h)}</th>" for h in
-                   ("#", _("stage"), _("the lab's console"), _("real Linux's console")))
+    head = _th("#", "2.5em") + _th(_("stage"), "17em") + _th(_("the lab's console")) + _th(_("real Linux's console"))
     out = [_TABLE, f"<tr>{head}</tr>"]
     for s in stages:
         info = STAGE_INFO.get(s.key)

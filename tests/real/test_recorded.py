@@ -81,7 +81,8 @@ def test_a_failed_run_falls_back_and_says_why(monkeypatch, tmp_path):
 
 
 def test_split_transcript():
-    assert split_transcript("x\ncrash> sys\n a\n\ncrash> log | tail -2\nb\nc\n") == {"sys": " a", "log | tail -2": "b\nc"}
+    text = "x\ncrash> sys\n a\n\ncrash> log | tail -2\nb\nc\n"
+    assert split_transcript(text) == {"sys": " a", "log | tail -2": "b\nc"}
     assert split_transcript("no prompt at all") == {}
 
 

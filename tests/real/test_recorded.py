@@ -11,7 +11,7 @@ from kpanic_lab.real.host import RealHostError
 from kpanic_lab.real.recorded import (ENV, RECORDED, SHELL_COMMANDS, RealSideError, load_real, mode,
                                       recorded_about, recorded_side, recorded_transcript, real_crash, real_shell,
                                       split_transcript)
-from kpanic_lab.real.run import RealRunError
+from kpanic_lab.real.run import RealRun, RealRunError
 
 MISSING = ("the real run needs Debian packages that are not installed: qemu-system-x86 (no qemu-system-x86_64); "
            "install them with: apt-get install -y --no-install-recommends qemu-system-x86")
@@ -130,3 +130,21 @@ def test_real_crash_without_crash_names_it(monkeypatch):
     monkeypatch.setattr(recorded, "debug_vmlinux", lambda release: "/usr/lib/debug/boot/vmlinux-x")
     t = real_crash("vmcore", "x")
     assert t.source == "recorded" and "install with: apt-get install -y --no-install-recommends crash" in t.note
+
+
+def test_a_run_here_returns_its_consoles_and_dump(monkeypatch, tmp_path):
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(recorded, "find_host", lambda: None)
+    first = "[    0.000000] Linux version 6.1.0-99-amd64 (x)\n[    7.8] sysrq: Trigger a crash\n"
+    seen = {}
+
+    def fake_run(trigger, **kw):
+        seen.update(kw, trigger=trigger)
+        return RealRun(crash_dir=kw["crash_dir"], trigger=trigger, kdump=True, first_console=first,
+                                capture_console="[    0.000000] Linux version 6.1.0-99-amd64 (x)\n",
+                                vmcore=str(tmp_path / "vmcore"), qemu_seconds=18.2, total_seconds=21.0)
+    monkeypatch.setattr(recorded, "run_real", fake_run)
+    side = load_real(str(tmp_path), timeout=7)
+    assert seen["trigger"] == "sysrq-c" and seen["kdump"] and seen["timeout"] == 7
+    assert side.source == "run" and not side.recorded and side.release == "6.1.0-99-amd64"
+    assert side.vmcore == str(tmp_path / "vmcore") and "QEMU 18 s" in side.note

@@ -19,6 +19,8 @@
 #include "mm.h"
 #include "x86.h"
 #include "crash_core.h"
+#include "utsname.h"
+#include "memlayout.h"
 
 extern char __start_notes[], __stop_notes[], _stext[];
 extern struct mm_struct init_mm;
@@ -90,44 +92,61 @@ static void append_build_id(void)
 #define VMCOREINFO_SIZE(name)          vmcoreinfo_append_str("SIZE(%s)=%lu\n", #name, (unsigned long)sizeof(name))
 #define VMCOREINFO_NUMBER(name)        vmcoreinfo_append_str("NUMBER(%s)=%ld\n", #name, (long)(name))
 
-/* at boot (crash_save_vmcoreinfo_init): everything but the crash time */
+/*
+ * at boot (crash_save_vmcoreinfo_init): everything but the crash time.  Linux 6.1's entries
+ * in its order and formats, each one the guest has the structure for (it has no NUMA nodes,
+ * zones, vmalloc areas, SPARSEMEM, compound pages or compressed kallsyms, so no entries for
+ * them); then the lab's own few, which Linux does not export and the lab's tools read.
+ */
 void crash_save_vmcoreinfo_init(void)
 {
-	vmcoreinfo_append_str("OSRELEASE=%s\n", UTS_RELEASE);
+	vmcoreinfo_append_str("OSRELEASE=%s\n", init_uts_ns.name.release);
 	append_build_id();
 	vmcoreinfo_append_str("PAGESIZE=%ld\n", PAGE_SIZE);
-	VMCOREINFO_SYMBOL(init_task);
-	VMCOREINFO_SYMBOL(init_mm);
-	VMCOREINFO_OFFSET(mm_struct, pgd);
-	VMCOREINFO_SYMBOL(mem_map);
-	VMCOREINFO_SYMBOL(max_pfn);
+	VMCOREINFO_SYMBOL(init_uts_ns);
+	VMCOREINFO_OFFSET(uts_namespace, name);
+	VMCOREINFO_SYMBOL_ARRAY(swapper_pg_dir);
 	VMCOREINFO_SYMBOL_ARRAY(_stext);
-	VMCOREINFO_SYMBOL(pcpu_data);
-	VMCOREINFO_SYMBOL(panic_cpu);
+	VMCOREINFO_SYMBOL(mem_map);             /* FLATMEM: mem_map[pfn] */
 	VMCOREINFO_STRUCT_SIZE(page);
+	VMCOREINFO_STRUCT_SIZE(list_head);
 	VMCOREINFO_OFFSET(page, flags);
 	VMCOREINFO_OFFSET(page, _refcount);
 	VMCOREINFO_OFFSET(page, mapping);
 	VMCOREINFO_OFFSET(page, lru);
 	VMCOREINFO_OFFSET(page, _mapcount);
 	VMCOREINFO_OFFSET(page, private);
-	VMCOREINFO_OFFSET(page, index);
+	VMCOREINFO_OFFSET(list_head, next);
+	VMCOREINFO_OFFSET(list_head, prev);
+	log_buf_vmcoreinfo_setup();             /* printk.c: where the log is, its record layout */
 	VMCOREINFO_NUMBER(PG_lru);
 	VMCOREINFO_NUMBER(PG_private);
 	VMCOREINFO_NUMBER(PG_swapcache);
 	VMCOREINFO_NUMBER(PG_swapbacked);
 	VMCOREINFO_NUMBER(PG_slab);
+	vmcoreinfo_append_str("NUMBER(PG_head_mask)=%ld\n", 1L << PG_head);
+	VMCOREINFO_NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE);
+	/* arch_crash_save_vmcoreinfo (x86-64): no KASLR, 4-level paging, no memory encryption */
+	VMCOREINFO_NUMBER(phys_base);
+	VMCOREINFO_SYMBOL_ARRAY(init_top_pgt);
+	vmcoreinfo_append_str("NUMBER(pgtable_l5_enabled)=0\n");
+	vmcoreinfo_append_str("KERNELOFFSET=0\n");
+	VMCOREINFO_NUMBER(KERNEL_IMAGE_SIZE);
+	vmcoreinfo_append_str("NUMBER(sme_mask)=0\n");
+	/* the lab's own: not in Linux */
+	VMCOREINFO_SYMBOL(init_task);
+	VMCOREINFO_SYMBOL(init_mm);
+	VMCOREINFO_OFFSET(mm_struct, pgd);
+	VMCOREINFO_SYMBOL(max_pfn);
+	VMCOREINFO_SYMBOL(pcpu_data);
+	VMCOREINFO_SYMBOL(panic_cpu);
+	VMCOREINFO_OFFSET(page, index);
 	VMCOREINFO_NUMBER(PG_reserved);
 	VMCOREINFO_NUMBER(PG_head);
-	VMCOREINFO_NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE);
-	log_buf_vmcoreinfo_setup();             /* printk.c: where the log is, its record layout */
 	VMCOREINFO_STRUCT_SIZE(task_struct);
 	VMCOREINFO_OFFSET(task_struct, tasks);
 	VMCOREINFO_OFFSET(task_struct, pid);
 	VMCOREINFO_OFFSET(task_struct, comm);
-	VMCOREINFO_NUMBER(phys_base);
-	vmcoreinfo_append_str("NUMBER(pgtable_l5_enabled)=0\n");
-	vmcoreinfo_append_str("KERNELOFFSET=0\n");
 	update_vmcoreinfo_note();
 }
 

@@ -16,7 +16,8 @@ struct notifier_block;
 struct module;
 
 /* ---- main.c: the boot sequence ------------------------------------ */
-extern const char linux_banner[];                   /* "Linux version ..." */
+extern const char linux_banner[];                   /* "Linux version ..." (version.c) */
+extern const char linux_proc_banner[];              /* its format, for /proc/version */
 void start_kernel(struct boot_params *bp);
 void secondary_start_kernel(int cpu);
 
@@ -250,7 +251,10 @@ void udelay(unsigned long us);
 void mdelay(unsigned long ms);
 
 /* ---- smp.c: other CPUs --------------------------------------------- */
-extern unsigned long cpu_online_mask;
+/* the online CPUs' bitmap: Linux's __cpu_online_mask (a struct cpumask, one word here), which
+ * crash reads by that name; the guest's code uses it by value through the usual name */
+extern unsigned long __cpu_online_mask;
+#define cpu_online_mask __cpu_online_mask
 int num_online_cpus(void);
 void smp_init(void);
 void smp_send_stop(void);

@@ -23,6 +23,7 @@
 #include "types.h"
 #include "param.h"
 #include "defs.h"
+#include "utsname.h"
 #include "x86.h"
 #include "sched.h"
 #include "ptrace.h"
@@ -43,11 +44,11 @@ __used static const char kern_default_lvl[] = KERN_DEFAULT;  /* for dump_stack *
 /* "CPU: 1 PID: 1 Comm: init Not tainted 6.1.0-kpanic #1" and "Hardware name:" */
 void dump_stack_print_info(const char *log_lvl)
 {
-	const char *version = UTS_VERSION;
+	const char *version = init_utsname()->version;
 	printk("%sCPU: %d PID: %d Comm: %.20s %s%s %s %.*s\n",
 	       log_lvl, smp_processor_id(), current->pid, current->comm,
 	       kexec_crash_loaded() ? "Kdump: loaded " : "",
-	       print_tainted(), UTS_RELEASE, (int)strcspn(version, " "), version);
+	       print_tainted(), init_utsname()->release, (int)strcspn(version, " "), version);
 	printk("%sHardware name: %s\n", log_lvl, dump_stack_arch_desc_str);
 }
 

@@ -21,6 +21,14 @@
 /* load address - LOAD_PHYSICAL_ADDR: 0 normally, the crashkernel= base in a capture kernel */
 unsigned long phys_base __section(".data");
 
+/*
+ * The kernel's page table root (Linux: init_top_pgt in head_64.S, alias swapper_pg_dir).  The
+ * loader's tables are the early ones (early_top_pgt); start-up copies their top level here and
+ * loads it, so the root every kernel thread shares is the kernel's own symbol, the one dump
+ * tools find in VMCOREINFO.  The lower levels stay the loader's (memblock keeps them).
+ */
+unsigned long init_top_pgt[PTRS_PER_PGD] __aligned(PAGE_SIZE);
+
 /* our own copy: the loader's page (BOOT_PARAMS_PHYS) is ordinary memory later */
 struct boot_params kernel_boot_params __section(".data");
 
@@ -55,7 +63,9 @@ void __noreturn x86_64_start_kernel(unsigned long boot_params_phys)
 	}
 	kernel_boot_params = *bp;
 	phys_base = bp->phys_base;
-	init_mm.pgd = read_cr3() & PTE_ADDR_MASK;   /* the loader's tables are the kernel's */
+	memcpy(init_top_pgt, __va(read_cr3() & PTE_ADDR_MASK), sizeof(init_top_pgt));
+	write_cr3(__pa(init_top_pgt));
+	init_mm.pgd = __pa(init_top_pgt);
 
 	idt_setup();
 	cpu_init(0);                    /* GDT, TSS, IDT, GS = &pcpu_data[0], syscall MSRs */

@@ -21,10 +21,6 @@
 #include "defs.h"
 #include "crash_core.h"
 
-/* what `cat /proc/version` and crash's `sys` show (Linux: init/version.c) */
-const char linux_banner[] =
-	"Linux version " UTS_RELEASE " (kpanic@kpanic_lab) (" LINUX_COMPILER ") " UTS_VERSION "\n";
-
 static int kernel_init(void *unused);
 
 /* the rest of boot runs as pid 1; CPU 0 becomes its idle task */

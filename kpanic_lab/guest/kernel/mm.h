@@ -61,5 +61,10 @@ static inline int PageAnon(const struct page *p) { return ((unsigned long)p->map
 #define _PAGE_PSE       0x080UL
 #define _PAGE_NX        (1UL << 63)
 #define PTE_ADDR_MASK   0x000ffffffffff000UL
+#define PTRS_PER_PGD    512
+
+/* the kernel's page table root (head64.c); Linux 6.1 calls it both names */
+extern unsigned long init_top_pgt[PTRS_PER_PGD];
+#define swapper_pg_dir  init_top_pgt
 
 #endif

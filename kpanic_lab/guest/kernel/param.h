@@ -22,6 +22,8 @@
 #define UTS_NODENAME        "kpanic"
 #define UTS_RELEASE         "6.1.0-kpanic"
 #define UTS_VERSION         "#1 SMP PREEMPT_DYNAMIC kpanic_lab"
+#define UTS_MACHINE         "x86_64"
+#define UTS_DOMAINNAME      "(none)"
 #define LINUX_COMPILER      "gcc (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40"
 
 #endif

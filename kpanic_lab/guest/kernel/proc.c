@@ -14,6 +14,7 @@
 #include "types.h"
 #include "param.h"
 #include "defs.h"
+#include "utsname.h"
 #include "errno.h"
 #include "sched.h"
 #include "mm.h"
@@ -221,7 +222,9 @@ static int uptime_proc_show(struct seq_file *m, void *v)
 
 static int version_proc_show(struct seq_file *m, void *v)
 {
-	seq_puts(m, linux_banner);      /* main.c: the same line the boot log starts with */
+	struct new_utsname *u = init_utsname();
+
+	seq_printf(m, linux_proc_banner, u->sysname, u->release, u->version);
 	return 0;
 }
 
@@ -248,9 +251,9 @@ static struct ctl_table kern_table[] = {
 	{ "kernel/warn_limit", &warn_limit, CTL_INT },
 	{ "kernel/tainted", &tainted_mask, CTL_TAINT },
 	{ "kernel/sysrq", &sysrq_enabled, CTL_INT },
-	{ "kernel/ostype", UTS_SYSNAME, CTL_STRING },
-	{ "kernel/osrelease", UTS_RELEASE, CTL_STRING },
-	{ "kernel/version", UTS_VERSION, CTL_STRING },
+	{ "kernel/ostype", init_uts_ns.name.sysname, CTL_STRING },
+	{ "kernel/osrelease", init_uts_ns.name.release, CTL_STRING },
+	{ "kernel/version", init_uts_ns.name.version, CTL_STRING },
 };
 
 static int sysctl_show(struct seq_file *m, void *v)

@@ -102,7 +102,7 @@ struct pcpu {
 #define PCPU_PREEMPT_COUNT      36      /* read by the lab (panic/session.py) at every stage */
 
 extern struct pcpu pcpu_data[NR_CPUS];
-extern struct mm_struct init_mm;        /* the kernel's address space: the boot page tables */
+extern struct mm_struct init_mm;        /* the kernel's address space: pgd = __pa(init_top_pgt) */
 extern struct task_struct task_table[NR_TASKS];   /* fork.c: every task but init_task */
 /* every task slot in use (zombies and idle tasks of other CPUs included) */
 #define for_each_task_slot(t) \

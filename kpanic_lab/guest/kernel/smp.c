@@ -30,7 +30,7 @@
 
 void secondary_startup_64(void);        /* entry.S */
 
-unsigned long cpu_online_mask;
+unsigned long __cpu_online_mask;
 
 static void set_cpu_online(int cpu, bool online)
 {

@@ -17,6 +17,7 @@
 #include "sched.h"
 #include "errno.h"
 #include "defs.h"
+#include "utsname.h"
 
 #define __NR_read             0
 #define __NR_write            1
@@ -48,15 +49,6 @@
 struct timespec {
 	long tv_sec;
 	long tv_nsec;
-};
-
-struct new_utsname {
-	char sysname[65];
-	char nodename[65];
-	char release[65];
-	char version[65];
-	char machine[65];
-	char domainname[65];
 };
 
 static long sys_open(const char *upath, int flags, int mode)
@@ -111,11 +103,7 @@ static long sys_wait4(pid_t pid, int *ustatus, int options)
 
 static long sys_uname(struct new_utsname *uname)
 {
-	static const struct new_utsname utsname = {
-		UTS_SYSNAME, UTS_NODENAME, UTS_RELEASE, UTS_VERSION, "x86_64", "(none)",
-	};
-
-	return copy_to_user(uname, &utsname, sizeof(utsname)) ? -EFAULT : 0;
+	return copy_to_user(uname, init_utsname(), sizeof(*uname)) ? -EFAULT : 0;
 }
 
 /* init_module(image, len, param_values): the lab's image is the module's name */

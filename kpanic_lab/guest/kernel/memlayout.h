@@ -41,7 +41,7 @@
 #define __START_KERNEL_map  0xffffffff80000000UL
 #define LOAD_PHYSICAL_ADDR  0x1000000UL
 #define __START_KERNEL      (__START_KERNEL_map + LOAD_PHYSICAL_ADDR)
-#define KERNEL_IMAGE_SIZE   (1024 * 1024 * 1024)   /* the kernel map's size: 512 2 MiB pages from phys_base */
+#define KERNEL_IMAGE_SIZE   (512 * 1024 * 1024)    /* Linux without KASLR (the loader maps 1 GiB) */
 
 #define BOOT_PARAMS_PHYS    0x8000UL
 

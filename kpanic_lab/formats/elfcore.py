@@ -128,7 +128,7 @@ def elf_layout(nloads: int, notes_size: int, loads: Sequence[ElfLoad], packed: b
         note_off = _EHDR.size + _PHDR.size * (1 + nloads)
         offsets, off = [], note_off + notes_size
         for ld in loads:
-            offsets.append(off)
+            offsets.append(off if ld.filesz else 0)     # no file part: p_offset 0, as makedumpfile writes
             off += ld.filesz
         return note_off, offsets
     note_off = _align(_EHDR.size + _PHDR.size * (1 + nloads), PAGE_SIZE)

@@ -34,7 +34,7 @@ from kpanic_lab.formats.dump import Dump
 from kpanic_lab.formats.elfcore import ElfLoad, build_vmcore_notes, write_elf_core
 from kpanic_lab.formats.flattened import FlattenedWriter, rebuild
 from kpanic_lab.formats.sink import StreamSink
-from kpanic_lab.guest.headers import PAGE_SIZE
+from kpanic_lab.guest.headers import PAGE_SIZE, START_KERNEL_MAP
 from kpanic_lab.kdump.pageclass import (KIND_REPORT, KINDS, Exclusion, PageClassError, PageLayout, classify_pages,
                                         zero_pages)
 from kpanic_lab.kdump.pagestream import DEFAULT_CYCLIC_BUFFER, CycleWalk, PageReader, PageStreamError
@@ -419,11 +419,18 @@ class ElfLoadBuilder:
     the PT_LOAD before the cut ends its file part (``p_filesz``) at its last kept page and its
     memory part (``p_memsz``) where the next kept page starts a new PT_LOAD.  Shorter runs stay
     in the file: their pages are copied as the input holds them, zeros where it holds none.
+
+    ``aliases``: PT_LOADs of the input that map memory a second time, (start, end, p_vaddr -
+    p_paddr): the kernel text kexec-tools adds at __START_KERNEL_map.  makedumpfile writes every
+    PT_LOAD of its input, so they come first, as in the input, and are cut the same way; the pages
+    they leave out are already counted in the System RAM ranges.
     """
 
-    def __init__(self, ranges: Sequence[Tuple[int, int]], page_offset: int) -> None:
-        self.ranges = list(ranges)
-        self.page_offset = page_offset
+    def __init__(self, ranges: Sequence[Tuple[int, int]], page_offset: int,
+                 aliases: Sequence[Tuple[int, int, int]] = ()) -> None:
+        self.ranges = [(a, b) for a, b, _ in aliases] + list(ranges)
+        self.voff = [v for _, _, v in aliases] + [page_offset] * len(ranges)
+        self.nalias = len(aliases)
         self.loads: List[List[ElfLoad]] = [[] for _ in self.ranges]
         self.seg = [a for a, _ in self.ranges]                  # where each range's open PT_LOAD starts
         self.run: List[Optional[int]] = [None] * len(self.ranges)   # pfn where an open not-kept run starts
@@ -461,21 +468,23 @@ class ElfLoadBuilder:
         cut = max(a, rs * PAGE_SIZE)
         resume = min(b, re_ * PAGE_SIZE)
         fe = max(seg, min(cut, rs * PAGE_SIZE))
-        self.loads[r].append(ElfLoad(seg, self.page_offset + seg, resume - seg, fe - seg))
+        self.loads[r].append(ElfLoad(seg, self.voff[r] + seg, resume - seg, fe - seg))
         self.seg[r] = resume
 
     def finish(self) -> Tuple[List[ElfLoad], int]:
         """The PT_LOADs in range order, and the pages really left out of the file."""
         out: List[ElfLoad] = []
-        in_ranges = 0
+        in_ranges = in_file = 0
         for r, (a, b) in enumerate(self.ranges):
             seg, rs = self.seg[r], self.run[r]
             if seg < b:
                 fe = b if rs is None else max(seg, min(b, rs * PAGE_SIZE))
-                self.loads[r].append(ElfLoad(seg, self.page_offset + seg, b - seg, fe - seg))
+                self.loads[r].append(ElfLoad(seg, self.voff[r] + seg, b - seg, fe - seg))
             out += self.loads[r]
-            in_ranges += self.span[r][1] - self.span[r][0]
-        in_file = sum(-(-(ld.paddr + ld.filesz) // PAGE_SIZE) - ld.paddr // PAGE_SIZE for ld in out if ld.filesz)
+            if r >= self.nalias:
+                in_ranges += self.span[r][1] - self.span[r][0]
+                in_file += sum(-(-(ld.paddr + ld.filesz) // PAGE_SIZE) - ld.paddr // PAGE_SIZE
+                               for ld in self.loads[r] if ld.filesz)
         return out, in_ranges - in_file
 
 
@@ -493,7 +502,9 @@ def _write_elf(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[StreamSi
     must before the ELF header can be written), then the header and the pages, batch by batch."""
     reader = walk.reader
     zero_level = bool(res.dump_level & DL_EXCLUDE_ZERO)
-    builder = ElfLoadBuilder(reader.ranges, dump.source.page_offset or dump.page_offset)
+    texts = [(s.paddr, s.paddr + s.memsz, s.vaddr - s.paddr) for s in getattr(dump.source, "loads", ())
+             if s.vaddr >= START_KERNEL_MAP]
+    builder = ElfLoadBuilder(reader.ranges, dump.source.page_offset or dump.page_offset, texts)
     nkept = 0
     try:
         for lo, keep in _keeps(walk, kept):

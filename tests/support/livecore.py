@@ -99,8 +99,17 @@ def vmcoreinfo_from_image(image: KernelImage, *, phys_base: int = 0, crashtime: 
         except Exception:
             pass
 
-    for name in ("init_uts_ns", "node_online_map", "swapper_pg_dir", "_stext", "vmap_area_list",
-                 "mem_map", "contig_page_data"):
+    sym("init_uts_ns")
+    try:
+        w.offset("uts_namespace", "name", struct_layout(image, "uts_namespace").offset("name"))
+    except TypeNotFound:
+        pass
+    # x86-64's swapper_pg_dir is init_top_pgt (a #define in Linux and in the guest)
+    root = image.symbols["init_top_pgt"].address if "init_top_pgt" in image.symbols else init_top_pgt
+    sym("node_online_map")
+    if root is not None:
+        w.symbol("swapper_pg_dir", root)
+    for name in ("_stext", "vmap_area_list", "mem_map", "contig_page_data"):
         sym(name)
     try:
         page = struct_layout(image, "page")
@@ -130,10 +139,8 @@ def vmcoreinfo_from_image(image: KernelImage, *, phys_base: int = 0, crashtime: 
         pass
     # arch_crash_save_vmcoreinfo (x86-64)
     w.number("phys_base", phys_base)
-    if init_top_pgt is not None:
-        w.symbol("init_top_pgt", init_top_pgt)
-    else:
-        sym("init_top_pgt")
+    if root is not None:
+        w.symbol("init_top_pgt", root)
     w.raw("NUMBER(pgtable_l5_enabled)", "0")
     w.kerneloffset(kerneloffset)
     w.number("KERNEL_IMAGE_SIZE", KERNEL_IMAGE_SIZE)

@@ -100,9 +100,16 @@ def test_readelf_lists_a_prstatus_per_cpu_and_vmcoreinfo(cycles):
 def test_gdb_backtrace_goes_through_panic_on_the_crashing_cpu(cycles):
     r = cycles("elf2", cpus=2, kdump_conf=ELF_CONF)
     crash_cpu = r.trace.stages[-1].cpu
-    out = subprocess.run(["gdb", "-nx", "-batch", "-ex", f"thread {crash_cpu + 1}", "-ex", "bt",
-                          str(vmlinux_path()), str(r.outcome.vmcore)],
-                         capture_output=True, text=True, timeout=120).stdout
+
+    def gdb(*cmds):
+        args = [a for c in cmds for a in ("-ex", c)]
+        return subprocess.run(["gdb", "-nx", "-batch", *args, str(vmlinux_path()), str(r.outcome.vmcore)],
+                              capture_output=True, text=True, timeout=120).stdout
+
+    # a thread per NT_PRSTATUS note, in CPU order; gdb may number them from 3 (with the kernel-text
+    # PT_LOAD of an -E -d 31 dump it reads the notes twice), so take the id from "info threads"
+    ids = re.findall(r"^[ *]+(\d+) +(?:process|LWP) ", gdb("info threads"), re.M)
+    out = gdb(f"thread {ids[crash_cpu]}", "bt")
     frames = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", out, re.M)
     assert "panic" in frames and "sysrq_handle_crash" in frames and "do_syscall_64" in frames
 

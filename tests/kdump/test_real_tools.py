@@ -117,6 +117,22 @@ def test_real_crash_gets_past_the_vmcoreinfo_and_stops_where_the_doc_says(dumps,
     assert CRASH_STOPS in DOC.read_text()
 
 
+@needs["crash"]
+@pytest.mark.parametrize("fmt", ["elf", "kdump"])
+def test_real_crash_in_minimal_mode_reads_the_log_and_memory(dumps, tmp_path, fmt):
+    # --minimal skips the task table, so log, rd, sym and dis run on the guest's dumps
+    cpu, paths = dumps
+    cmds = tmp_path / "cmds"
+    cmds.write_text("log\nrd -32 -d panic_cpu 1\nq\n")
+    p = _run(["crash", "-s", "--minimal", vmlinux_path(), paths[fmt], "-i", cmds])
+    out = p.stdout
+    assert out.startswith("NOTE: minimal mode commands: log, dis, rd, sym"), out[:500] + p.stderr
+    log = out.split("\n", 2)[2]
+    lab = lab_dmesg(paths[fmt]).decode("latin-1")
+    assert log.startswith(lab), out[:2000]
+    assert re.search(r"^ffffffff[0-9a-f]{8}: +(-?\d+) *$", log[len(lab):], re.M).group(1) == str(cpu)
+
+
 @pytest.mark.parametrize("fmt", ["elf", "kdump"])
 def test_drgn_reads_panic_cpu_and_the_release(dumps, fmt):
     drgn = pytest.importorskip("drgn")

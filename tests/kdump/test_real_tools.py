@@ -32,6 +32,17 @@ PANIC_LINE = "Kernel panic - not syncing: sysrq triggered crash"
 # where crash 8.0.2 stops on the guest's dumps (docs/real-tools.md says why)
 CRASH_STOPS = "crash: neither runqueue nor rq structures exist"
 
+REAL_DUMP = Path(__file__).resolve().parents[1] / "data" / "real" / "vmcore.log-pages"     # Debian's 6.1
+# keys the guest writes that Debian's 6.1 dump does not have, and why
+FLATMEM = {"SYMBOL(mem_map)"}               # 6.1 writes it for FLATMEM kernels; Debian's is SPARSEMEM
+PRINTK_LOG = {"SYMBOL(log_buf)", "SYMBOL(log_buf_len)", "SYMBOL(log_first_idx)", "SYMBOL(log_next_idx)",
+              "SIZE(printk_log)", "OFFSET(printk_log.ts_nsec)", "OFFSET(printk_log.len)",
+              "OFFSET(printk_log.text_len)"}     # Linux 3.5-5.9's log, the guest's; 6.1 has the prb ring
+LAB_OWN = {"SYMBOL(init_task)", "SYMBOL(init_mm)", "OFFSET(mm_struct.pgd)", "SYMBOL(max_pfn)", "SYMBOL(pcpu_data)",
+           "SYMBOL(panic_cpu)", "OFFSET(page.index)", "NUMBER(PG_reserved)", "NUMBER(PG_head)",
+           "SIZE(task_struct)", "OFFSET(task_struct.tasks)", "OFFSET(task_struct.pid)",
+           "OFFSET(task_struct.comm)"}          # not in Linux: the lab's own readers use them
+
 needs = {tool: pytest.mark.skipif(shutil.which(tool) is None, reason=f"{tool} not installed (apt-get install {tool})")
          for tool in ("makedumpfile", "gdb", "crash")}
 
@@ -143,3 +154,22 @@ def test_drgn_reads_panic_cpu_and_the_release(dumps, fmt):
     assert prog.flags & drgn.ProgramFlags.IS_LINUX_KERNEL
     assert prog["panic_cpu"].value_() == cpu
     assert prog["init_uts_ns"].name.release.string_().decode() == RELEASE
+
+
+def test_the_guest_vmcoreinfo_is_linux_6_1s_where_the_guest_has_the_structure(dumps):
+    _, paths = dumps
+    with open_dump(REAL_DUMP) as d:
+        real = dict(d.vmcoreinfo)
+    with open_dump(paths["kdump"]) as d:
+        guest = dict(d.vmcoreinfo)
+    linux = [k for k in guest if k in real]
+    assert linux == [k for k in real if k in guest], "not in Linux 6.1's order"
+    assert {"SYMBOL(init_uts_ns)", "OFFSET(uts_namespace.name)", "SYMBOL(swapper_pg_dir)", "SYMBOL(init_top_pgt)",
+            "SYMBOL(_stext)", "NUMBER(phys_base)", "KERNELOFFSET", "NUMBER(pgtable_l5_enabled)"} <= set(linux)
+    assert set(guest) - set(real) == FLATMEM | PRINTK_LOG | LAB_OWN
+    for k in linux:                             # 6.1's formats: hex addresses (no 0x), decimal numbers
+        pattern = r"[0-9a-f]+" if k.startswith("SYMBOL(") or k in ("KERNELOFFSET", "BUILD-ID") else \
+            r"-?\d+" if k.split("(")[0] in ("NUMBER", "OFFSET", "SIZE", "LENGTH") or k in ("PAGESIZE", "CRASHTIME") \
+            else r".+"
+        assert re.fullmatch(pattern, guest[k]) and re.fullmatch(pattern, real[k]), (k, guest[k], real[k])
+    assert guest["SYMBOL(swapper_pg_dir)"] == guest["SYMBOL(init_top_pgt)"]      # one table, two names

@@ -97,3 +97,17 @@ def test_snapshot_restore_gives_identical_registers_and_memory(booted):
     m.restore(snap)
     assert m.state_digest() == digest
     assert [m.registers(i) for i in range(2)] == regs
+
+
+def test_uname_proc_version_and_sysctl_read_init_uts_ns(booted):
+    # the names live in one struct the dump tools find (VMCOREINFO's SYMBOL(init_uts_ns)):
+    # change the release there, as sethostname(2) changes a name, and every reader shows it
+    m = booted(2)
+    version = m.run_command("cat /proc/version")
+    assert version.startswith("Linux version 6.1.0-kpanic (kpanic@kpanic_lab) (gcc ")
+    release = m.image.address_of("init_uts_ns") + 2 * 65          # name.release
+    assert m.read(release, 13) == b"6.1.0-kpanic\0"
+    m.mem.write_virt(m.boot_info.cr3, release, b"6.1.0-edited\0")
+    assert m.run_command("uname -r").strip() == "6.1.0-edited"
+    assert m.run_command("cat /proc/sys/kernel/osrelease").strip() == "6.1.0-edited"
+    assert m.run_command("cat /proc/version") == version.replace("6.1.0-kpanic", "6.1.0-edited")

@@ -51,11 +51,15 @@ def loaded_modules(prog: "Program") -> List[Module]:
                                 "without coming back to its head (a corrupted module list)")
         seen.add(node)
         mod = prog.object(node - off, t)
+        ref = mod.refcnt          # an int in the guest, Linux's atomic_t
+        refcnt = ref.counter.value_() if ref.type.strip().kind == "struct" else ref.value_()
         out.append(Module(mod.address_of_(), mod.name.string_().decode(errors="replace"),
                           mod.core_layout.base.value_(), mod.core_layout.size.value_(),
                           mod.core_layout.text_size.value_(), mod.state.format_(),
-                          mod.taints.value_(), mod.refcnt.value_()))
+                          mod.taints.value_(), refcnt))
         node = prog.read_u64(node)
+    if getattr(prog, "linux", False):      # crash lists a real kernel's modules by address
+        out.sort(key=lambda m: m.address)
     return out
 
 

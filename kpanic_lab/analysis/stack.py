@@ -88,6 +88,10 @@ class StackRegion:
 
 def stack_regions(prog: "Program", task: Task) -> List[StackRegion]:
     """The stacks a walk of ``task`` may cross: its own, and each CPU's NMI and #DF stacks."""
+    if getattr(prog, "linux", False):      # its own stack; the exception stacks are not mapped here
+        from kpanic_lab.analysis.linux import THREAD_SIZE as LINUX_THREAD_SIZE
+
+        return [StackRegion(task.stack, task.stack + LINUX_THREAD_SIZE, "process")] if task.stack else []
     key = ("stack_regions",)
     if key not in prog.cache:
         regions = []
@@ -218,6 +222,10 @@ def backtrace(prog: "Program", task: Task, regs: Optional[RegisterSet] = None,
     begins where crash 8 does (``machine_kexec`` on the CPU that crashed,
     ``crash_nmi_callback`` on the others: see ``_dump_start``); without it the walk begins at
     the saved NT_PRSTATUS registers, as gdb's does."""
+    if getattr(prog, "linux", False):      # a real kernel: its ORC tables, through drgn
+        from kpanic_lab.analysis import linux
+
+        return linux.backtrace(prog, task, cpu)  # type: ignore[arg-type]
     if cpu is None:
         cpu = next((c for c, a in active_tasks(prog).items() if a == task.address), None)
     if regs is None and cpu is not None:

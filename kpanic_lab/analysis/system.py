@@ -35,6 +35,8 @@ class SystemInfo:
     panic: str                  # the panic message ('' when there was none)
     panic_cpu: Optional[int]
     labels: Tuple[str, ...] = ()  # TRUNCATED, INCOMPLETE: the dump file is not whole
+    load_average: Optional[Tuple[str, str, str]] = None   # avenrun (Linux); the lab kernel keeps none
+    mhz: Optional[int] = None                             # MACHINE's "(2594 Mhz)" (Linux's cpu_khz)
 
 
 def parse_banner(banner: str) -> Tuple[str, str]:
@@ -86,12 +88,19 @@ def system_info(prog: "Program") -> SystemInfo:
     # the kernel's own view (max_pfn), to the MiB: a 1 GiB machine shows "1 GB" whatever
     # the firmware reserved at the top or crashkernel= took
     memory = -(-prog.read_u64(prog.address_of("max_pfn")) * PAGE_SIZE // (1 << 20)) << 20
+    uptime, load, mhz = _uptime(prog), None, None
+    if getattr(prog, "linux", False):      # what crash reads on Linux: present pages, the timekeeper
+        from kpanic_lab.analysis import linux
+
+        memory = linux.memory_bytes(prog)  # type: ignore[arg-type]
+        uptime = linux.uptime(prog)  # type: ignore[arg-type]
+        load, mhz = linux.load_average(prog), linux.cpu_mhz(prog)  # type: ignore[arg-type]
     return SystemInfo(
         kernel=str(prog.image.path), dumpfile=t.description, partial=t.partial, cpus=t.cpu_count,
-        date=t.date, uptime_seconds=_uptime(prog), tasks=len(all_tasks(prog)), nodename=_nodename(prog),
+        date=t.date, uptime_seconds=uptime, tasks=len(all_tasks(prog)), nodename=_nodename(prog),
         release=release, version=version, machine="x86_64", memory_bytes=memory,
         panic=kernel_panic_message(prog) or "", panic_cpu=panic_cpu(prog),
-        labels=tuple(getattr(t, "labels", ())))
+        labels=tuple(getattr(t, "labels", ())), load_average=load, mhz=mhz)
 
 
 def format_uptime(seconds: float) -> str:

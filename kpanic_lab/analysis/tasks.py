@@ -74,7 +74,9 @@ def task_state_code(state: int, exit_state: int) -> str:
 def _offsets(prog: "Program") -> Tuple[int, Dict[str, int]]:
     if "task_offsets" not in prog.cache:
         t = prog.type("struct task_struct")
-        prog.cache["task_offsets"] = (t.byte_size, {f: t.member(f).offset for f in _FIELDS})
+        # Linux 5.16+ keeps a task's CPU in its thread_info (the guest in task_struct)
+        where = {f: ("thread_info.cpu" if f == "cpu" and not t.has_member("cpu") else f) for f in _FIELDS}
+        prog.cache["task_offsets"] = (t.byte_size, {f: t.member(where[f]).offset for f in _FIELDS})
     return prog.cache["task_offsets"]
 
 
@@ -91,7 +93,7 @@ def read_task(prog: "Program", address: int) -> Task:
 
     parent = q("real_parent")
     ppid = 0
-    if parent and parent != address:
+    if parent and parent != address and i("pid") != 0:     # an idle task's parent is shown as 0, as crash does
         try:
             ppid = prog.read_s32(parent + o["pid"])
         except ReadError:
@@ -116,6 +118,10 @@ def per_cpu(prog: "Program", cpu: int, member: str) -> int:
 
 def idle_tasks(prog: "Program") -> List[Task]:
     """Each CPU's idle task ("swapper/N"), in CPU order."""
+    if getattr(prog, "linux", False):
+        from kpanic_lab.analysis import linux
+
+        return linux.idle_tasks(prog)  # type: ignore[arg-type]
     out = []
     for cpu in range(cpu_count(prog)):
         addr = per_cpu(prog, cpu, "idle") or (prog.address_of("init_task") if cpu == 0 else 0)
@@ -152,6 +158,10 @@ def all_tasks(prog: "Program") -> List[Task]:
 
 def active_tasks(prog: "Program") -> Dict[int, int]:
     """CPU -> address of the task it was running (``pcpu_data[cpu].current_task``)."""
+    if getattr(prog, "linux", False):
+        from kpanic_lab.analysis import linux
+
+        return dict(linux.active_tasks(prog))  # type: ignore[arg-type]
     out = {}
     for cpu in range(cpu_count(prog)):
         cur = per_cpu(prog, cpu, "current_task")
@@ -213,6 +223,10 @@ def ps(prog: "Program") -> List[PsRow]:
 
     The guest maps every user page when it is mapped (no demand paging), so the
     virtual size (VSZ) and the resident set (RSS) are the same pages here."""
+    if getattr(prog, "linux", False):
+        from kpanic_lab.analysis import linux
+
+        return linux.ps_rows(prog, all_tasks(prog))  # type: ignore[arg-type]
     active = set(active_tasks(prog).values())
     total = prog.read_u64(prog.address_of("totalram_pages")) or 1
     pgd_off = prog.offsetof("mm_struct", "pgd")

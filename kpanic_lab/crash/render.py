@@ -161,12 +161,12 @@ def render_sys(info: SystemInfo) -> str:
         ("CPUS", str(info.cpus)),
         ("DATE", date),
         ("UPTIME", format_uptime(info.uptime_seconds) if info.uptime_seconds is not None else "(unknown)"),
-        ("LOAD AVERAGE", "(not kept by this kernel)"),
+        ("LOAD AVERAGE", ", ".join(info.load_average) if info.load_average else "(not kept by this kernel)"),
         ("TASKS", str(info.tasks)),
         ("NODENAME", info.nodename),
         ("RELEASE", info.release),
         ("VERSION", info.version),
-        ("MACHINE", info.machine),
+        ("MACHINE", info.machine + (f"  ({info.mhz} Mhz)" if info.mhz else "")),
         ("MEMORY", format_memory(info.memory_bytes)),
     ]
     if info.panic:

@@ -152,7 +152,13 @@ def open_session(files: List[str], live: Optional[str] = None, **machine: object
     if vmcore is None:
         raise CrashUsageError(f"no dump among {', '.join(files)} (a vmlinux alone is not enough: "
                               "give the vmcore, or --live SCENARIO)")
-    return CrashSession.open(vmcore, vmlinux)
+    return CrashSession.open(vmcore, vmlinux, progress=_progress)
+
+
+def _progress(line: str) -> None:
+    """A slow load says what it is doing first (on stderr, so batch output stays the commands')."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def main(files: List[str], script: Optional[str] = None, live: Optional[str] = None,

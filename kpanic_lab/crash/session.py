@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 from kpanic_lab.analysis.errors import AnalysisError, NotFound
 from kpanic_lab.analysis.program import Program
@@ -52,10 +52,23 @@ class CrashSession:
         return cls(live_target(scenario, **machine_options))  # type: ignore[arg-type]
 
     @classmethod
-    def open(cls, vmcore: Union[str, Path], vmlinux: Union[str, Path, None] = None) -> "CrashSession":
-        """A vmcore (any format) with its vmlinux (default: the shipped guest kernel)."""
+    def open(cls, vmcore: Union[str, Path], vmlinux: Union[str, Path, None] = None,
+             progress: Optional[Callable[[str], None]] = None) -> "CrashSession":
+        """A vmcore (any format) with its vmlinux (default: the shipped guest kernel).
+
+        The lab's own guest kernel is read by the lab (pyelftools); any other vmlinux, a
+        distribution kernel such as Debian's ``/usr/lib/debug/boot/vmlinux-6.1.0-57-amd64``,
+        through drgn (``kpanic_lab.analysis.drgn_backend``), which tells ``progress`` one line
+        before it reads the debug info.
+
+        >>> s = CrashSession.open("vmcore", "/usr/lib/debug/boot/vmlinux-6.1.0-57-amd64")  # doctest: +SKIP
+        >>> print(s.run_script("sys\nbt", echo=True))                                      # doctest: +SKIP
+        """
+        from kpanic_lab.analysis.drgn_backend import is_lab_vmlinux, open_linux_program
         from kpanic_lab.analysis.dumptarget import open_dump_target
 
+        if vmlinux is not None and not is_lab_vmlinux(vmlinux):
+            return cls(open_linux_program(vmcore, vmlinux, progress=progress))
         return cls(open_dump_target(vmcore, vmlinux))
 
     @property

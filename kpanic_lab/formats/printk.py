@@ -273,7 +273,8 @@ def read_log(read: ReadFn, facts: KernelFacts) -> LogRecords:
     >>> read_log(dump.read, VmcoreinfoFacts(dump.vmcoreinfo))[-1].text    # doctest: +SKIP
     b'Kernel panic - not syncing: sysrq triggered crash'
     """
-    lockless = not facts.has_symbol("log_buf") and facts.has_symbol("prb")
+    # 5.10+ still has a log_buf pointer (into the prb's text ring), but no log_first_idx
+    lockless = facts.has_symbol("prb") and not (facts.has_symbol("log_buf") and facts.has_symbol("log_first_idx"))
     try:
         return _read_prb(read, facts) if lockless else _read_log_buf(read, facts)
     except KeyError as e:         # a symbol or offset the kernel did not give

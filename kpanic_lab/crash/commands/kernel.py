@@ -80,6 +80,8 @@ def _kmem(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("kmem", args, "ifsSpv")
     if set(opts) != {"i"} or rest:
         raise CommandError("only kmem -i is available in the lab (the memory summary from struct page)")
+    if getattr(s.prog, "linux", False):
+        raise CommandError("kmem -i is not available on this kernel (it reads the lab guest's struct page flags)")
     code = py_lines("from kpanic_lab.analysis.kmem import memory_info",
                     "from kpanic_lab.crash.render import render_kmem_info",
                     "print(render_kmem_info(memory_info(prog)))")

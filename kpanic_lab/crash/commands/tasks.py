@@ -174,6 +174,9 @@ def _vm(s: CrashSession, args: List[str]) -> Output:
     _, rest = parse_options("vm", args, "")
     if len(rest) > 1:
         raise CommandError("one task at a time")
+    if getattr(s.prog, "linux", False):
+        raise CommandError("vm is not available on this kernel (the lab guest keeps no vm_area_struct; "
+                           "Linux's maple tree of VMAs is not read here)")
     t = s.resolve_task(rest[0]) if rest else s.context
     pgd, kb, regions = task_address_space(s.prog, t.mm)
     header = bt_header(t, s.cpu_of(t))

@@ -1,0 +1,206 @@
+"""Linux's own structures, where the lab's guest keeps its own (a :class:`LinuxProgram`).
+
+The guest keeps per-CPU data in one ``pcpu_data[]`` array and walks its stacks by frame
+pointers; a real x86-64 kernel has ``__per_cpu_offset[]`` and ``runqueues``, and Debian's
+is built without frame pointers, so its stacks are unwound with the ORC tables (drgn's
+unwinder, the kernel's own ``unwind_orc.c`` rules).  Each helper here answers the same
+question as its namesake in :mod:`~kpanic_lab.analysis.tasks`, :mod:`~kpanic_lab.analysis.stack`
+and :mod:`~kpanic_lab.analysis.system` (which call it when ``prog.linux`` is set), returning
+the same objects, so the shell's commands and their output forms are the same for both.
+
+>>> [f.function for f in backtrace(prog, task_on_cpu(prog, 1)).frames][:3]   # doctest: +SKIP
+['__crash_kexec', 'panic', 'sysrq_handle_crash']
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+from kpanic_lab.analysis.errors import AnalysisError, ReadError
+from kpanic_lab.analysis.regs import PT_REGS_SIZE, RegisterSet
+
+if TYPE_CHECKING:
+    from kpanic_lab.analysis.drgn_backend import LinuxProgram
+    from kpanic_lab.analysis.stack import Backtrace
+    from kpanic_lab.analysis.tasks import PsRow, Task
+
+THREAD_SIZE = 16 << 10          # x86-64: 4 pages of kernel stack (KASAN off)
+CPU_ENTRY_AREA = (0xFFFFFE0000000000, 0xFFFFFE8000000000)   # the per-CPU exception (NMI, #DF) stacks
+PAGE_SIZE = 4096
+
+
+def _cpus(prog: "LinuxProgram") -> List[int]:
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+
+    n = prog.target.cpu_count
+    return [c for c in for_each_possible_cpu(prog.drgn)][:max(n, 1)]
+
+
+# ---------------------------------------------------------------------------- tasks
+def idle_tasks(prog: "LinuxProgram") -> List["Task"]:
+    """Each CPU's idle task (``runqueues[cpu].idle``: swapper/N)."""
+    from drgn.helpers.linux.sched import idle_task
+
+    from kpanic_lab.analysis.tasks import read_task
+
+    return [read_task(prog, idle_task(prog.drgn, c).value_()) for c in _cpus(prog)]
+
+
+def active_tasks(prog: "LinuxProgram") -> Dict[int, int]:
+    """CPU -> the task it was running (``runqueues[cpu].curr``)."""
+    from drgn.helpers.linux.sched import cpu_curr
+
+    if "linux_active" not in prog.cache:
+        prog.cache["linux_active"] = {c: cpu_curr(prog.drgn, c).value_() for c in _cpus(prog)}
+    return prog.cache["linux_active"]
+
+
+def ps_rows(prog: "LinuxProgram", tasks: List["Task"]) -> List["PsRow"]:
+    """``ps`` as crash computes it on Linux: RSS from the mm's counters (and the task's
+    not yet folded in), VSZ from ``mm->total_vm``, %MEM of ``totalram_pages``."""
+    from drgn import Object
+    from drgn.helpers.linux.mm import task_rss
+
+    from kpanic_lab.analysis.tasks import PsRow
+
+    active = set(active_tasks(prog).values())
+    total = prog.drgn["_totalram_pages"].counter.value_() or 1
+    task_t = prog.drgn.type("struct task_struct *")
+    rows = []
+    for t in tasks:
+        rss = vsz = 0
+        if t.mm:
+            dtask = Object(prog.drgn, task_t, t.address)
+            try:
+                info = task_rss(dtask)
+                rss = int(info.total) if hasattr(info, "total") else int(info)
+                vsz = dtask.mm.total_vm.value_()
+            except Exception:      # an unreadable mm: nothing counted, as crash shows 0
+                rss = vsz = 0
+        rows.append(PsRow(t, t.address in active, t.state_code, round(100.0 * rss / total, 1),
+                          vsz * PAGE_SIZE // 1024, rss * PAGE_SIZE // 1024))
+    return rows
+
+
+# ---------------------------------------------------------------------------- sys
+def uptime(prog: "LinuxProgram") -> Optional[float]:
+    """Seconds since boot: the timekeeper's monotonic clock at its last update."""
+    try:
+        return prog.drgn["tk_core"].timekeeper.tkr_mono.base.value_() / 1e9
+    except Exception:
+        return None
+
+
+def memory_bytes(prog: "LinuxProgram") -> int:
+    """The memory crash's ``sys`` shows: every node's present pages."""
+    from drgn.helpers.linux.nodemask import for_each_online_node
+
+    try:
+        nodes = prog.drgn["node_data"]
+        pages = sum(nodes[n].node_present_pages.value_() for n in for_each_online_node(prog.drgn))
+    except Exception:
+        pages = prog.drgn["max_pfn"].value_()
+    return pages * PAGE_SIZE
+
+
+def load_average(prog: "LinuxProgram") -> Optional[Tuple[str, str, str]]:
+    """``avenrun[]`` as crash (and /proc/loadavg) prints it: ``0.16`` (fixed point, FSHIFT 11)."""
+    try:
+        vals = [v.value_() for v in prog.drgn["avenrun"]]
+    except Exception:
+        return None
+    out = []
+    for v in vals[:3]:
+        v += (1 << 11) // 200                    # rounded to the hundredth, as crash and /proc/loadavg do
+        out.append(f"{v >> 11}.{((v & 2047) * 100) >> 11:02d}")
+    return (out[0], out[1], out[2])
+
+
+def cpu_mhz(prog: "LinuxProgram") -> Optional[int]:
+    try:
+        return prog.drgn["cpu_khz"].value_() // 1000
+    except Exception:
+        return None
+
+
+# ---------------------------------------------------------------------------- bt
+def _stack_name(sp: int, task: "Task", entry: Optional[str]) -> Optional[str]:
+    """Which stack ``sp`` is on when it is not the task's own: crash's ``--- <...> ---`` names."""
+    if task.stack <= sp < task.stack + THREAD_SIZE:
+        return None
+    if CPU_ENTRY_AREA[0] <= sp < CPU_ENTRY_AREA[1]:
+        return "NMI exception stack" if entry and "nmi" in entry else "exception stack"
+    return "IRQ stack"
+
+
+def _pt_regs(prog: "LinuxProgram", near: int, regs: Dict[str, int]) -> Optional[Tuple[int, RegisterSet]]:
+    """The ``struct pt_regs`` an entry saved, found where the entry frame's stack pointer is
+    (and a word either side), checked against the registers drgn's ORC unwinder took from it."""
+    for addr in (near, near - 8, near + 8):
+        try:
+            data = prog.read(addr, PT_REGS_SIZE)
+        except ReadError:
+            continue
+        r = RegisterSet.from_pt_regs_bytes(data)
+        if r.rip == regs.get("rip") and r.rsp == regs.get("rsp"):
+            return addr, r
+    return None
+
+
+def backtrace(prog: "LinuxProgram", task: "Task", cpu: Optional[int] = None) -> "Backtrace":
+    """``task``'s stack unwound by drgn with the kernel's ORC tables: one :class:`Frame` per
+    real frame (inlined functions are folded into the function whose code it is, as crash
+    shows them), named by the symbol the PC is in (``__handle_sysrq.cold``); ``sp`` is the
+    slot holding the return address, the stack pointer itself for an interrupted frame."""
+    import drgn
+
+    from kpanic_lab.analysis.stack import Backtrace, ExceptionFrame, Frame
+
+    if cpu is None:
+        cpu = next((c for c, a in active_tasks(prog).items() if a == task.address), None)
+    bt = Backtrace(task, cpu, prog.target.cpu_registers(cpu) if cpu is not None else None)
+    try:
+        trace = prog.drgn.stack_trace(drgn.Object(prog.drgn, "struct task_struct *", task.address))
+    except (drgn.FaultError, ValueError, LookupError) as e:
+        bt.error = f"cannot unwind the stack of pid {task.pid}: {e}"
+        return bt
+    frames = [f for f in trace if not f.is_inline]
+    out: List[Any] = []
+    switch: Optional[str] = None
+    for i, f in enumerate(frames):
+        pc, sp = f.pc, f.sp
+        if pc < 0xFFFF800000000000:              # user mode: the registers the syscall entry saved
+            regs = f.registers()
+            prev = out[-1] if out else None
+            found = _pt_regs(prog, frames[i - 1].sp, regs) if i else None
+            if prev is not None and found is not None:
+                out[-1] = Frame(prev.level, prev.sp, prev.pc, prev.function, prev.offset,
+                                exception=ExceptionFrame(found[0], found[1]), stack_switch=prev.stack_switch)
+            elif found is None:
+                bt.error = "the user-mode registers the entry saved were not found on the stack"
+            break
+        loc = prog.symbols.lookup(pc)
+        name, off = (loc.symbol.name, loc.offset) if loc else (None, 0)
+        slot = sp if f.interrupted else sp - 8
+        if f.interrupted and out:                # the registers an exception saved: shown on the entry frame
+            prev = out[-1]
+            found = _pt_regs(prog, frames[i - 1].sp, f.registers())
+            exc = ExceptionFrame(found[0], found[1]) if found else None
+            out[-1] = Frame(prev.level, prev.sp, prev.pc, prev.function, prev.offset, exception=exc,
+                            stack_switch=prev.stack_switch)
+            here = _stack_name(frames[i - 1].sp, task, prev.function)
+            there = _stack_name(sp, task, None)
+            switch = here if here != there else None
+        out.append(Frame(len(out), slot, pc, name, off, stack_switch=switch))
+        switch = None
+    bt.frames = out
+    return bt
+
+
+def stack_region(task: "Task") -> Tuple[int, int]:
+    return task.stack, task.stack + THREAD_SIZE
+
+
+def require(prog: Any, what: str) -> None:
+    """Raise the one-line 'not on this kernel' error for a guest-only command."""
+    if getattr(prog, "linux", False):
+        raise AnalysisError(f"{what} is not available on this kernel (it reads the lab guest's own structures)")

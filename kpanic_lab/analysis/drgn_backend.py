@@ -34,6 +34,7 @@ from kpanic_lab.analysis.regs import RegisterSet
 from kpanic_lab.analysis.symbols import KSymbol, Location
 from kpanic_lab.analysis.target import Target
 from kpanic_lab.analysis.types import VOID, Member, Type
+from kpanic_lab.i18n import _
 
 if TYPE_CHECKING:
     import drgn
@@ -50,8 +51,8 @@ def import_drgn() -> Any:
     try:
         import drgn
     except ImportError:
-        raise DrgnMissing(f"reading a distribution kernel's debug info needs drgn, which is not installed "
-                          f"({DRGN_INSTALL}; Linux only)") from None
+        raise DrgnMissing(_("reading a distribution kernel's debug info needs drgn, which is not installed "
+                            "({install}; Linux only)").format(install=DRGN_INSTALL)) from None
     return drgn
 
 
@@ -411,13 +412,20 @@ class LinuxProgram(Program):
         return f"LinuxProgram(dump: {self.target.description}, {self.image.path.name})"
 
 
-def _drgn_build_id(dprog: "drgn.Program") -> Optional[str]:
+def vmlinux_build_id(path: Union[str, Path]) -> Optional[str]:
+    """The GNU build-id note of a vmlinux (hex), read from its note sections only."""
+    from elftools.elf.elffile import ELFFile
+
     try:
-        mod = dprog.main_module()
-        bid = getattr(mod, "build_id", None)
-        return bid.hex() if bid else None
+        with open(path, "rb") as f:
+            for sec in ELFFile(f).iter_sections():
+                if sec["sh_type"] == "SHT_NOTE":
+                    for note in sec.iter_notes():  # type: ignore[attr-defined]
+                        if note["n_type"] == "NT_GNU_BUILD_ID":
+                            return str(note["n_desc"])
     except Exception:
         return None
+    return None
 
 
 def check_linux_match(vmcoreinfo: Dict[str, str], release: Optional[str], build_id: Optional[str],
@@ -466,7 +474,11 @@ def open_linux_program(vmcore: Union[str, "os.PathLike[str]"], vmlinux: Union[st
     dump = open_dump(vmcore)
     try:
         if progress is not None:
-            progress(f"reading debug info of {vmlinux.name} ({debug_info_size(vmlinux)}) with drgn ...")
+            progress(_("reading debug info of {name} ({size}) with drgn ...").format(
+                name=vmlinux.name, size=debug_info_size(vmlinux)))
+        build_id = vmlinux_build_id(vmlinux)
+        if check:          # before drgn reads anything: a different build is named as such
+            check_linux_match(dict(dump.vmcoreinfo), None, build_id, str(vmlinux), str(dump.name))
         dprog = drgn.Program()
         try:
             dprog.set_core_dump(os.fspath(vmcore))
@@ -474,8 +486,12 @@ def open_linux_program(vmcore: Union[str, "os.PathLike[str]"], vmlinux: Union[st
         except drgn.MissingDebugInfoError as e:
             raise AnalysisError(f"{vmlinux}: drgn found no usable debug info for this dump's kernel ({e})") from None
         except (ValueError, OSError, drgn.FaultError) as e:
-            raise AnalysisError(f"drgn cannot open {vmcore} with {vmlinux}: {e}") from None
-        build_id = _drgn_build_id(dprog)
+            raise AnalysisError(f"drgn cannot open {vmcore} with {vmlinux}: {e}".replace("\n", " ")) from None
+        try:          # drgn ignores a file that is no kernel of this dump: say so rather than go on without types
+            dprog.type("struct task_struct")
+        except LookupError:
+            raise AnalysisError(f"{vmlinux}: no debug info for the kernel of {dump.name} in it (not its vmlinux, "
+                                "or stripped; Debian's is in linux-image-<release>-dbg)") from None
         target = DrgnTarget(dprog, dump, VmlinuxFile(vmlinux, build_id))
         prog = LinuxProgram(target)
         if check:

@@ -354,7 +354,7 @@ class DrgnTypes:
             t._target_ref = key
         if kind in ("struct", "union", "function"):
             t._die_offset = key
-        if kind in ("int", "bool"):
+        if kind == "int":
             t.signed = bool(dt.is_signed)
         elif kind == "enum":
             t.enumerators = [(e.name, e.value) for e in (dt.enumerators or ())]

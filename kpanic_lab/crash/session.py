@@ -42,6 +42,7 @@ class CrashSession:
         self.done = False
         self._context: Optional[Task] = None
         self.last: Optional[Output] = None
+        self.value_count = 0            # p's $1, $2 ...
 
     # ---------------------------------------------------------------- opening
     @classmethod

@@ -211,3 +211,26 @@ def _list(s: CrashSession, args: List[str]) -> Output:
                     f"walk = walk_list(prog, {start:#x}, {offset!r}, mode={mode!r}, end={end})",
                     f"print(render_list(prog, walk.entries, {tspec}, {members}, walk.error))")
     return Output(text, code)
+
+
+@command("p", "print a kernel variable, as crash's p (gdb's print) shows it",
+         "p variable", aliases=("print",),
+         options=(("variable", "a global variable by name (jiffies, init_task, panic_cpu)"),),
+         description="""
+Reads the variable at its symbol's address with its DWARF type and prints it as gdb does,
+numbered $1, $2 ... in the session as crash numbers them.  Only a variable's name is taken
+here: gdb's expressions (casts, arithmetic, members) are not; for a member, use
+struct NAME.member ADDRESS.""")
+def _p(s: CrashSession, args: List[str]) -> Output:
+    import re
+
+    if len(args) != 1 or not re.fullmatch(r"[A-Za-z_]\w*", args[0]):
+        raise CommandError("only a global variable by name is printed here (p VARIABLE; gdb's expressions are "
+                           "not available: for a member use struct NAME.member ADDRESS)")
+    name = args[0]
+    if s.prog.symbols.get(name) is None:
+        raise CommandError(f"no symbol \"{name}\" in current context.")
+    value = s.prog.object(name).format_()
+    s.value_count += 1
+    code = py_lines(f"print({name!r}, '=', prog[{name!r}].format_())")
+    return Output(f"{name} = ${s.value_count} = {value}", code)

@@ -146,11 +146,50 @@ def _pt_regs(prog: "LinuxProgram", near: int, regs: Dict[str, int]) -> Optional[
     return None
 
 
-def backtrace(prog: "LinuxProgram", task: "Task", cpu: Optional[int] = None) -> "Backtrace":
+def _from_machine_kexec(prog: "LinuxProgram", frames: List[Any]) -> Optional[List[Any]]:
+    """The panicking CPU's trace from where it really was last, as crash 8 starts it.
+
+    Its NT_PRSTATUS registers were saved by ``crash_setup_regs()`` in ``__crash_kexec()``, which
+    then called ``machine_kexec()``, which left for the capture kernel through a call that never
+    returned: that return address is still on the stack just below the saved RSP.  It is found
+    (the nearest word into machine_kexec), and accepted only when drgn's ORC unwinder, started
+    there, comes back through ``__crash_kexec`` to exactly the frames the saved registers give."""
+    import drgn
+
+    if not frames or frames[0].name not in ("__crash_kexec", "crash_setup_regs"):
+        return None
+    mk = prog.symbols.get("machine_kexec")
+    if mk is None or not mk.size:
+        return None
+    rsp = frames[0].sp
+    for slot in range(rsp - 8, rsp - 0x400, -8):
+        try:
+            v = prog.read_u64(slot)
+        except ReadError:
+            return None
+        if not mk.address < v < mk.address + mk.size:
+            continue
+        regs = drgn.Object(prog.drgn, "struct pt_regs", value={"ip": v, "sp": slot + 8, "cs": 0x10})
+        try:
+            trace = [f for f in prog.drgn.stack_trace(regs) if not f.is_inline]
+        except (drgn.FaultError, ValueError, LookupError):
+            return None
+        same = [(f.pc, f.sp) for f in trace[2:]] == [(f.pc, f.sp) for f in frames[1:]]
+        if len(trace) > 2 and trace[1].name == "__crash_kexec" and same:
+            return trace
+        return None
+    return None
+
+
+def backtrace(prog: "LinuxProgram", task: "Task", cpu: Optional[int] = None,
+              crash_start: bool = True) -> "Backtrace":
     """``task``'s stack unwound by drgn with the kernel's ORC tables: one :class:`Frame` per
     real frame (inlined functions are folded into the function whose code it is, as crash
     shows them), named by the symbol the PC is in (``__handle_sysrq.cold``); ``sp`` is the
-    slot holding the return address, the stack pointer itself for an interrupted frame."""
+    slot holding the return address, the stack pointer itself for an interrupted frame.
+    On a dump the panicking CPU starts in ``machine_kexec`` as crash 8 starts it (checked by
+    the ORC unwinder, see :func:`_from_machine_kexec`); ``crash_start=False`` starts at the
+    saved registers, as drgn and gdb do."""
     import drgn
 
     from kpanic_lab.analysis.stack import Backtrace, ExceptionFrame, Frame
@@ -164,6 +203,10 @@ def backtrace(prog: "LinuxProgram", task: "Task", cpu: Optional[int] = None) -> 
         bt.error = f"cannot unwind the stack of pid {task.pid}: {e}"
         return bt
     frames = [f for f in trace if not f.is_inline]
+    from_kexec = None
+    if crash_start and prog.target.kind == "dump" and cpu is not None:
+        from_kexec = _from_machine_kexec(prog, frames)
+        frames = from_kexec or frames
     out: List[Any] = []
     switch: Optional[str] = None
     for i, f in enumerate(frames):
@@ -180,7 +223,9 @@ def backtrace(prog: "LinuxProgram", task: "Task", cpu: Optional[int] = None) -> 
             break
         loc = prog.symbols.lookup(pc)
         name, off = (loc.symbol.name, loc.offset) if loc else (None, 0)
-        slot = sp if f.interrupted else sp - 8
+        # the slot of the return address; an interrupted frame's own stack pointer (but machine_kexec's
+        # frame, started from a return address found on the stack, is a return address too)
+        slot = sp if f.interrupted and not (i == 0 and from_kexec) else sp - 8
         if f.interrupted and out:                # the registers an exception saved: shown on the entry frame
             prev = out[-1]
             found = _pt_regs(prog, frames[i - 1].sp, f.registers())

@@ -225,7 +225,7 @@ def backtrace(prog: "Program", task: Task, regs: Optional[RegisterSet] = None,
     if getattr(prog, "linux", False):      # a real kernel: its ORC tables, through drgn
         from kpanic_lab.analysis import linux
 
-        return linux.backtrace(prog, task, cpu)  # type: ignore[arg-type]
+        return linux.backtrace(prog, task, cpu, crash_start)  # type: ignore[arg-type]
     if cpu is None:
         cpu = next((c for c, a in active_tasks(prog).items() if a == task.address), None)
     if regs is None and cpu is not None:

@@ -71,8 +71,8 @@ def ps_rows(prog: "LinuxProgram", tasks: List["Task"]) -> List["PsRow"]:
         if t.mm:
             dtask = Object(prog.drgn, task_t, t.address)
             try:
-                info = task_rss(dtask)
-                rss = int(info.total) if hasattr(info, "total") else int(info)
+                info = task_rss(dtask)          # get_mm_rss(): file + anon + shmem pages
+                rss = info.file + info.anon + info.shmem
                 vsz = dtask.mm.total_vm.value_()
             except Exception:      # an unreadable mm: nothing counted, as crash shows 0
                 rss = vsz = 0
@@ -108,9 +108,19 @@ def load_average(prog: "LinuxProgram") -> Optional[Tuple[str, str, str]]:
         vals = [v.value_() for v in prog.drgn["avenrun"]]
     except Exception:
         return None
+    return format_load(vals[0], vals[1], vals[2])
+
+
+def format_load(*avenrun: int) -> Tuple[str, str, str]:
+    """``avenrun[]``'s fixed-point values (FSHIFT 11) as crash prints them, rounded to the
+    hundredth as crash and /proc/loadavg round (pure).
+
+    >>> format_load(328, 68, 22)
+    ('0.16', '0.03', '0.01')
+    """
     out = []
-    for v in vals[:3]:
-        v += (1 << 11) // 200                    # rounded to the hundredth, as crash and /proc/loadavg do
+    for v in avenrun[:3]:
+        v += (1 << 11) // 200
         out.append(f"{v >> 11}.{((v & 2047) * 100) >> 11:02d}")
     return (out[0], out[1], out[2])
 

@@ -189,3 +189,13 @@ def test_text_is_named_as_crash_names_it(prog):
     with pytest.raises(NotFound):
         table.by_name("nope")
 
+
+
+def test_load_average_as_crash_prints_it():
+    import doctest
+
+    from kpanic_lab.analysis import linux
+
+    assert linux.format_load(328, 68, 22) == ("0.16", "0.03", "0.01")     # a real 6.1 dump's avenrun
+    assert linux.format_load(2048 * 3 + 1024, 0, 2047) == ("3.50", "0.00", "1.00")
+    assert doctest.testmod(linux).failed == 0

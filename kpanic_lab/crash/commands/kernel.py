@@ -59,6 +59,9 @@ symbols and line numbers are there already: crash's 'mod -s' (load a module's de
 info) has nothing to add.""")
 def _mod(s: CrashSession, args: List[str]) -> Output:
     opts, rest = parse_options("mod", args, "s:S")
+    if opts and getattr(s.prog, "linux", False):
+        raise CommandError("mod -s/-S (a module's own debug info) is not available on this kernel: "
+                           "the list is read, module symbols are not loaded")
     if opts:
         raise CommandError("the lab's modules are linked into vmlinux: their symbols are loaded already")
     if rest:

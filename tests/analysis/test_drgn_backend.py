@@ -199,3 +199,19 @@ def test_load_average_as_crash_prints_it():
     assert linux.format_load(328, 68, 22) == ("0.16", "0.03", "0.01")     # a real 6.1 dump's avenrun
     assert linux.format_load(2048 * 3 + 1024, 0, 2047) == ("3.50", "0.00", "1.00")
     assert doctest.testmod(linux).failed == 0
+
+
+def test_guest_only_commands_say_so_in_one_line_on_a_real_kernel():
+    from kpanic_lab.analysis.program import Program
+    from kpanic_lab.crash.session import CrashSession
+
+    prog = object.__new__(drgn_backend.LinuxProgram)     # no dump needed: these refuse before reading
+    prog.target = None  # type: ignore[assignment]
+    prog.cache = {}
+    assert isinstance(prog, Program) and prog.linux
+    s = CrashSession(prog)
+    for line, starts in (("kmem -i", "kmem: kmem -i is not available on this kernel"),
+                         ("vm", "vm: vm is not available on this kernel"),
+                         ("mod -s virtio", "mod: mod -s/-S (a module's own debug info) is not available")):
+        out = s.run(line)
+        assert out.startswith(starts) and "\n" not in out, out

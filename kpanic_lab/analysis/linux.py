@@ -156,38 +156,73 @@ def _pt_regs(prog: "LinuxProgram", near: int, regs: Dict[str, int]) -> Optional[
     return None
 
 
-def _from_machine_kexec(prog: "LinuxProgram", frames: List[Any]) -> Optional[List[Any]]:
-    """The panicking CPU's trace from where it really was last, as crash 8 starts it.
-
-    Its NT_PRSTATUS registers were saved by ``crash_setup_regs()`` in ``__crash_kexec()``, which
-    then called ``machine_kexec()``, which left for the capture kernel through a call that never
-    returned: that return address is still on the stack just below the saved RSP.  It is found
-    (the nearest word into machine_kexec), and accepted only when drgn's ORC unwinder, started
-    there, comes back through ``__crash_kexec`` to exactly the frames the saved registers give."""
+def _unwind_from(prog: "LinuxProgram", pc: int, slot: int) -> List[Any]:
+    """drgn's ORC unwind from a return address ``pc`` found at stack ``slot`` (no inlined frames)."""
     import drgn
 
-    if not frames or frames[0].name not in ("__crash_kexec", "crash_setup_regs"):
-        return None
-    mk = prog.symbols.get("machine_kexec")
-    if mk is None or not mk.size:
-        return None
-    rsp = frames[0].sp
-    for slot in range(rsp - 8, rsp - 0x400, -8):
+    regs = drgn.Object(prog.drgn, "struct pt_regs", value={"ip": pc, "sp": slot + 8, "cs": 0x10})
+    try:
+        return [f for f in prog.drgn.stack_trace(regs) if not f.is_inline]
+    except (drgn.FaultError, ValueError, LookupError):
+        return []
+
+
+def _scan(prog: "LinuxProgram", high: int, low: int, function: str) -> List[Tuple[int, int]]:
+    """(slot, value) of each word in [low, high), from the top down, that points into ``function``."""
+    k = prog.symbols.get(function)
+    if k is None or not k.size:
+        return []
+    out = []
+    for slot in range(high - 8, low - 8, -8):
         try:
             v = prog.read_u64(slot)
         except ReadError:
-            return None
-        if not mk.address < v < mk.address + mk.size:
-            continue
-        regs = drgn.Object(prog.drgn, "struct pt_regs", value={"ip": v, "sp": slot + 8, "cs": 0x10})
-        try:
-            trace = [f for f in prog.drgn.stack_trace(regs) if not f.is_inline]
-        except (drgn.FaultError, ValueError, LookupError):
-            return None
-        same = [(f.pc, f.sp) for f in trace[2:]] == [(f.pc, f.sp) for f in frames[1:]]
-        if len(trace) > 2 and trace[1].name == "__crash_kexec" and same:
-            return trace
+            break
+        if k.address < v < k.address + k.size:
+            out.append((slot, v))
+    return out
+
+
+def _nmi_stack(prog: "LinuxProgram", cpu: int) -> Optional[Tuple[int, int]]:
+    """[low, high) of CPU ``cpu``'s NMI stack (``cea_exception_stacks->NMI_stack``)."""
+    import drgn
+    from drgn.helpers.linux.percpu import per_cpu
+
+    try:
+        nmi = per_cpu(prog.drgn["cea_exception_stacks"], cpu).NMI_stack
+        low = nmi.address_of_().value_()
+        return low, low + drgn.sizeof(nmi.type_)
+    except (LookupError, drgn.FaultError, ValueError):
         return None
+
+
+def _crash_start(prog: "LinuxProgram", frames: List[Any], cpu: int) -> Optional[List[Any]]:
+    """Where the CPU really was last, as crash 8 starts its ``bt`` on a kdump.
+
+    The registers in a CPU's NT_PRSTATUS note are not where it stopped.  The panicking CPU saved
+    them in ``crash_setup_regs()`` inside ``__crash_kexec()``, which then called ``machine_kexec()``
+    and left through a call that never returned; every other CPU saved the registers its NMI
+    interrupted (``crash_nmi_callback()`` on the NMI stack) and then halted in that callback.  The
+    return address into ``machine_kexec`` (below the saved RSP) or into ``crash_nmi_callback`` (on
+    the CPU's NMI stack) is found, drgn's ORC unwinder is started there, and its trace is kept only
+    when it comes back to exactly the frames the saved registers give (same PCs, same stack)."""
+    if not frames:
+        return None
+    same = [(f.pc, f.sp) for f in frames]
+    if frames[0].name in ("__crash_kexec", "crash_setup_regs"):
+        rsp = frames[0].sp
+        for slot, v in _scan(prog, rsp, rsp - 0x400, "machine_kexec")[:1]:
+            trace = _unwind_from(prog, v, slot)
+            if len(trace) > 2 and trace[1].name == "__crash_kexec" and [(f.pc, f.sp) for f in trace[2:]] == same[1:]:
+                return trace
+        return None
+    region = _nmi_stack(prog, cpu)
+    if region is None:
+        return None
+    for slot, v in _scan(prog, region[1], region[0], "crash_nmi_callback")[:4]:
+        trace = _unwind_from(prog, v, slot)
+        if len(trace) > len(frames) and [(f.pc, f.sp) for f in trace[-len(frames):]] == same:
+            return trace
     return None
 
 
@@ -197,9 +232,10 @@ def backtrace(prog: "LinuxProgram", task: "Task", cpu: Optional[int] = None,
     real frame (inlined functions are folded into the function whose code it is, as crash
     shows them), named by the symbol the PC is in (``__handle_sysrq.cold``); ``sp`` is the
     slot holding the return address, the stack pointer itself for an interrupted frame.
-    On a dump the panicking CPU starts in ``machine_kexec`` as crash 8 starts it (checked by
-    the ORC unwinder, see :func:`_from_machine_kexec`); ``crash_start=False`` starts at the
-    saved registers, as drgn and gdb do."""
+    On a dump each CPU starts where it stopped, as crash 8 starts it: the panicking one in
+    ``machine_kexec``, the others in ``crash_nmi_callback`` on their NMI stacks (checked by the
+    ORC unwinder, see :func:`_crash_start`); ``crash_start=False`` starts at the saved
+    registers, as drgn and gdb do."""
     import drgn
 
     from kpanic_lab.analysis.stack import Backtrace, ExceptionFrame, Frame
@@ -215,7 +251,7 @@ def backtrace(prog: "LinuxProgram", task: "Task", cpu: Optional[int] = None,
     frames = [f for f in trace if not f.is_inline]
     from_kexec = None
     if crash_start and prog.target.kind == "dump" and cpu is not None:
-        from_kexec = _from_machine_kexec(prog, frames)
+        from_kexec = _crash_start(prog, frames, cpu)
         frames = from_kexec or frames
     out: List[Any] = []
     switch: Optional[str] = None

@@ -41,7 +41,7 @@ pytestmark = [
                        reason=f"no debug vmlinux or no crash: {NEED}"),
     pytest.mark.timeout(600),
 ]
-CRASH_COMMANDS = "sys\nps\nbt\nlog\nq\n"
+CRASH_COMMANDS = "sys\nps\nbt\nlog\nbt -a\nq\n"
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +181,29 @@ def test_bt_agrees(real_crash, lab):
     regs = [line for line in out.splitlines() if line.startswith("    RIP:") or line.startswith("    ORIG_RAX:")]
     for line in regs:
         assert line in real_crash, line
+
+
+def bt_blocks(text: str) -> dict:
+    """Each backtrace in ``text`` by its header line (``PID: ...  COMMAND: "..."``): its lines."""
+    out = {}
+    for block in re.split(r"\n(?=PID: )", text[text.index("PID: "):]):
+        lines = [line for line in block.splitlines() if line.strip()]
+        lines = [line for line in lines if not line.startswith("[") and not PS_LINE.match(line)]
+        out.setdefault(lines[0], lines[1:])
+    return out
+
+
+def test_bt_a_agrees(real_crash, lab):
+    # the CPUs that were stopped by the NMI: crash_nmi_callback on the NMI stack, the registers the
+    # NMI saved, then the interrupted stack; line for line what crash prints
+    theirs = bt_blocks(real_crash[real_crash.rindex("PID    PPID"):])
+    mine = bt_blocks(lab.run("bt -a"))
+    panicking = lab.run("bt").splitlines()[0]
+    others = [h for h in mine if h != panicking]
+    assert others and "crash_nmi_callback" in mine[others[0]][0]
+    for header in others:
+        assert mine[header] == theirs[header], header
+    assert "--- <NMI exception stack> ---" in mine[others[0]]
 
 
 def test_log_tail_agrees(real_crash, lab):

@@ -74,6 +74,23 @@ def is_lab_vmlinux(path: Union[str, Path, None]) -> bool:
         return True
 
 
+DEBUG_VMLINUX_DIRS = ("/usr/lib/debug/boot", "/usr/lib/debug/lib/modules/{release}", "/boot")
+
+
+def debug_vmlinux_for(release: Optional[str], dirs: Tuple[str, ...] = DEBUG_VMLINUX_DIRS) -> Optional[Path]:
+    """Where the distribution keeps the debug vmlinux of kernel ``release`` (Debian's
+    linux-image-<release>-dbg: /usr/lib/debug/boot/vmlinux-<release>), or None."""
+    if not release:
+        return None
+    for d in dirs:
+        folder = Path(d.format(release=release))
+        for name in (f"vmlinux-{release}", "vmlinux"):
+            p = folder / name
+            if p.is_file():
+                return p
+    return None
+
+
 def debug_info_size(path: Union[str, Path]) -> str:
     """``633 MB``: the size of a vmlinux as the progress line shows it."""
     n = os.path.getsize(path)

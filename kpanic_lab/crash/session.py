@@ -68,6 +68,8 @@ class CrashSession:
         from kpanic_lab.analysis.drgn_backend import is_lab_vmlinux, open_linux_program
         from kpanic_lab.analysis.dumptarget import open_dump_target
 
+        if vmlinux is None:         # a real kernel's dump alone: its debug vmlinux, where the distribution keeps it
+            vmlinux = _installed_debug_vmlinux(vmcore)
         if vmlinux is not None and not is_lab_vmlinux(vmlinux):
             return cls(open_linux_program(vmcore, vmlinux, progress=progress))
         return cls(open_dump_target(vmcore, vmlinux))
@@ -202,3 +204,26 @@ class CrashSession:
 
     def commands(self) -> List[Tuple[str, str]]:
         return [(c.name, c.summary) for c in COMMANDS.values()]
+
+
+def _installed_debug_vmlinux(vmcore: Union[str, Path]) -> Optional[Path]:
+    """The installed debug vmlinux of the kernel that wrote ``vmcore`` (by its VMCOREINFO
+    OSRELEASE), when that is not the lab's own guest; None otherwise (or if it cannot tell)."""
+    from kpanic_lab.analysis.drgn_backend import debug_vmlinux_for
+    from kpanic_lab.formats import open_dump
+
+    try:
+        with open_dump(vmcore) as d:
+            release = d.vmcoreinfo.get("OSRELEASE")
+    except (LabError, OSError):
+        return None          # the dump reader will say what is wrong when the dump is opened
+    from kpanic_lab.analysis.dumptarget import image_release
+    from kpanic_lab.guest.image import KernelImage
+
+    try:
+        guest = image_release(KernelImage.open())
+    except LabError:
+        guest = None
+    if not release or release == guest:
+        return None
+    return debug_vmlinux_for(release)

@@ -215,3 +215,27 @@ def test_guest_only_commands_say_so_in_one_line_on_a_real_kernel():
                          ("mod -s virtio", "mod: mod -s/-S (a module's own debug info) is not available")):
         out = s.run(line)
         assert out.startswith(starts) and "\n" not in out, out
+
+
+def test_the_debug_vmlinux_of_a_release_is_found_where_debian_puts_it(tmp_path):
+    from kpanic_lab.analysis.drgn_backend import debug_vmlinux_for
+
+    boot = tmp_path / "usr/lib/debug/boot"
+    boot.mkdir(parents=True)
+    dirs = (str(boot), str(tmp_path / "usr/lib/debug/lib/modules/{release}"))
+    assert debug_vmlinux_for("6.1.0-57-amd64", dirs) is None
+    (boot / "vmlinux-6.1.0-57-amd64").write_bytes(b"\x7fELF")
+    assert debug_vmlinux_for("6.1.0-57-amd64", dirs) == boot / "vmlinux-6.1.0-57-amd64"
+    assert debug_vmlinux_for("6.1.0-9-amd64", dirs) is None and debug_vmlinux_for(None, dirs) is None
+
+
+def test_a_real_dump_alone_gets_its_installed_debug_vmlinux(monkeypatch, tmp_path):
+    from kpanic_lab.analysis import drgn_backend as backend
+    from kpanic_lab.crash import session
+
+    fake = tmp_path / "vmlinux-6.1.0-57-amd64"
+    monkeypatch.setattr(backend, "DEBUG_VMLINUX_DIRS", (str(tmp_path),))
+    monkeypatch.setattr(backend.debug_vmlinux_for, "__defaults__", ((str(tmp_path),),))
+    assert session._installed_debug_vmlinux(REAL_LOG_DUMP) is None
+    fake.write_bytes(b"\x7fELF")
+    assert session._installed_debug_vmlinux(REAL_LOG_DUMP) == fake       # its OSRELEASE is 6.1.0-57-amd64

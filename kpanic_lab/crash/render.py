@@ -175,11 +175,15 @@ def render_sys(info: SystemInfo) -> str:
 
 
 def render_log(records: Iterable[LogRecord], levels: bool = False) -> str:
-    """``log`` (``levels``: ``log -m``, each line behind its ``<level>``)."""
+    """``log`` (``levels``: ``log -m``, each record behind its ``<level>``).  A record of several
+    lines prints its time stamp once and indents the others under its text, as crash does (the
+    console repeats the stamp instead)."""
     out = []
     for r in records:
-        for line in r.lines():
-            out.append(f"<{r.level}>{line}" if levels else line)
+        head = (f"<{r.level}>" if levels else "") + r.prefix()
+        parts = r.text.decode("utf-8", "replace").split("\n")
+        out.append(head + parts[0])
+        out += [" " * len(head) + part for part in parts[1:]]
     return "\n".join(out)
 
 

@@ -203,3 +203,14 @@ def test_help_examples_run(crash, session_for):
                 continue
             out = s.run(cmd)
             assert out and not out.startswith(f"{cmd.split()[0]}: ") or name == "gdb", (cmd, out)
+
+
+def test_a_record_of_several_lines_prints_its_stamp_once():
+    # crash's log: the continuation lines indented under the text (the console repeats the stamp)
+    from kpanic_lab.analysis.printk import LogRecord
+    from kpanic_lab.crash.render import render_log
+
+    r = LogRecord(22669000, b"calibrate_delay_direct() failed\nProbably due to long platform interrupts.", level=4)
+    assert render_log([r]).splitlines() == ["[    0.022669] calibrate_delay_direct() failed",
+                                            "               Probably due to long platform interrupts."]
+    assert render_log([r], levels=True).splitlines()[1] == " " * 18 + "Probably due to long platform interrupts."

@@ -1,7 +1,7 @@
 """The lab's crash-like shell on a real Linux 6.1 dump, read with the real debug vmlinux, against real
 crash 8 on the same dump: the same panic string, release, version, CPUs and memory (``sys``), the same
 tasks (``ps``: pid, comm, task address, CPU), the same backtrace of the panicking task (``bt``), the
-same end of the log (``log | tail``).
+same log (``log``, and so ``log | tail``), and ``bt -a`` of a CPU the NMI stopped line for line.
 
 Runs under ``make test-real`` (KPANIC_LAB_TEST_REAL=1) on a dump made by a real run (QEMU, ~20 s), or
 on ``$KPANIC_LAB_REAL_VMCORE`` when that names one.  Skips, naming the package, without Debian's debug
@@ -116,10 +116,6 @@ def bt_functions(text: str) -> List[str]:
     return out
 
 
-def log_lines(text: str) -> List[str]:
-    return [line for line in text.splitlines() if re.match(r"^\[\s*\d+\.\d{6}\]", line)]
-
-
 def is_subsequence(short: List[str], long: List[str]) -> bool:
     it = iter(long)
     return all(any(x == y for y in it) for x in short)
@@ -206,11 +202,18 @@ def test_bt_a_agrees(real_crash, lab):
     assert "--- <NMI exception stack> ---" in mine[others[0]]
 
 
-def test_log_tail_agrees(real_crash, lab):
-    theirs = log_lines(real_crash)
-    mine = lab.run("log | tail -40").splitlines()
-    assert len(theirs) > 40
-    assert mine == theirs[-40:]
+def crash_log(text: str) -> List[str]:
+    """crash's ``log`` (followed in CRASH_COMMANDS by ``bt -a``): from the first record to the next ``PID:``."""
+    start = text.index("[    0.000000] ")
+    end = text.index("\nPID: ", start)
+    return text[start:end].splitlines()
+
+
+def test_log_agrees(real_crash, lab):
+    theirs = crash_log(real_crash)
+    assert len(theirs) > 40 and "Kernel panic - not syncing" in "\n".join(theirs)
+    assert lab.run("log").splitlines() == theirs      # every record, continuation lines indented as crash does
+    assert lab.run("log | tail -40").splitlines() == theirs[-40:]
 
 
 def test_the_cli_opens_the_real_dump(vmcore, tmp_path):

@@ -176,10 +176,17 @@ class DrgnTarget(Target):
 
 
 def _fault_why(e: Exception) -> str:
+    """drgn's fault as the lab words it (``page excluded: ...`` for a page makedumpfile left out)."""
     text = str(e)
-    if "excluded" in text or "filtered" in text:
+    if "excluded" in text.lower() or "filtered" in text.lower():
         return "page excluded from the dump (makedumpfile -d)"
     return text.split(":", 1)[0] if ":" in text else text
+
+
+def fault_to_read_error(e: Exception) -> ReadError:
+    """A drgn FaultError raised inside a drgn helper, as the lab's one memory-fault type."""
+    address = getattr(e, "address", 0) or 0
+    return ReadError(address, 8, _fault_why(e))
 
 
 class VmlinuxFile:

@@ -13,7 +13,8 @@ the same objects, so the shell's commands and their output forms are the same fo
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+import functools
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from kpanic_lab.analysis.errors import AnalysisError, ReadError
 from kpanic_lab.analysis.regs import PT_REGS_SIZE, RegisterSet
@@ -26,6 +27,22 @@ if TYPE_CHECKING:
 THREAD_SIZE = 16 << 10          # x86-64: 4 pages of kernel stack (KASAN off)
 CPU_ENTRY_AREA = (0xFFFFFE0000000000, 0xFFFFFE8000000000)   # the per-CPU exception (NMI, #DF) stacks
 PAGE_SIZE = 4096
+T = TypeVar("T")
+
+
+def _faults(fn: Callable[..., T]) -> Callable[..., T]:
+    """drgn's FaultError out of a drgn helper becomes the lab's ReadError (one line in the shell)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        import drgn
+
+        from kpanic_lab.analysis.drgn_backend import fault_to_read_error
+
+        try:
+            return fn(*args, **kwargs)
+        except drgn.FaultError as e:
+            raise fault_to_read_error(e) from None
+    return wrapper
 
 
 def _cpus(prog: "LinuxProgram") -> List[int]:
@@ -36,6 +53,7 @@ def _cpus(prog: "LinuxProgram") -> List[int]:
 
 
 # ---------------------------------------------------------------------------- tasks
+@_faults
 def idle_tasks(prog: "LinuxProgram") -> List["Task"]:
     """Each CPU's idle task (``runqueues[cpu].idle``: swapper/N)."""
     from drgn.helpers.linux.sched import idle_task
@@ -45,6 +63,7 @@ def idle_tasks(prog: "LinuxProgram") -> List["Task"]:
     return [read_task(prog, idle_task(prog.drgn, c).value_()) for c in _cpus(prog)]
 
 
+@_faults
 def active_tasks(prog: "LinuxProgram") -> Dict[int, int]:
     """CPU -> the task it was running (``runqueues[cpu].curr``)."""
     from drgn.helpers.linux.sched import cpu_curr
@@ -54,6 +73,7 @@ def active_tasks(prog: "LinuxProgram") -> Dict[int, int]:
     return prog.cache["linux_active"]
 
 
+@_faults
 def ps_rows(prog: "LinuxProgram", tasks: List["Task"]) -> List["PsRow"]:
     """``ps`` as crash computes it on Linux: RSS from the mm's counters (and the task's
     not yet folded in), VSZ from ``mm->total_vm``, %MEM of ``totalram_pages``."""
@@ -226,6 +246,7 @@ def _crash_start(prog: "LinuxProgram", frames: List[Any], cpu: int) -> Optional[
     return None
 
 
+@_faults
 def backtrace(prog: "LinuxProgram", task: "Task", cpu: Optional[int] = None,
               crash_start: bool = True) -> "Backtrace":
     """``task``'s stack unwound by drgn with the kernel's ORC tables: one :class:`Frame` per

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import drgn
 
 DRGN_INSTALL = "pip install drgn"
+LINUX_SECTIONS = (".orc_unwind", ".data..percpu", "__ksymtab")    # what only a real Linux image has
 
 
 class DrgnMissing(AnalysisError):
@@ -59,9 +60,10 @@ def import_drgn() -> Any:
 # ---------------------------------------------------------------------------- which back end
 def is_lab_vmlinux(path: Union[str, Path, None]) -> bool:
     """True for the lab's own guest kernel (read with pyelftools), False for any other vmlinux
-    (a distribution kernel: read with drgn).  Decided from the ELF section headers only, so it
-    is instant even for a 633 MB file: the lab's guest is built with frame pointers and has
-    no ORC unwind tables, every x86-64 distribution kernel since 4.14 has ``.orc_unwind``."""
+    (a real Linux kernel: read with drgn).  Decided from the ELF section headers only, so it is
+    instant even for a 633 MB file: a real x86-64 Linux image has ORC unwind tables (every
+    distribution kernel since 4.14), per-CPU data in ``.data..percpu`` or exported symbols in
+    ``__ksymtab`` (a frame-pointer build too); the lab's guest has none of the three."""
     if path is None:
         return True
     from elftools.elf.elffile import ELFFile
@@ -69,7 +71,7 @@ def is_lab_vmlinux(path: Union[str, Path, None]) -> bool:
     try:
         with open(path, "rb") as f:
             elf = ELFFile(f)
-            return elf.get_section_by_name(".orc_unwind") is None
+            return not any(elf.get_section_by_name(n) is not None for n in LINUX_SECTIONS)
     except Exception:          # not an ELF file: the lab's reader says what is wrong with it
         return True
 

@@ -55,6 +55,9 @@ def test_a_kernel_with_orc_tables_is_read_by_drgn(tmp_path):
     guest_like.write_bytes(elf_with_sections([".text", ".data"]))
     assert not is_lab_vmlinux(real)
     assert is_lab_vmlinux(guest_like)
+    frame_pointers = tmp_path / "vmlinux-fp-linux"         # CONFIG_UNWINDER_FRAME_POINTER: no ORC, still Linux
+    frame_pointers.write_bytes(elf_with_sections([".text", "__ksymtab", ".data..percpu"]))
+    assert not is_lab_vmlinux(frame_pointers)
     junk = tmp_path / "junk"
     junk.write_bytes(b"not an ELF")
     assert is_lab_vmlinux(junk)                       # the lab's own reader says what is wrong with it

@@ -9,9 +9,9 @@ with the kernel's ORC tables.  The rest of the lab sees the same objects as for 
 
 * :class:`DrgnTarget` (a :class:`Target`): memory read by drgn; the dump's description,
   date, CPUs and NT_PRSTATUS registers from the lab's own dump reader;
-* :class:`DrgnSymbols` (the :class:`SymbolTable` API), named as crash names text
+* :class:`~kpanic_lab.analysis.drgn_symbols.DrgnSymbols` (the :class:`SymbolTable` API), named as crash names text
   addresses (the nearest symbol at or below, labels included: ``entry_SYSCALL_64_after_hwframe``);
-* :class:`DrgnTypes` (the :class:`TypeIndex` API): drgn types turned into the lab's
+* :class:`~kpanic_lab.analysis.drgn_types.DrgnTypes` (the :class:`TypeIndex` API): drgn types turned into the lab's
   :class:`Type` lazily, a member list only when someone asks for it;
 * :class:`LinuxProgram` (a :class:`Program` with ``linux`` set, so helpers read Linux's
   own structures where the guest's differ: :mod:`kpanic_lab.analysis.linux`).
@@ -22,7 +22,6 @@ with the kernel's ORC tables.  The rest of the lab sees the same objects as for 
 """
 from __future__ import annotations
 
-import bisect
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
@@ -31,9 +30,7 @@ from kpanic_lab.analysis.errors import AnalysisError, NotFound, ReadError
 from kpanic_lab.analysis.lines import SourceLine
 from kpanic_lab.analysis.program import Program
 from kpanic_lab.analysis.regs import RegisterSet
-from kpanic_lab.analysis.symbols import KSymbol, Location
 from kpanic_lab.analysis.target import Target
-from kpanic_lab.analysis.types import VOID, Member, Type
 from kpanic_lab.i18n import _
 
 if TYPE_CHECKING:
@@ -199,228 +196,6 @@ class VmlinuxFile:
         self.build_id = build_id
 
 
-# ---------------------------------------------------------------------------- symbols
-def _letter(dsym: Any, in_text: bool, drgn: Any) -> str:
-    if in_text:
-        base = "t"
-    elif dsym.kind == drgn.SymbolKind.FUNC:
-        base = "t"
-    else:
-        base = "d"
-    if dsym.binding == drgn.SymbolBinding.WEAK:
-        return "W" if base == "t" else "V"
-    return base.upper() if dsym.binding == drgn.SymbolBinding.GLOBAL else base
-
-
-class DrgnSymbols:
-    """The :class:`~kpanic_lab.analysis.symbols.SymbolTable` API over drgn's symbol table
-    (already relocated by KASLR).  Text addresses are named as crash and kallsyms name them:
-    the nearest symbol at or below, so a label inside a function wins.  Nothing is copied
-    until it is asked for: names go to drgn one at a time, and the sorted text symbols are
-    built on the first text address (~0.3 s for Debian's 127,000 symbols)."""
-
-    def __init__(self, dprog: "drgn.Program") -> None:
-        self.drgn = dprog
-        self._drgn_mod = import_drgn()
-        self.text_ranges: List[Tuple[int, int]] = []
-        for lo_name, hi_name in (("_stext", "_etext"), ("_sinittext", "_einittext")):
-            try:       # the kernel's text, and its init text (start_kernel's callers live there)
-                self.text_ranges.append((dprog.symbol(lo_name).address, dprog.symbol(hi_name).address))
-            except LookupError:
-                pass
-        self._by_name: Dict[str, Optional[KSymbol]] = {}
-        self._text: Optional[List[Tuple[int, int, str]]] = None     # (address, size == 0, name), sorted
-        self._text_addrs: List[int] = []
-
-    def _ksymbol(self, s: Any) -> KSymbol:
-        return KSymbol(s.name, s.address, s.size, _letter(s, self.in_text(s.address), self._drgn_mod))
-
-    def get(self, name: str) -> Optional[KSymbol]:
-        if name not in self._by_name:
-            try:
-                found = self.drgn.symbols(name)
-            except (LookupError, ValueError):
-                found = []
-            # several symbols may share a name (static functions): the one with a size first
-            best = max(found, key=lambda s: (s.size > 0, s.binding == self._drgn_mod.SymbolBinding.GLOBAL),
-                       default=None)
-            self._by_name[name] = self._ksymbol(best) if best is not None else None
-        return self._by_name[name]
-
-    def by_name(self, name: str) -> KSymbol:
-        k = self.get(name)
-        if k is None:
-            raise NotFound(f"no symbol {name!r}")
-        return k
-
-    def names(self) -> List[str]:
-        return sorted({s.name for s in self.drgn.symbols() if s.name})
-
-    def in_text(self, addr: int) -> bool:
-        return any(lo <= addr < hi for lo, hi in self.text_ranges)
-
-    def _text_table(self) -> List[Tuple[int, int, str]]:
-        if self._text is None:
-            ranges = self.text_ranges
-            rows = []
-            for s in self.drgn.symbols():
-                a = s.address
-                for lo, hi in ranges:
-                    if lo <= a < hi:
-                        rows.append((a, s.size == 0, s.name))
-                        break
-            rows.sort()
-            self._text = rows
-            self._text_addrs = [r[0] for r in rows]
-        return self._text
-
-    def lookup(self, addr: int) -> Optional[Location]:
-        """The symbol ``addr`` falls in: text by the nearest symbol at or below (crash's way;
-        among several at one address, one with a size), data by the symbol that covers it."""
-        if self.in_text(addr):
-            table = self._text_table()
-            i = bisect.bisect_right(self._text_addrs, addr) - 1
-            if i < 0:
-                return None
-            name = table[i][2]
-            j = i
-            while j >= 0 and self._text_addrs[j] == table[i][0]:
-                if not table[j][1]:
-                    name = table[j][2]
-                j -= 1
-            k = self.get(name)
-            if k is None or k.address != table[i][0]:
-                k = KSymbol(name, table[i][0], 0, "t")
-            return Location(k, addr - k.address)
-        try:
-            s = self.drgn.symbol(addr)
-        except LookupError:
-            return None
-        k = self.get(s.name)
-        if k is None or k.address != s.address:
-            k = self._ksymbol(s)
-        return Location(k, addr - s.address)
-
-    def symbolize(self, addr: int) -> str:
-        """``panic+0x13d/0x2f4`` (the kernel's %pS) or hex."""
-        loc = self.lookup(addr)
-        if loc is None:
-            return f"{addr:#x}"
-        return f"{loc.symbol.name}+{loc.offset:#x}/{loc.symbol.size:#x}"
-
-    def near(self, addr: int) -> Optional[str]:
-        loc = self.lookup(addr)
-        return str(loc) if loc else None
-
-    def matching(self, pattern: str) -> List[KSymbol]:
-        """Symbols whose name contains ``pattern`` (``sym -q``), by address."""
-        hits = sorted((s for s in self.drgn.symbols() if s.name and pattern in s.name
-                       and s.address >= 0xFFFF800000000000), key=lambda s: (s.address, s.name))
-        return [self._ksymbol(s) for s in hits]
-
-
-# ---------------------------------------------------------------------------- types
-_KINDS = {"VOID": "void", "INT": "int", "BOOL": "bool", "FLOAT": "float", "POINTER": "pointer",
-          "ARRAY": "array", "STRUCT": "struct", "UNION": "union", "CLASS": "struct", "ENUM": "enum",
-          "TYPEDEF": "typedef", "FUNCTION": "function"}
-
-
-class DrgnTypes:
-    """The :class:`~kpanic_lab.analysis.typeindex.TypeIndex` API over drgn: a drgn type becomes
-    a lab :class:`Type` when it is looked up, its members and targets when they are asked for."""
-
-    def __init__(self, dprog: "drgn.Program", name: str) -> None:
-        self.drgn = dprog
-        self.name = name
-        self._refs: Dict[int, Any] = {}          # id -> drgn.Type, for Type._target_ref/_die_offset
-        self._made: Dict[int, Type] = {}
-
-    def lookup(self, spec: str) -> Type:
-        """A type by C name, as :meth:`TypeIndex.lookup` takes it; ``task_struct`` alone
-        finds the struct (crash's ``struct`` command takes it so)."""
-        s = " ".join(spec.replace("*", " * ").split())
-        tries = [s]
-        if not s.split(" ", 1)[0] in ("struct", "union", "enum") and "*" not in s:
-            tries += [f"struct {s}", f"union {s}"]
-        for t in tries:
-            try:
-                return self.convert(self.drgn.type(t))
-            except (LookupError, SyntaxError, ValueError):
-                continue
-        raise NotFound(f"no type {spec!r} in the DWARF of {self.name}")
-
-    def variable_type(self, name: str) -> Optional[Type]:
-        try:
-            return self.convert(self.drgn.object(name).type_)
-        except (LookupError, KeyError):
-            return None
-
-    def function_die(self, name: str) -> None:
-        return None
-
-    def convert(self, dt: Any) -> Type:
-        """The lab's :class:`Type` for drgn type ``dt`` (cached by identity)."""
-        key = id(dt)
-        hit = self._made.get(key)
-        if hit is not None and self._refs.get(key) is dt:
-            return hit
-        self._refs[key] = dt
-        kind = _KINDS.get(dt.kind.name, "void")
-        drgn = import_drgn()
-        quals = tuple(q for q, flag in (("const", drgn.Qualifiers.CONST), ("volatile", drgn.Qualifiers.VOLATILE))
-                      if dt.qualifiers & flag)
-        name = getattr(dt, "tag", None) if kind in ("struct", "union", "enum") else getattr(dt, "name", None)
-        if kind == "void":
-            name = "void"
-        size = None
-        if kind in ("int", "bool", "float", "struct", "union", "enum", "pointer") and dt.is_complete():
-            size = drgn.sizeof(dt)
-        t = Type(kind, name, size, qualifiers=quals, _index=self)  # type: ignore[arg-type]
-        if kind in ("pointer", "array", "typedef", "function"):
-            t._target_ref = key
-        if kind in ("struct", "union", "function"):
-            t._die_offset = key
-        if kind == "int":
-            t.signed = bool(dt.is_signed)
-        elif kind == "enum":
-            t.enumerators = [(e.name, e.value) for e in (dt.enumerators or ())]
-            t.signed = bool(dt.type.is_signed) if dt.type is not None else False
-        elif kind == "array":
-            t.length = dt.length
-        elif kind == "function":
-            t.variadic = bool(dt.is_variadic)
-        self._made[key] = t
-        return t
-
-    # what Type calls back for its lazy parts
-    def type_at(self, ref: int) -> Type:
-        dt = self._refs[ref]
-        inner = dt.type
-        return self.convert(inner) if inner is not None else VOID
-
-    def _members_of(self, t: Type) -> List[Member]:
-        dt = self._refs[t._die_offset]  # type: ignore[index]
-        out = []
-        for m in dt.members or ():
-            mt = self.convert(m.type)
-            bits = m.bit_field_size
-            off = m.bit_offset // 8
-            bit_offset = 0
-            if bits:
-                unit = mt.byte_size or 1
-                off = (m.bit_offset // (unit * 8)) * unit
-                bit_offset = m.bit_offset - off * 8
-            out.append(Member(m.name, mt, off, bits or None, bit_offset))
-        return out
-
-    def _params_of(self, t: Type) -> List[Type]:
-        dt = self._refs[t._die_offset]  # type: ignore[index]
-        return [self.convert(p.type) for p in dt.parameters]
-
-    def all_names(self, kind: str) -> List[str]:
-        return []
-
-
 # ---------------------------------------------------------------------------- lines
 class DrgnLines:
     """Source lines of text addresses, from drgn's DWARF index."""
@@ -452,6 +227,9 @@ class LinuxProgram(Program):
         self.target = target
         self.image = target.image               # type: ignore[assignment]
         self.drgn = target.drgn
+        from kpanic_lab.analysis.drgn_symbols import DrgnSymbols
+        from kpanic_lab.analysis.drgn_types import DrgnTypes
+
         self.symbols = DrgnSymbols(self.drgn)   # type: ignore[assignment]
         self._types = DrgnTypes(self.drgn, self.image.path.name)  # type: ignore[assignment]
         self._lines = DrgnLines(self.drgn)      # type: ignore[assignment]

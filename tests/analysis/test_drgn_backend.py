@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from kpanic_lab.analysis import drgn_backend
-from kpanic_lab.analysis.drgn_backend import (DrgnMissing, DrgnSymbols, DrgnTypes, check_linux_match, import_drgn,
+from kpanic_lab.analysis.drgn_backend import (DrgnMissing, check_linux_match, import_drgn,
                                               is_lab_vmlinux, open_linux_program)
+from kpanic_lab.analysis.drgn_symbols import DrgnSymbols
+from kpanic_lab.analysis.drgn_types import DrgnTypes
 from kpanic_lab.analysis.dumptarget import MismatchError
 from kpanic_lab.analysis.errors import AnalysisError, NotFound
 from kpanic_lab.analysis.typefmt import definition_lines

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
-from kpanic_lab.analysis.errors import AnalysisError, ReadError
+from kpanic_lab.analysis.errors import ReadError
 from kpanic_lab.analysis.regs import PT_REGS_SIZE, RegisterSet
 
 if TYPE_CHECKING:
@@ -153,12 +153,30 @@ def cpu_mhz(prog: "LinuxProgram") -> Optional[int]:
 
 
 # ---------------------------------------------------------------------------- bt
-def _stack_name(sp: int, task: "Task", entry: Optional[str]) -> Optional[str]:
-    """Which stack ``sp`` is on when it is not the task's own: crash's ``--- <...> ---`` names."""
+# crash's names of the x86-64 exception stacks (cea_exception_stacks' members, 5.x+)
+EXCEPTION_STACKS = {"DF_stack": "DOUBLEFAULT", "NMI_stack": "NMI", "DB_stack": "DEBUG", "MCE_stack": "MCE",
+                    "VC_stack": "VC", "VC2_stack": "VC2"}
+
+
+def _stack_name(prog: "LinuxProgram", sp: int, task: "Task", cpu: Optional[int]) -> Optional[str]:
+    """Which stack ``sp`` is on when it is not the task's own, as crash's ``--- <...> ---`` names
+    it: one of the CPU's exception stacks (``NMI exception stack``), else its ``IRQ stack``."""
     if task.stack <= sp < task.stack + THREAD_SIZE:
         return None
-    if CPU_ENTRY_AREA[0] <= sp < CPU_ENTRY_AREA[1]:
-        return "NMI exception stack" if entry and "nmi" in entry else "exception stack"
+    if CPU_ENTRY_AREA[0] <= sp < CPU_ENTRY_AREA[1] and cpu is not None:
+        import drgn
+        from drgn.helpers.linux.percpu import per_cpu
+
+        try:
+            stacks = per_cpu(prog.drgn["cea_exception_stacks"], cpu)
+            for member, name in EXCEPTION_STACKS.items():
+                region = getattr(stacks, member)
+                low = region.address_of_().value_()
+                if low <= sp < low + drgn.sizeof(region.type_):
+                    return f"{name} exception stack"
+        except (LookupError, AttributeError, drgn.FaultError):
+            pass
+        return "exception stack"
     return "IRQ stack"
 
 
@@ -299,20 +317,10 @@ def backtrace(prog: "LinuxProgram", task: "Task", cpu: Optional[int] = None,
             exc = ExceptionFrame(found[0], found[1]) if found else None
             out[-1] = Frame(prev.level, prev.sp, prev.pc, prev.function, prev.offset, exception=exc,
                             stack_switch=prev.stack_switch)
-            here = _stack_name(frames[i - 1].sp, task, prev.function)
-            there = _stack_name(sp, task, None)
+            here = _stack_name(prog, frames[i - 1].sp, task, cpu)
+            there = _stack_name(prog, sp, task, cpu)
             switch = here if here != there else None
         out.append(Frame(len(out), slot, pc, name, off, stack_switch=switch))
         switch = None
     bt.frames = out
     return bt
-
-
-def stack_region(task: "Task") -> Tuple[int, int]:
-    return task.stack, task.stack + THREAD_SIZE
-
-
-def require(prog: Any, what: str) -> None:
-    """Raise the one-line 'not on this kernel' error for a guest-only command."""
-    if getattr(prog, "linux", False):
-        raise AnalysisError(f"{what} is not available on this kernel (it reads the lab guest's own structures)")

@@ -227,10 +227,15 @@ class LinuxProgram(Program):
         self.target = target
         self.image = target.image               # type: ignore[assignment]
         self.drgn = target.drgn
-        from kpanic_lab.analysis.drgn_symbols import DrgnSymbols
+        from kpanic_lab.analysis.drgn_symbols import DrgnSymbols, section_kinds
         from kpanic_lab.analysis.drgn_types import DrgnTypes
 
-        self.symbols = DrgnSymbols(self.drgn)   # type: ignore[assignment]
+        offset = int(target.vmcoreinfo.get("KERNELOFFSET", "0") or "0", 16)
+        try:
+            sections = section_kinds(self.image.path, offset)
+        except Exception:          # an unreadable section table: every data symbol is "d"
+            sections = []
+        self.symbols = DrgnSymbols(self.drgn, sections)   # type: ignore[assignment]
         self._types = DrgnTypes(self.drgn, self.image.path.name)  # type: ignore[assignment]
         self._lines = DrgnLines(self.drgn)      # type: ignore[assignment]
         self.cache: dict = {}

@@ -10,7 +10,8 @@ and kallsyms name them (the nearest symbol at or below, labels included), so ``b
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from kpanic_lab.analysis.drgn_backend import import_drgn
 from kpanic_lab.analysis.errors import NotFound
@@ -20,16 +21,33 @@ if TYPE_CHECKING:
     import drgn
 
 
-def _letter(dsym: Any, in_text: bool, drgn: Any) -> str:
-    if in_text:
-        base = "t"
-    elif dsym.kind == drgn.SymbolKind.FUNC:
-        base = "t"
-    else:
-        base = "d"
-    if dsym.binding == drgn.SymbolBinding.WEAK:
-        return "W" if base == "t" else "V"
-    return base.upper() if dsym.binding == drgn.SymbolBinding.GLOBAL else base
+def nm_letter(kind: str, weak: bool, is_global: bool) -> str:
+    """``nm``'s letter for a symbol in section ``kind`` (t, r, d, b), as crash's ``sym`` shows it (pure).
+
+    >>> nm_letter("t", False, True), nm_letter("b", False, False), nm_letter("d", True, True)
+    ('T', 'b', 'V')
+    """
+    if weak:
+        return "W" if kind == "t" else "V"
+    return kind.upper() if is_global else kind
+
+
+def section_kinds(path: Union[str, Path], offset: int = 0) -> List[Tuple[int, int, str]]:
+    """[low, high) and nm's kind of each allocated section of an ELF file, moved by ``offset``
+    (KASLR's KERNELOFFSET): ``t`` code, ``b`` no bits (.bss), ``d`` writable, ``r`` read-only.
+    Only the section headers are read.  (Linux's .rodata is writable until init ends, so its
+    symbols are ``D`` as crash shows them: ``linux_banner``.)"""
+    from elftools.elf.elffile import ELFFile
+
+    out = []
+    with open(path, "rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            flags = sec["sh_flags"]
+            if not flags & 0x2 or not sec["sh_size"]:            # SHF_ALLOC
+                continue
+            kind = "t" if flags & 0x4 else "b" if sec["sh_type"] == "SHT_NOBITS" else "d" if flags & 0x1 else "r"
+            out.append((sec["sh_addr"] + offset, sec["sh_addr"] + sec["sh_size"] + offset, kind))
+    return out
 
 
 class DrgnSymbols:
@@ -39,8 +57,9 @@ class DrgnSymbols:
     until it is asked for: names go to drgn one at a time, and the sorted text symbols are
     built on the first text address (~0.3 s for Debian's 127,000 symbols)."""
 
-    def __init__(self, dprog: "drgn.Program") -> None:
+    def __init__(self, dprog: "drgn.Program", sections: Sequence[Tuple[int, int, str]] = ()) -> None:
         self.drgn = dprog
+        self._sections = list(sections)         # (low, high, nm kind) of the vmlinux's sections
         self._drgn_mod = import_drgn()
         self.text_ranges: List[Tuple[int, int]] = []
         for lo_name, hi_name in (("_stext", "_etext"), ("_sinittext", "_einittext")):
@@ -52,8 +71,15 @@ class DrgnSymbols:
         self._text: Optional[List[Tuple[int, int, str]]] = None     # (address, size == 0, name), sorted
         self._text_addrs: List[int] = []
 
+    def _section(self, addr: int) -> str:
+        if self.in_text(addr):
+            return "t"
+        return next((kind for lo, hi, kind in self._sections if lo <= addr < hi), "d")
+
     def _ksymbol(self, s: Any) -> KSymbol:
-        return KSymbol(s.name, s.address, s.size, _letter(s, self.in_text(s.address), self._drgn_mod))
+        b = self._drgn_mod.SymbolBinding
+        kind = "t" if s.kind == self._drgn_mod.SymbolKind.FUNC else self._section(s.address)
+        return KSymbol(s.name, s.address, s.size, nm_letter(kind, s.binding == b.WEAK, s.binding == b.GLOBAL))
 
     def get(self, name: str) -> Optional[KSymbol]:
         if name not in self._by_name:

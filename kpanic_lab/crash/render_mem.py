@@ -53,12 +53,16 @@ def render_rd_ascii(addr: int, data: bytes) -> str:
 
 
 # ---------------------------------------------------------------------------- sym
-def sym_line(prog: "Program", addr: int) -> Optional[str]:
-    """``ffffffff810076c0 (T) panic kernel/panic.c: 117`` for the symbol at ``addr``."""
+def sym_line(prog: "Program", addr: int, name: Optional[str] = None) -> Optional[str]:
+    """``ffffffff810076c0 (T) panic kernel/panic.c: 117`` for the symbol at ``addr`` (by ``name``
+    when it was asked for by a name that shares its address: ``jiffies``, not ``jiffies_64``)."""
     loc = prog.symbols.lookup(addr)
     if loc is None:
         return None
     s = loc.symbol
+    asked = prog.symbols.get(name) if name else None
+    if asked is not None and asked.address == addr:
+        s, loc = asked, type(loc)(asked, 0)
     text = f"{addr:016x} ({s.letter}) {s.name}" + (f"+{loc.offset}" if loc.offset else "")
     if s.module:
         text += f" [{s.module}]"

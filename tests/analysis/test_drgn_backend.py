@@ -27,7 +27,10 @@ drgn = pytest.importorskip("drgn")
 
 
 def elf_with_sections(names):
-    """A minimal x86-64 ET_EXEC ELF whose section headers name ``names`` (no contents)."""
+    """A minimal x86-64 ET_EXEC ELF whose section headers name ``names`` (no contents); a name may
+    be (name, sh_type, sh_flags, sh_addr, sh_size)."""
+    specs = [n if isinstance(n, tuple) else (n, 1, 2, 0xffffffff81000000, 0) for n in names]
+    names = [n[0] for n in specs]
     shstr = b"\0" + b"".join(n.encode() + b"\0" for n in names) + b".shstrtab\0"
     ehsize, shentsize = 64, 64
     shoff = ehsize + len(shstr)
@@ -37,8 +40,8 @@ def elf_with_sections(names):
                        shentsize, nsec, nsec - 1)
     secs = [bytes(64)]
     pos = 1
-    for n in names:
-        secs.append(struct.pack("<IIQQQQIIQQ", pos, 1, 2, 0xffffffff81000000, 0, 0, 0, 0, 1, 0))
+    for n, sh_type, flags, addr, size in specs:
+        secs.append(struct.pack("<IIQQQQIIQQ", pos, sh_type, flags, addr, 0, size, 0, 0, 1, 0))
         pos += len(n) + 1
     secs.append(struct.pack("<IIQQQQIIQQ", pos, 3, 0, 0, ehsize, len(shstr), 0, 0, 1, 0))
     return hdr + shstr + b"".join(secs)
@@ -244,3 +247,20 @@ def test_a_real_dump_alone_gets_its_installed_debug_vmlinux(monkeypatch, tmp_pat
     assert session._installed_debug_vmlinux(REAL_LOG_DUMP) is None
     fake.write_bytes(b"\x7fELF")
     assert session._installed_debug_vmlinux(REAL_LOG_DUMP) == fake       # its OSRELEASE is 6.1.0-57-amd64
+
+
+def test_nm_letters_come_from_the_section_flags(tmp_path):
+    import doctest
+
+    from kpanic_lab.analysis import drgn_symbols
+    from kpanic_lab.analysis.drgn_symbols import section_kinds
+
+    base = 0xffffffff81000000
+    path = tmp_path / "vmlinux"
+    path.write_bytes(elf_with_sections([(".text", 1, 0x6, base, 0x1000), (".rodata", 1, 0x3, base + 0x1000, 0x100),
+                                        ("__ksymtab", 1, 0x2, base + 0x1100, 0x10), (".bss", 8, 0x3, base + 0x2000, 64),
+                                        (".comment", 1, 0x30, 0, 0x20)]))
+    assert section_kinds(path, offset=0x30000000) == [
+        (base + 0x30000000, base + 0x30001000, "t"), (base + 0x30001000, base + 0x30001100, "d"),
+        (base + 0x30001100, base + 0x30001110, "r"), (base + 0x30002000, base + 0x30002040, "b")]
+    assert doctest.testmod(drgn_symbols).failed == 0

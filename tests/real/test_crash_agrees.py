@@ -41,7 +41,8 @@ pytestmark = [
                        reason=f"no debug vmlinux or no crash: {NEED}"),
     pytest.mark.timeout(600),
 ]
-CRASH_COMMANDS = "sys\nps\nbt\nlog\nbt -a\nq\n"
+SYMBOLS = "jiffies linux_banner crash_kexec_post_notifiers init_task sysrq_handle_crash panic"
+CRASH_COMMANDS = f"sys\nps\nbt\nlog\nbt -a\nsym {SYMBOLS}\nq\n"
 
 
 @pytest.fixture(scope="module")
@@ -214,6 +215,15 @@ def test_log_agrees(real_crash, lab):
     assert len(theirs) > 40 and "Kernel panic - not syncing" in "\n".join(theirs)
     assert lab.run("log").splitlines() == theirs      # every record, continuation lines indented as crash does
     assert lab.run("log | tail -40").splitlines() == theirs[-40:]
+
+
+def test_sym_agrees(real_crash, lab):
+    # address, nm letter (crash's: .rodata is writable until init ends, so linux_banner is D) and name;
+    # the source file is not compared (crash prefixes the build folder, debian/build/build_amd64_none_amd64/)
+    sym = re.compile(r"^([0-9a-f]{16}) \(([A-Za-z])\) (\S+)", re.M)
+    theirs = sym.findall(real_crash[real_crash.rindex("PID: "):])
+    mine = sym.findall(lab.run(f"sym {SYMBOLS}"))
+    assert len(mine) == len(SYMBOLS.split()) and mine == theirs
 
 
 def test_the_cli_opens_the_real_dump(vmcore, tmp_path):

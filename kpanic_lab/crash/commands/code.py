@@ -29,7 +29,7 @@ def _sym(s: CrashSession, args: List[str]) -> Output:
         return Output(text, code)
     if not rest:
         raise CommandError("give a symbol or an address (or -l, -q string)")
-    lines, addrs = [], []
+    lines, addrs, names = [], [], []
     for a in rest:
         k = prog.symbols.get(a)
         if k is not None:
@@ -38,14 +38,15 @@ def _sym(s: CrashSession, args: List[str]) -> Output:
             if re.fullmatch(r"[A-Za-z_.$][\w.$]*", a) and not re.fullmatch(r"(0x)?[0-9a-fA-F]+", a):
                 raise CommandError(f"symbol not found: {a}")
             addr = s.resolve_address(a)
-        line = sym_line(prog, addr)
+        line = sym_line(prog, addr, a if k is not None else None)
         if line is None:
             raise CommandError(f"invalid address: {a}")
         lines.append(line)
         addrs.append(addr)
+        names.append(a if k is not None else None)
     code = py_lines("from kpanic_lab.crash.render_mem import sym_line",
-                    f"for addr in {[hex(a) for a in addrs]}:".replace("'", ""),
-                    "    print(sym_line(prog, addr))")
+                    "for addr, name in [" + ", ".join(f"({a:#x}, {n!r})" for a, n in zip(addrs, names)) + "]:",
+                    "    print(sym_line(prog, addr, name))")
     return Output("\n".join(lines), code)
 
 

@@ -184,9 +184,9 @@ def bt_blocks(text: str) -> dict:
     """Each backtrace in ``text`` by its header line (``PID: ...  COMMAND: "..."``): its lines."""
     out = {}
     for block in re.split(r"\n(?=PID: )", text[text.index("PID: "):]):
-        lines = [line for line in block.splitlines() if line.strip()]
-        lines = [line for line in lines if not line.startswith("[") and not PS_LINE.match(line)]
-        out.setdefault(lines[0], lines[1:])
+        lines = block.splitlines()      # the header, then frame, register and stack-switch lines only
+        body = [line for line in lines[1:] if re.match(r"\s*#\d+ \[|    \S|--- <", line)]
+        out.setdefault(lines[0], body)
     return out
 
 

@@ -14,6 +14,7 @@ the same objects, so the shell's commands and their output forms are the same fo
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from kpanic_lab.analysis.errors import ReadError
@@ -99,6 +100,43 @@ def ps_rows(prog: "LinuxProgram", tasks: List["Task"]) -> List["PsRow"]:
         rows.append(PsRow(t, t.address in active, t.state_code, round(100.0 * rss / total, 1),
                           vsz * PAGE_SIZE // 1024, rss * PAGE_SIZE // 1024))
     return rows
+
+
+@dataclass(frozen=True)
+class Vma:
+    """One ``struct vm_area_struct`` of a task's address space (crash's ``vm`` line)."""
+
+    address: int
+    start: int
+    end: int
+    flags: int
+    file: str          # the mapped file's path, "" for anonymous memory
+
+
+@_faults
+def address_space(prog: "LinuxProgram", task: "Task") -> Tuple[int, int, int, List[Vma]]:
+    """(virtual address of the PGD, RSS in KiB, total_vm in KiB, the VMAs) of ``task``'s mm, the
+    VMAs from 6.1's maple tree (drgn's ``for_each_vma``), each file by ``d_path``."""
+    from drgn import Object
+    from drgn.helpers.linux.fs import d_path
+    from drgn.helpers.linux.mm import for_each_vma, task_rss
+
+    if not task.mm:
+        return 0, 0, 0, []
+    t = Object(prog.drgn, "struct task_struct *", task.address)
+    mm = t.mm
+    rss = task_rss(t)
+    vmas = []
+    for v in for_each_vma(mm):
+        path = ""
+        if v.vm_file:
+            try:
+                path = d_path(v.vm_file.f_path).decode(errors="replace")
+            except Exception:        # an unreadable dentry: the file is left unnamed
+                path = ""
+        vmas.append(Vma(v.value_(), v.vm_start.value_(), v.vm_end.value_(), v.vm_flags.value_(), path))
+    return (mm.pgd.value_(), (rss.file + rss.anon + rss.shmem) * PAGE_SIZE // 1024,
+            mm.total_vm.value_() * PAGE_SIZE // 1024, vmas)
 
 
 # ---------------------------------------------------------------------------- sys

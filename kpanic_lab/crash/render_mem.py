@@ -138,6 +138,21 @@ def render_list(prog: "Program", entries: Sequence[int], struct: Optional[Type] 
 VM_HEADER = "      VMA           START       END     FLAGS FILE"
 
 
+def render_linux_vm(header: str, mm: int, pgd: int, rss_kb: int, total_kb: int,
+                    vmas: Sequence[Tuple[int, int, int, int, str]]) -> str:
+    """``vm`` of a real Linux task: its mm, PGD, RSS and total_vm, then each vm_area_struct
+    (address, start, end, vm_flags, file), crash's columns."""
+    mm_s = f"{mm:016x}" if mm else "0".center(16)          # crash centres a 0 in its column
+    pgd_s = f"{pgd:016x}" if pgd else "0".center(16)
+    out = [header, "       MM               PGD          RSS    TOTAL_VM",
+           f"{mm_s}  {pgd_s}{str(rss_kb) + 'k':>6}    {(str(total_kb) + 'k').center(8)}"]
+    if vmas:
+        out.append(VM_HEADER)
+        for vma, start, end, flags, name in vmas:
+            out.append(f"{vma:016x}  {start:>10x} {end:>10x} {flags:>8x} {name}".rstrip())
+    return "\n".join(out)
+
+
 def render_vm(header: str, mm: int, pgd: int, rss_kb: int, regions: Sequence[Tuple[int, int, str, str]]) -> str:
     """``vm``: the mm, its page table root and size, then its mapped regions.  The lab kernel
     keeps no ``vm_area_struct``: regions are runs of mapped pages in the page tables,

@@ -174,10 +174,23 @@ def _vm(s: CrashSession, args: List[str]) -> Output:
     _, rest = parse_options("vm", args, "")
     if len(rest) > 1:
         raise CommandError("one task at a time")
-    if getattr(s.prog, "linux", False):
-        raise CommandError("vm is not available on this kernel (the lab guest keeps no vm_area_struct; "
-                           "Linux's maple tree of VMAs is not read here)")
     t = s.resolve_task(rest[0]) if rest else s.context
+    if getattr(s.prog, "linux", False):      # Linux's mm: the VMAs of its maple tree, through drgn
+        from kpanic_lab.analysis.linux import address_space
+        from kpanic_lab.crash.render_mem import render_linux_vm
+
+        pgd_va, rss, total, vmas = address_space(s.prog, t)  # type: ignore[arg-type]
+        text = render_linux_vm(bt_header(t, s.cpu_of(t)), t.mm, pgd_va, rss, total,
+                               [(v.address, v.start, v.end, v.flags, v.file) for v in vmas])
+        code = py_lines("from kpanic_lab.analysis.linux import address_space",
+                        "from kpanic_lab.analysis.tasks import read_task",
+                        "from kpanic_lab.crash.render import bt_header",
+                        "from kpanic_lab.crash.render_mem import render_linux_vm",
+                        f"task = read_task(prog, {t.address:#x})",
+                        "pgd, rss, total, vmas = address_space(prog, task)",
+                        f"print(render_linux_vm(bt_header(task, {s.cpu_of(t)}), task.mm, pgd, rss, total,",
+                        "                      [(v.address, v.start, v.end, v.flags, v.file) for v in vmas]))")
+        return Output(text, code)
     pgd, kb, regions = task_address_space(s.prog, t.mm)
     header = bt_header(t, s.cpu_of(t))
     cpu = s.cpu_of(t)

@@ -169,7 +169,8 @@ def _set(s: CrashSession, args: List[str]) -> Output:
          description="""
 Shows the task's mm_struct, its page table root (PGD) and size, and its mapped regions.
 The lab kernel keeps no vm_area_struct: the regions are runs of mapped pages found in
-the page tables, named after the mm_struct fields they cover (code, heap, stack).""")
+the page tables, named after the mm_struct fields they cover (code, heap, stack).  On a
+real Linux kernel they are its vm_area_structs (6.1's maple tree), each with its file.""")
 def _vm(s: CrashSession, args: List[str]) -> Output:
     _, rest = parse_options("vm", args, "")
     if len(rest) > 1:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 TASK_RUNNING, TASK_INTERRUPTIBLE, TASK_UNINTERRUPTIBLE = 0x0, 0x1, 0x2
 TASK_STOPPED, TASK_TRACED = 0x4, 0x8
 EXIT_DEAD, EXIT_ZOMBIE, TASK_DEAD = 0x10, 0x20, 0x80
+TASK_PARKED, TASK_WAKING, TASK_NOLOAD, TASK_NEW = 0x40, 0x200, 0x400, 0x800   # Linux 6.1 (the guest has none)
 PF_KTHREAD = 0x00200000
 _FIELDS = ("__state", "stack", "flags", "cpu", "mm", "exit_state", "pid", "real_parent", "comm", "tasks")
 
@@ -53,7 +54,12 @@ class Task:
 
 
 def task_state_code(state: int, exit_state: int) -> str:
-    """crash's two-letter state: RU IN UN ZO ST TR DE (pure)."""
+    """crash's two-letter state: RU IN UN ID ZO ST TR DE PA WA NE (pure).  ID is TASK_IDLE
+    (uninterruptible but not counted in the load: Linux's idle kworkers), as crash 8 prints it.
+
+    >>> task_state_code(0x402, 0), task_state_code(0x2, 0), task_state_code(0x40, 0)
+    ('ID', 'UN', 'PA')
+    """
     if exit_state & EXIT_ZOMBIE:
         return "ZO"
     if exit_state & EXIT_DEAD or state & TASK_DEAD:
@@ -63,11 +69,14 @@ def task_state_code(state: int, exit_state: int) -> str:
     if state & TASK_INTERRUPTIBLE:
         return "IN"
     if state & TASK_UNINTERRUPTIBLE:
-        return "UN"
+        return "ID" if state & TASK_NOLOAD else "UN"
     if state & TASK_STOPPED:
         return "ST"
     if state & TASK_TRACED:
         return "TR"
+    for bit, code in ((TASK_PARKED, "PA"), (TASK_WAKING, "WA"), (TASK_NEW, "NE")):
+        if state & bit:
+            return code
     return "??"
 
 
@@ -76,12 +85,15 @@ def _offsets(prog: "Program") -> Tuple[int, Dict[str, int]]:
         t = prog.type("struct task_struct")
         # Linux 5.16+ keeps a task's CPU in its thread_info (the guest in task_struct)
         where = {f: ("thread_info.cpu" if f == "cpu" and not t.has_member("cpu") else f) for f in _FIELDS}
-        prog.cache["task_offsets"] = (t.byte_size, {f: t.member(where[f]).offset for f in _FIELDS})
+        offsets = {f: t.member(where[f]).offset for f in _FIELDS}
+        # only the span the fields lie in: Linux's task_struct is 3 pages whose last one (thread_struct)
+        # may be excluded from a dump, and ps needs none of it
+        prog.cache["task_offsets"] = (max(offsets.values()) + 16, offsets)
     return prog.cache["task_offsets"]
 
 
 def read_task(prog: "Program", address: int) -> Task:
-    """The task_struct at ``address`` (ReadError when it cannot be read)."""
+    """The task_struct at ``address`` (ReadError when the fields ``ps`` needs cannot be read)."""
     size, o = _offsets(prog)
     b = prog.read(address, size)
 

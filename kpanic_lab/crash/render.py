@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from kpanic_lab.analysis.program import Program
 
 STATE_NAMES = {"RU": "TASK_RUNNING", "IN": "TASK_INTERRUPTIBLE", "UN": "TASK_UNINTERRUPTIBLE",
-               "ZO": "EXIT_ZOMBIE", "DE": "EXIT_DEAD", "ST": "TASK_STOPPED", "TR": "TASK_TRACED"}
+               "ZO": "EXIT_ZOMBIE", "DE": "EXIT_DEAD", "ST": "TASK_STOPPED", "TR": "TASK_TRACED",
+               "ID": "TASK_IDLE", "PA": "TASK_PARKED", "WA": "TASK_WAKING", "NE": "TASK_NEW"}
 
 
 # ---------------------------------------------------------------------------- bt

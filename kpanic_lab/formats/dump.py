@@ -70,7 +70,8 @@ class Dump:
             # the page tables say where to
             self.page_offset = _safe(lambda: find_direct_map(source.read_physical, self.vtop(self.pgd)),
                                      None) or self.page_offset
-        # makedumpfile ran out of room and said so in the header (DUMP_DH_COMPRESSED_INCOMPLETE)
+        # makedumpfile ran out of room and said so in the header (DUMP_DH_COMPRESSED_INCOMPLETE in a
+        # kdump-compressed one, DUMP_ELF_INCOMPLETE in an ELF one's e_flags)
         self.incomplete: bool = bool(getattr(source, "incomplete", False))
         # the file is shorter than its own headers say (cut short by a copy, a full disk, head -c)
         self.truncated: Optional[str] = _truncation(source)
@@ -82,7 +83,8 @@ class Dump:
         if self.truncated:
             out.append(f"{self.name}: {self.truncated}")
         if self.incomplete:
-            out.append(f"{self.name}: This dumpfile is incomplete (DUMP_DH_COMPRESSED_INCOMPLETE: makedumpfile "
+            flag = "DUMP_ELF_INCOMPLETE" if self.inner_format == "elf" else "DUMP_DH_COMPRESSED_INCOMPLETE"
+            out.append(f"{self.name}: This dumpfile is incomplete ({flag}: makedumpfile "
                        "ran out of space): commands may fail on the pages it did not write")
         return out
 

@@ -9,7 +9,10 @@ An ELF64 core file (ET_CORE, EM_X86_64) without sections:
 
 kexec-tools adds one more PT_LOAD for the kernel text (p_vaddr in __START_KERNEL_map).  A
 PT_LOAD whose p_filesz < p_memsz ends in pages that are not in the file: makedumpfile -E
-drops runs of 256 or more excluded pages that way.
+drops runs of 256 or more excluded pages that way.  When the disk fills up while ``makedumpfile
+-E`` writes, it sets DUMP_ELF_INCOMPLETE in the ELF header's e_flags (otherwise 0), as it sets
+DUMP_DH_COMPRESSED_INCOMPLETE in a kdump-compressed header; crash then warns that the dump is
+incomplete.
 
 Layers: ``pack_note``/``parse_notes`` (pure), ``write_elf_core`` (a Sink), ``ElfCore`` (a reader
 over any binary stream; ELF and program headers through pyelftools).
@@ -34,6 +37,8 @@ from kpanic_lab.guest.headers import PAGE_OFFSET, PAGE_SIZE, START_KERNEL_MAP
 MAX_PHYSMEM_BITS = 46                     # x86-64 with 4-level paging (the guest's): no RAM above 64 TiB
 PT_LOAD, PT_NOTE = 1, 4
 PF_RWX = 7
+DUMP_ELF_INCOMPLETE = 0x1                 # e_flags: makedumpfile -E ran out of space (crash's netdump.h)
+E_FLAGS_OFFSET = 48                       # of e_flags in an Elf64_Ehdr
 VMCOREINFO_NOTE = "VMCOREINFO"
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
@@ -166,6 +171,12 @@ def write_elf_core(sink: Sink, notes: bytes, loads: Sequence[ElfLoad],
     return end
 
 
+def mark_elf_incomplete(sink: Sink) -> None:
+    """Set DUMP_ELF_INCOMPLETE in the e_flags of the ELF header ``write_elf_core`` wrote: the disk
+    filled up (makedumpfile's check_and_modify_elf_headers).  The writer's e_flags are 0."""
+    sink.write_at(E_FLAGS_OFFSET, struct.pack("<I", DUMP_ELF_INCOMPLETE))
+
+
 # ---------------------------------------------------------------- reader
 @dataclass(frozen=True)
 class _Seg:
@@ -203,24 +214,32 @@ class ElfCore(PhysicalSource):
         except Exception as e:  # pyelftools raises ELFError, construct and struct errors
             raise DumpError(name, 0, f"corrupted ELF header ({type(e).__name__}: {e})") from None
         self.machine = hdr["e_machine"]
+        # makedumpfile -E ran out of space and said so in the header
+        self.incomplete = bool(hdr["e_flags"] & DUMP_ELF_INCOMPLETE)
+        self.cut_short = False              # incomplete, and PT_LOAD data past the end of the file
         note_data = b""
         loads = []
         for i, ph in enumerate(segs):
             where = phoff + i * _PHDR.size
-            if ph["p_offset"] + ph["p_filesz"] > size:
-                raise DumpError(name, where, f"truncated: {ph['p_type']} {i} wants bytes up to "
-                                f"0x{ph['p_offset'] + ph['p_filesz']:x}, the file has 0x{size:x}")
+            filesz = ph["p_filesz"]
+            if ph["p_offset"] + filesz > size:
+                if not self.incomplete:
+                    raise DumpError(name, where, f"truncated: {ph['p_type']} {i} wants bytes up to "
+                                    f"0x{ph['p_offset'] + filesz:x}, the file has 0x{size:x}")
+                # the disk filled up here: the file holds what was written before (crash reads it)
+                filesz = max(0, size - ph["p_offset"])
+                self.cut_short = True
             if ph["p_type"] == "PT_NOTE":
                 note_data += self.view.read(ph["p_offset"], ph["p_filesz"])
                 self.note_offset = ph["p_offset"]
             elif ph["p_type"] == "PT_LOAD":
-                if ph["p_filesz"] > ph["p_memsz"]:
+                if filesz > ph["p_memsz"]:
                     raise DumpError(name, where, f"corrupted: PT_LOAD {i} has p_filesz > p_memsz")
                 if ph["p_paddr"] + ph["p_memsz"] > 1 << MAX_PHYSMEM_BITS:
                     raise DumpError(name, where, f"corrupted: PT_LOAD {i} reaches physical 0x"
                                     f"{ph['p_paddr'] + ph['p_memsz']:x}, past x86-64's {MAX_PHYSMEM_BITS}-bit "
                                     "physical address space")
-                loads.append(_Seg(ph["p_paddr"], ph["p_vaddr"], ph["p_offset"], ph["p_filesz"], ph["p_memsz"]))
+                loads.append(_Seg(ph["p_paddr"], ph["p_vaddr"], ph["p_offset"], filesz, ph["p_memsz"]))
         if not loads:
             raise DumpError(name, phoff, "no PT_LOAD: the vmcore holds no memory")
         try:
@@ -256,7 +275,9 @@ class ElfCore(PhysicalSource):
                                 physical=True)
             rel = paddr - s.paddr
             if rel >= s.filesz:
-                raise PageExcluded(paddr, size, paddr=paddr, dump_level=None, name=self.name)
+                raise PageExcluded(paddr, size, paddr=paddr, dump_level=None,
+                                   name=self.name if not self.cut_short or s.offset + rel < self.view.size
+                                   else f"{self.name} (incomplete: the disk filled up before this page)")
             n = min(size, s.filesz - rel)
             out += self.view.read(s.offset + rel, n)
             paddr += n

@@ -340,7 +340,7 @@ def _run_makedumpfile(dump: Dump, args: MakedumpfileArgs, f: BinaryIO, targets: 
                            args.compression, fmt, flatten, output_name=output_name)
     except OSError as e:
         say(f"write_buffer: Can't write the dump file({output_name}). {e.strerror}")
-        if getattr(e, "incomplete_dump", False):     # the header now says DUMP_DH_COMPRESSED_INCOMPLETE
+        if getattr(e, "incomplete_dump", False):     # the header now says so (*_INCOMPLETE)
             say("This is an incomplete dumpfile, but might analyzable.")
         say("makedumpfile Failed.")
         raise

@@ -31,7 +31,7 @@ from kpanic_lab.errors import LabError
 from kpanic_lab.formats.codecs import CODECS, Codec, CompressedBatch, compress_batch, get_codec
 from kpanic_lab.formats.diskdump import DiskDumpHeader, KdumpSubHeader, KdumpWriter, Utsname
 from kpanic_lab.formats.dump import Dump
-from kpanic_lab.formats.elfcore import ElfLoad, build_vmcore_notes, write_elf_core
+from kpanic_lab.formats.elfcore import ElfLoad, build_vmcore_notes, mark_elf_incomplete, write_elf_core
 from kpanic_lab.formats.flattened import FlattenedWriter, rebuild
 from kpanic_lab.formats.sink import StreamSink
 from kpanic_lab.guest.headers import PAGE_SIZE, START_KERNEL_MAP
@@ -222,8 +222,9 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
 
     ``progress(step, done, total)`` is called as each step goes; ``on_message(message)`` as each
     message is made (they are in ``Result.messages`` too, in the order makedumpfile prints them).
-    When a kdump-compressed dump runs out of disk (ENOSPC), the header is rewritten with
-    DUMP_DH_COMPRESSED_INCOMPLETE before the OSError goes up, as makedumpfile does.
+    When the dump runs out of disk (ENOSPC), its header is marked before the OSError goes up, as
+    makedumpfile does: DUMP_DH_COMPRESSED_INCOMPLETE in a kdump-compressed one, DUMP_ELF_INCOMPLETE
+    in an ELF one's e_flags (the OSError then has ``incomplete_dump`` set).
     """
     t0 = time.monotonic()
     if not 0 <= dump_level <= MAX_DUMP_LEVEL:
@@ -366,12 +367,7 @@ def _write_kdump(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[Stream
         put(0)
         writer.finish()
     except OSError as e:
-        if e.errno == errno.ENOSPC and isinstance(sink, StreamSink) and sink.seekable:
-            try:
-                writer.mark_incomplete()
-                e.incomplete_dump = True            # type: ignore[attr-defined]
-            except OSError:
-                pass
+        _mark_incomplete(e, sink, writer.mark_incomplete)
         raise
     except PageStreamError as e:
         raise MakedumpfileError(str(e)) from None
@@ -380,6 +376,17 @@ def _write_kdump(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[Stream
             pool.shutdown(wait=True, cancel_futures=True)
     prog(PROGRESS_COPY, ndump, ndump)
     res.pages_written = ndump
+
+
+def _mark_incomplete(e: OSError, sink: Union[StreamSink, FlattenedWriter], mark: Callable[[], None]) -> None:
+    """On ENOSPC, mark the dump's header incomplete (makedumpfile's check_and_modify_headers) and say
+    so on ``e``; a flattened stream (-F) cannot be marked, as makedumpfile does not mark it."""
+    if e.errno == errno.ENOSPC and isinstance(sink, StreamSink) and sink.seekable:
+        try:
+            mark()
+            e.incomplete_dump = True            # type: ignore[attr-defined]
+        except OSError:
+            pass
 
 
 def utsname_of(dump: Dump, reader: Optional[PageReader] = None) -> Utsname:
@@ -536,7 +543,11 @@ def _write_elf(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[StreamSi
 
     notes, _ = _notes_of(dump)
     prog(PROGRESS_COPY, 0, total)
-    write_elf_core(sink, notes, loads, data, packed=True)
+    try:
+        write_elf_core(sink, notes, loads, data, packed=True)
+    except OSError as e:
+        _mark_incomplete(e, sink, lambda: mark_elf_incomplete(sink))
+        raise
     prog(PROGRESS_COPY, total, total)
     res.pages_written = nkept
 

@@ -21,6 +21,7 @@ import pytest
 from kpanic_lab.formats import open_dump
 from kpanic_lab.formats.codecs import DUMP_DH_COMPRESSED_INCOMPLETE
 from kpanic_lab.formats.diskdump import DiskDumpHeader, KdumpFile
+from kpanic_lab.formats.elfcore import DUMP_ELF_INCOMPLETE
 from kpanic_lab.formats.errors import PageExcluded
 from kpanic_lab.kdump.capture import _Limited
 from kpanic_lab.kdump.makedumpfile import ElfLoadBuilder, elf_loads, makedumpfile
@@ -188,6 +189,38 @@ def test_a_full_disk_marks_the_dump_incomplete(elf, tmp_path):
     assert k.read_page(int(kept[0])) == elf.read(int(kept[0]) * PAGE, PAGE, physical=True)
     with pytest.raises(PageExcluded, match="incomplete"):
         k.read_page(int(kept[-1]))
+
+
+def test_a_full_disk_marks_an_elf_dump_incomplete(elf, tmp_path):
+    """-E: makedumpfile sets DUMP_ELF_INCOMPLETE in e_flags; the reader and crash's sys say so."""
+    from kpanic_lab.crash.session import CrashSession
+    from kpanic_lab.guest import vmlinux_path
+
+    _, whole = run(elf, 31, fmt="elf")
+    limit = len(whole) // 2                               # the disk fills up halfway through the pages
+    path = tmp_path / "vmcore-incomplete"
+    with open(path, "wb") as f, pytest.raises(OSError) as ei:
+        makedumpfile(elf, _Limited(f, limit), 31, fmt="elf", timestamp=(1, 0))  # type: ignore[arg-type]
+    assert ei.value.errno == errno.ENOSPC and ei.value.incomplete_dump
+    raw = path.read_bytes()
+    assert len(raw) == limit
+    e_flags = int.from_bytes(raw[48:52], "little")
+    assert e_flags == DUMP_ELF_INCOMPLETE and int.from_bytes(whole[48:52], "little") == 0
+    assert raw[:48] == whole[:48] and raw[52:limit] == whole[52:limit]     # only the flag differs
+    with open_dump(path) as d:
+        assert d.incomplete and any("DUMP_ELF_INCOMPLETE" in w for w in d.warnings)
+        cut = next(ld for ld in d.source.loads if ld.offset + ld.filesz == limit)   # where the disk filled up
+        written = (cut.paddr + cut.filesz) // PAGE * PAGE - PAGE
+        assert d.read(written, PAGE, physical=True) == elf.read(written, PAGE, physical=True)
+        with pytest.raises(PageExcluded, match="incomplete"):
+            d.read(written + 2 * PAGE, PAGE, physical=True)
+    with open_dump(io.BytesIO(whole), "whole") as d:
+        assert not d.incomplete and d.warnings == []
+    if not vmlinux_path().is_file():
+        pytest.skip("no guest image (make guest)")
+    s = CrashSession.open(path, vmlinux_path())
+    assert any("DUMP_ELF_INCOMPLETE" in w for w in s.warnings)
+    assert "[INCOMPLETE]" in next(line for line in s.run("sys").splitlines() if "DUMPFILE" in line)
 
 
 @pytest.mark.slow

@@ -24,11 +24,11 @@ from kpanic_lab.dumplevel import dump_level_legend
 from kpanic_lab.guest import vmlinux_path
 from kpanic_lab.errors import ConfigError, LabError, MachineError
 from kpanic_lab.i18n import N_, _, language, set_language
-# Machine (Unicorn), the image reader (pyelftools) and each command's library are imported where they
-# are used: a command that only reads a dump (makedumpfile) starts without them
-from kpanic_lab.machine import MachineConfig
+# Machine (even its config), the image reader (pyelftools) and each command's library are imported
+# where they are used: a command that only reads a dump (makedumpfile) starts without them
 
 if TYPE_CHECKING:
+    from kpanic_lab.machine import MachineConfig
     from kpanic_lab.panic.trace import Trace
 
 PROG = "kpanic-lab"
@@ -105,6 +105,8 @@ def machine_options(p: argparse.ArgumentParser) -> None:
 
 def machine_config(a: argparse.Namespace) -> MachineConfig:
     """The checked configuration for the machine options in ``a`` (ConfigError names a bad one)."""
+    from kpanic_lab.machine import MachineConfig
+
     return MachineConfig.create(cpus=a.cpus, memory=a.memory, cmdline=a.cmdline)
 
 
@@ -258,6 +260,8 @@ def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-d
 
     if not a.crashkernel.strip():
         raise UsageError(_("--crashkernel='': a size is expected, e.g. 64M"))
+    from kpanic_lab.machine import MachineConfig
+
     _check_crashkernel(f"crashkernel={a.crashkernel} {a.cmdline or ''}", MachineConfig.create(memory=a.memory).memory)
     conf = None
     if a.kdump_conf is not None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import ctypes
-import ctypes.util
 import threading
 import zlib
 from dataclasses import dataclass
@@ -190,14 +189,16 @@ def _liblzo2() -> Optional[ctypes.CDLL]:
     """The system's liblzo2 (what makedumpfile links), or None."""
     if not _LZO_LIB:
         lib: Optional[ctypes.CDLL] = None
-        for name in (ctypes.util.find_library("lzo2"), "liblzo2.so.2"):
-            if not name:
-                continue
+        try:
+            lib = ctypes.CDLL("liblzo2.so.2")          # the soname first: find_library runs ldconfig
+        except OSError:
+            from ctypes.util import find_library
+
+            name = find_library("lzo2")
             try:
-                lib = ctypes.CDLL(name)
-                break
+                lib = ctypes.CDLL(name) if name else None
             except OSError:
-                continue
+                lib = None
         if lib is not None:
             for fn in (lib.lzo1x_1_compress, lib.lzo1x_decompress_safe):
                 fn.restype = ctypes.c_int

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from typing import BinaryIO, List, Optional, Tuple, Union
 
 from kpanic_lab.errors import LabError, MemoryFault, ReadError
@@ -264,6 +263,8 @@ def open_dump(src: Source, name: Optional[str] = None) -> Dump:
             return Dump(ElfCore(stream, name), "elf", owned)
         if fmt == "kdump":
             return Dump(KdumpFile(stream, name), "kdump", owned)
+        import tempfile                             # here: only a flattened input needs it
+
         flat: BinaryIO = tempfile.TemporaryFile()  # type: ignore[assignment]
         rebuild(stream, flat, name)
         flat.seek(0)

@@ -15,7 +15,10 @@ DUMP_DH_COMPRESSED_INCOMPLETE in a kdump-compressed header; crash then warns tha
 incomplete.
 
 Layers: ``pack_note``/``parse_notes`` (pure), ``write_elf_core`` (a Sink), ``ElfCore`` (a reader
-over any binary stream; ELF and program headers through pyelftools).
+over any binary stream).  The reader unpacks the ELF and program headers with the same two
+``struct`` formats the writer packs them with, not through pyelftools: a vmcore needs nothing
+else of ELF, and importing pyelftools' ELFFile is ~20 ms of every ``kpanic-lab makedumpfile``
+(``formats/describe.py`` shows the headers as readelf does, through pyelftools).
 """
 from __future__ import annotations
 
@@ -24,8 +27,6 @@ import struct
 import numpy as np
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable, List, Optional, Sequence, Tuple
-
-from elftools.elf.elffile import ELFFile
 
 from kpanic_lab.errors import ReadError
 from kpanic_lab.formats.errors import DumpError, PageExcluded
@@ -36,6 +37,9 @@ from kpanic_lab.guest.headers import PAGE_OFFSET, PAGE_SIZE, START_KERNEL_MAP
 
 MAX_PHYSMEM_BITS = 46                     # x86-64 with 4-level paging (the guest's): no RAM above 64 TiB
 PT_LOAD, PT_NOTE = 1, 4
+ELFCLASS64, ELFDATA2LSB, ET_CORE, EM_X86_64 = 2, 1, 4, 62
+_ET_NAMES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
+_PT_NAMES = {0: "PT_NULL", 1: "PT_LOAD", 2: "PT_DYNAMIC", 3: "PT_INTERP", 4: "PT_NOTE", 6: "PT_PHDR"}
 PF_RWX = 7
 DUMP_ELF_INCOMPLETE = 0x1                 # e_flags: makedumpfile -E ran out of space (crash's netdump.h)
 E_FLAGS_OFFSET = 48                       # of e_flags in an Elf64_Ehdr
@@ -198,48 +202,44 @@ class ElfCore(PhysicalSource):
         size = self.view.size
         if size < _EHDR.size:
             raise DumpError(name, size, f"truncated: {size} bytes is less than an ELF64 header")
-        try:
-            elf = ELFFile(stream)
-            hdr = elf.header
-            if hdr["e_ident"]["EI_CLASS"] != "ELFCLASS64" or hdr["e_ident"]["EI_DATA"] != "ELFDATA2LSB":
-                raise DumpError(name, 4, "not a little-endian ELF64 file (an x86-64 vmcore is)")
-            if hdr["e_type"] != "ET_CORE":
-                raise DumpError(name, 16, f"ELF type is {hdr['e_type']}, not ET_CORE: not a vmcore")
-            phoff, phnum = hdr["e_phoff"], hdr["e_phnum"]
-            if phnum == 0 or phoff + phnum * _PHDR.size > size:
-                raise DumpError(name, phoff, f"truncated: {phnum} program headers do not fit in {size} bytes")
-            segs = [s.header for s in elf.iter_segments()]
-        except DumpError:
-            raise
-        except Exception as e:  # pyelftools raises ELFError, construct and struct errors
-            raise DumpError(name, 0, f"corrupted ELF header ({type(e).__name__}: {e})") from None
-        self.machine = hdr["e_machine"]
+        ident, e_type, e_machine, _, _, phoff, _, e_flags, _, phentsize, phnum, _, _, _ = \
+            _EHDR.unpack(self.view.read(0, _EHDR.size))
+        if ident[4] != ELFCLASS64 or ident[5] != ELFDATA2LSB:
+            raise DumpError(name, 4, "not a little-endian ELF64 file (an x86-64 vmcore is)")
+        if e_type != ET_CORE:
+            raise DumpError(name, 16, f"ELF type is {_ET_NAMES.get(e_type, hex(e_type))}, not ET_CORE: not a vmcore")
+        if phnum == 0 or phoff + phnum * _PHDR.size > size:
+            raise DumpError(name, phoff, f"truncated: {phnum} program headers do not fit in {size} bytes")
+        if phentsize != _PHDR.size:
+            raise DumpError(name, 54, f"corrupted ELF header: e_phentsize is {phentsize}, an Elf64_Phdr is {_PHDR.size}")
+        table = self.view.read(phoff, phnum * _PHDR.size)
+        segs = [_PHDR.unpack_from(table, i * _PHDR.size) for i in range(phnum)]
+        self.machine = "EM_X86_64" if e_machine == EM_X86_64 else e_machine
         # makedumpfile -E ran out of space and said so in the header
-        self.incomplete = bool(hdr["e_flags"] & DUMP_ELF_INCOMPLETE)
+        self.incomplete = bool(e_flags & DUMP_ELF_INCOMPLETE)
         self.cut_short = False              # incomplete, and PT_LOAD data past the end of the file
         note_data = b""
         loads = []
-        for i, ph in enumerate(segs):
+        for i, (p_type, _, p_offset, p_vaddr, p_paddr, filesz, p_memsz, _) in enumerate(segs):
             where = phoff + i * _PHDR.size
-            filesz = ph["p_filesz"]
-            if ph["p_offset"] + filesz > size:
+            if p_offset + filesz > size:
                 if not self.incomplete:
-                    raise DumpError(name, where, f"truncated: {ph['p_type']} {i} wants bytes up to "
-                                    f"0x{ph['p_offset'] + filesz:x}, the file has 0x{size:x}")
+                    raise DumpError(name, where, f"truncated: {_PT_NAMES.get(p_type, hex(p_type))} {i} wants bytes "
+                                    f"up to 0x{p_offset + filesz:x}, the file has 0x{size:x}")
                 # the disk filled up here: the file holds what was written before (crash reads it)
-                filesz = max(0, size - ph["p_offset"])
+                filesz = max(0, size - p_offset)
                 self.cut_short = True
-            if ph["p_type"] == "PT_NOTE":
-                note_data += self.view.read(ph["p_offset"], ph["p_filesz"])
-                self.note_offset = ph["p_offset"]
-            elif ph["p_type"] == "PT_LOAD":
-                if filesz > ph["p_memsz"]:
+            if p_type == PT_NOTE:
+                note_data += self.view.read(p_offset, filesz)
+                self.note_offset = p_offset
+            elif p_type == PT_LOAD:
+                if filesz > p_memsz:
                     raise DumpError(name, where, f"corrupted: PT_LOAD {i} has p_filesz > p_memsz")
-                if ph["p_paddr"] + ph["p_memsz"] > 1 << MAX_PHYSMEM_BITS:
+                if p_paddr + p_memsz > 1 << MAX_PHYSMEM_BITS:
                     raise DumpError(name, where, f"corrupted: PT_LOAD {i} reaches physical 0x"
-                                    f"{ph['p_paddr'] + ph['p_memsz']:x}, past x86-64's {MAX_PHYSMEM_BITS}-bit "
+                                    f"{p_paddr + p_memsz:x}, past x86-64's {MAX_PHYSMEM_BITS}-bit "
                                     "physical address space")
-                loads.append(_Seg(ph["p_paddr"], ph["p_vaddr"], ph["p_offset"], filesz, ph["p_memsz"]))
+                loads.append(_Seg(p_paddr, p_vaddr, p_offset, filesz, p_memsz))
         if not loads:
             raise DumpError(name, phoff, "no PT_LOAD: the vmcore holds no memory")
         try:

@@ -293,12 +293,21 @@ def compress_batch(codec: Optional[Codec], pages: np.ndarray, share_zero: bool) 
     own = np.nonzero(~shared)[0]
     if codec is None or len(own) == 0:
         return CompressedBatch(pages[own].tobytes(), sizes, flags, shared)
-    impl = codec.local()
     own_zero = zero[own]
-    raw = pages[own[~own_zero]].tobytes()           # the busy pages, one copy, cut page by page
-    packed = iter(impl.compress_many([raw[j:j + PAGE_SIZE] for j in range(0, len(raw), PAGE_SIZE)], 1))
     zc = codec.zero_page()
-    parts: List[bytes] = [zc if z else next(packed) for z in own_zero.tolist()]
+    if own_zero.all():                              # all zeros (most of an idle machine's RAM at -d 0)
+        if len(zc) >= PAGE_SIZE:
+            return CompressedBatch(bytes(len(own) * PAGE_SIZE), sizes, flags, shared)
+        sizes[own] = len(zc)
+        flags[own] = codec.flag
+        return CompressedBatch(zc * len(own), sizes, flags, shared)
+    raw = pages[own[~own_zero]].tobytes()           # the busy pages, one copy, cut page by page
+    packed = codec.local().compress_many([raw[j:j + PAGE_SIZE] for j in range(0, len(raw), PAGE_SIZE)], 1)
+    if own_zero.any():
+        it = iter(packed)
+        parts: List[bytes] = [zc if z else next(it) for z in own_zero.tolist()]
+    else:
+        parts = packed
     lens = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
     small = lens < PAGE_SIZE
     for j in np.nonzero(~small)[0].tolist():        # did not shrink: stored raw, flag 0

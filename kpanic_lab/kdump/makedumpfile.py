@@ -350,6 +350,10 @@ def _write_kdump(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[Stream
             if done[0] < ndump:
                 prog(PROGRESS_COPY, done[0], ndump)
 
+    # read buffers used in turn: a batch's buffer is free again once it is compressed, and at most
+    # ``threads`` batches are pending when the next is read
+    bufs = [np.empty((_BATCH, PAGE_SIZE), dtype=np.uint8) for _ in range(threads + 2 if pool is not None else 1)]
+    nbatch = 0
     prog(PROGRESS_COPY, 0, ndump)
     try:
         for lo, hi in walk.bounds():            # as makedumpfile: the whole 1st bitmap first,
@@ -358,7 +362,9 @@ def _write_kdump(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[Stream
             writer.bitmap2(lo, keep)
             pfns = np.nonzero(keep)[0] + lo
             for s in range(0, len(pfns), _BATCH):
-                pages = reader.read(pfns[s:s + _BATCH])
+                batch = pfns[s:s + _BATCH]
+                pages = reader.read(batch, bufs[nbatch % len(bufs)][:len(batch)])
+                nbatch += 1
                 if pool is not None:
                     pending.append(pool.submit(compress_batch, codec, pages, zero_level))
                 else:
@@ -513,13 +519,14 @@ def _write_elf(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[StreamSi
              if s.vaddr >= START_KERNEL_MAP]
     builder = ElfLoadBuilder(reader.ranges, dump.source.page_offset or dump.page_offset, texts)
     nkept = 0
+    buf = np.empty((_CHUNK if zero_level else _BATCH, PAGE_SIZE), dtype=np.uint8)   # every read goes here
     try:
         for lo, keep in _keeps(walk, kept):
             if zero_level:
                 pfns = np.nonzero(keep)[0] + lo
                 for s in range(0, len(pfns), _CHUNK):
                     batch = pfns[s:s + _CHUNK]
-                    z = zero_pages(reader.read(batch))
+                    z = zero_pages(reader.read(batch, buf[:len(batch)]))
                     keep[batch[z] - lo] = False
                     res.counts["zero"] += int(np.count_nonzero(z))
             nkept += int(np.count_nonzero(keep))
@@ -530,13 +537,14 @@ def _write_elf(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[StreamSi
     total = sum(ld.filesz for ld in loads)
     done = [0]
 
-    def data(ld: ElfLoad) -> Iterator[bytes]:
+    def data(ld: ElfLoad) -> Iterator[memoryview]:
+        """The load's bytes, batch by batch, each a view of ``buf`` (written before the next is read)."""
         pos, end = ld.paddr, ld.paddr + ld.filesz
         while pos < end:
             n = min(end - pos, _BATCH * PAGE_SIZE - pos % PAGE_SIZE)
             first, last = pos // PAGE_SIZE, -(-(pos + n) // PAGE_SIZE)
-            block = reader.read(np.arange(first, last)).reshape(-1)
-            yield block[pos - first * PAGE_SIZE: pos - first * PAGE_SIZE + n].tobytes()
+            block = reader.read(np.arange(first, last), buf[:last - first]).reshape(-1)
+            yield memoryview(block[pos - first * PAGE_SIZE: pos - first * PAGE_SIZE + n])
             pos += n
             done[0] += n
             prog(PROGRESS_COPY, done[0], total)

@@ -548,8 +548,10 @@ def _real(a: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- front-end
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser, one subparser per registered command."""
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The argparse parser, one subparser per registered command (``only``: that command's alone,
+    which parses its arguments the same way and costs a command like makedumpfile no time for
+    the others' help)."""
     ap = argparse.ArgumentParser(
         prog=PROG,
         description=_("Crash a small x86-64 Linux-like kernel on an emulated machine and watch panic() and kdump."),
@@ -558,6 +560,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"%(prog)s {kpanic_lab.__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     for c in COMMANDS.values():
+        if only is not None and c.name != only:
+            continue
         p = sub.add_parser(c.name, help=_(c.summary), description=_(c.summary),
                            epilog=f"{_('example:')}\n  {c.example}" if c.example else None,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -573,8 +577,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError as e:
         _error(str(e))
         return EXIT_USAGE
-    ap = build_parser()
-    a = ap.parse_args(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    ap = build_parser(args[0] if args and args[0] in COMMANDS else None)
+    a = ap.parse_args(args)
     if a.command is None:
         ap.print_help(sys.stderr)
         return EXIT_USAGE

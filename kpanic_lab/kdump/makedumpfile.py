@@ -53,6 +53,7 @@ PFN_EXCLUDED = 256          # -E drops a run of excluded pages only when it is t
 LATEST_KERNEL = (6, 0)      # makedumpfile 1.7.2 knows kernels up to 6.0 (the reference capture warns on 6.1)
 _CHUNK = 4096               # pages per batch
 _BATCH = 512                # pages per compression job (2 MiB raw)
+_POOL_MIN = 4 * _BATCH      # default threads only past this many pages to copy: below, starting them costs more
 DEFAULT_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 _SPINNER = "/|\\-"
 
@@ -215,9 +216,9 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
     read, compressed and written batch by batch; the kdump-compressed format's bitmaps and page
     descriptors, which come before the data in the file, are back-filled at offsets reserved
     after a first counting pass.  ``out`` must be seekable unless ``flatten``.
-    ``num_threads`` compresses batches in that many threads (None: the host's cores, up to 4;
-    0 or 1: the main thread, as makedumpfile without ``--num-threads``); the output is the same
-    byte for byte.  ``record_exclusion`` keeps every pfn's kind in ``Result.exclusion`` (one byte
+    ``num_threads`` compresses batches in that many threads (None: the host's cores, up to 4,
+    when there are more than 2048 pages to copy; 0 or 1: the main thread, as makedumpfile without
+    ``--num-threads``); the output is the same byte for byte.  ``record_exclusion`` keeps every pfn's kind in ``Result.exclusion`` (one byte
     per page frame: for views and tests, not for big dumps).
 
     ``progress(step, done, total)`` is called as each step goes; ``on_message(message)`` as each
@@ -257,6 +258,8 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
     res.cycles = walk.ncycles
     prog(PROGRESS_HOLES, 1, 1)
     ndump, kept = _count(walk, res, prog, record_exclusion, cyclic_buffer)
+    if num_threads is None and ndump <= _POOL_MIN:
+        res.threads = 0
     sink = FlattenedWriter(out) if flatten else StreamSink(out)
     if fmt == "kdump":
         _write_kdump(dump, walk, kept, sink, res, ndump, codec, prog, timestamp, res.threads)

@@ -149,14 +149,15 @@ class PageFrames:
         self.mapcount: np.ndarray = np.zeros(0, np.int32)
         if self.n:                      # nothing to read (and no layout needed) for -d 0 or 1
             pages = np.frombuffer(np.ascontiguousarray(raw[:self.n * layout.size]), dtype=layout.dtype())
-            self.flags, self.mapping = pages["flags"], pages["mapping"]
+            # flags contiguous (one copy): each of the bit tests below then reads 8 bytes a page, not 64
+            self.flags, self.mapping = np.ascontiguousarray(pages["flags"]), pages["mapping"]
             self.private, self.mapcount = pages["private"], pages["mapcount"]
 
     def bit(self, nr: Optional[int]) -> np.ndarray:
         """Which pages have flag bit ``nr`` set (none, for a flag the kernel does not have)."""
         if nr is None or not 0 <= nr < 64:
             return np.zeros(self.n, dtype=bool)
-        return ((self.flags >> np.uint64(nr)) & np.uint64(1)).astype(bool)
+        return np.asarray((self.flags & np.uint64(1 << nr)) != 0)
 
     @cached_property
     def slab(self) -> np.ndarray:

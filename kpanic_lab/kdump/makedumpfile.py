@@ -340,23 +340,26 @@ def _write_kdump(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[Stream
 
     reader = walk.reader
     pool = ThreadPoolExecutor(threads, thread_name_prefix="makedumpfile") if threads > 1 else None
-    pending: Deque[Union["Future[CompressedBatch]", CompressedBatch]] = deque()
+    # each pending batch: its compressed pages (or the future of them) and the read buffer it holds
+    pending: Deque[Tuple[Union["Future[CompressedBatch]", CompressedBatch], Optional[np.ndarray]]] = deque()
+    # read buffers: a fixed few, each free again once its batch is compressed (no fresh 2 MiB per batch)
+    free = [np.empty((_BATCH, PAGE_SIZE), dtype=np.uint8) for _ in range(threads + 2 if pool is not None else 1)]
     done = [0]
 
     def put(limit: int) -> None:
-        while len(pending) > limit:
-            item = pending.popleft()
+        """Write the oldest batches, in order: while more than ``limit`` wait (waiting for each),
+        then every one at the head that is already compressed."""
+        while pending and (len(pending) > limit or not isinstance(pending[0][0], Future) or pending[0][0].done()):
+            item, buf = pending.popleft()
             b = item.result() if isinstance(item, Future) else item
+            if buf is not None:
+                free.append(buf)
             writer.pages(b.sizes, b.flags, b.shared, b.blob)
             res.counts["zero"] += int(np.count_nonzero(b.shared))
             done[0] += len(b.sizes)
             if done[0] < ndump:
                 prog(PROGRESS_COPY, done[0], ndump)
 
-    # read buffers used in turn: a batch's buffer is free again once it is compressed, and at most
-    # ``threads`` batches are pending when the next is read
-    bufs = [np.empty((_BATCH, PAGE_SIZE), dtype=np.uint8) for _ in range(threads + 2 if pool is not None else 1)]
-    nbatch = 0
     prog(PROGRESS_COPY, 0, ndump)
     try:
         for lo, hi in walk.bounds():            # as makedumpfile: the whole 1st bitmap first,
@@ -366,13 +369,17 @@ def _write_kdump(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[Stream
             pfns = np.nonzero(keep)[0] + lo
             for s in range(0, len(pfns), _BATCH):
                 batch = pfns[s:s + _BATCH]
-                pages = reader.read(batch, bufs[nbatch % len(bufs)][:len(batch)])
-                nbatch += 1
-                if pool is not None:
-                    pending.append(pool.submit(compress_batch, codec, pages, zero_level))
-                else:
-                    pending.append(compress_batch(codec, pages, zero_level))
-                put(threads)
+                while not free:
+                    put(len(pending) - 1)
+                buf = free.pop()
+                pages = reader.read(batch, buf[:len(batch)])
+                busy = sum(1 for item, _ in pending if isinstance(item, Future) and not item.done())
+                if pool is not None and busy < threads:
+                    pending.append((pool.submit(compress_batch, codec, pages, zero_level), buf))
+                else:                           # every thread is busy (or none): this one compresses
+                    pending.append((compress_batch(codec, pages, zero_level), None))
+                    free.append(buf)
+                put(2 * threads)
         put(0)
         writer.finish()
     except OSError as e:

@@ -7,12 +7,15 @@ guest size a lab machine (2 CPUs) is booted and crashed with SysRq-c and its mem
 ELF vmcore /proc/vmcore shows, which both tools are given as it is (its VMCOREINFO names
 ``init_uts_ns``, as Linux 6.1's does, so makedumpfile 1.7.2 takes it).  Each case runs both commands
 as child processes, interleaved (real, lab, real, lab ...), under GNU time for the peak RSS; the
-lab's time includes starting Python.  Figures: the lab's time over the real one's (target <= 1.0,
-the median of the per-pair ratios) and the lab's peak RSS (target < 100 MiB), with both tools'
-seconds and MiB and whether the two outputs are the same bytes in the notes, and the floor under
-the lab's time: a Python that only imports numpy (OpenBLAS on one thread, as the lab loads it),
-run in the same interleaving, which no Python collector can go below.  No real kdump vmcore is at
-hand in the repository, so none is measured.
+lab's time includes starting Python.  Both write a new file each run (an old one is removed first).
+Figures: the lab's time over the real one's (target <= 1.0, the median of the per-pair ratios) and
+the lab's peak RSS (target < 100 MiB), with both tools' seconds and MiB and whether the two outputs
+are the same bytes in the notes, and the floors under the lab's time, run in the same
+interleaving: a Python that does nothing (``python -c pass``), which no Python collector can go
+below, and a Python that only imports numpy (OpenBLAS on one thread, as the lab loads it), which
+no numpy collector can.  The lab's modules are byte-compiled first, as an installed package's
+are (under PYTHONDONTWRITEBYTECODE=1 an uncompiled tree costs each run ~35 ms more).  No real
+kdump vmcore is at hand in the repository, so none is measured.
 
 Part 2, throughput in-process on the 256 MiB guest (DESIGN.md: >= 300 MB/s of guest RAM for
 -d 31 -z), the median over ``--runs`` runs, beside plain zstd (level 1) and plain zlib (level 1)
@@ -50,6 +53,8 @@ MAIN, PLAIN_ZSTD = CASES[0], CASES[5]
 GNU_TIME = "/usr/bin/time"
 # what any Python collector starts with (numpy, OpenBLAS with one thread, as the lab's command loads it)
 FLOOR_CMD = [sys.executable, "-c", "import os; os.environ.setdefault('OPENBLAS_NUM_THREADS', '1'); import numpy"]
+# what any Python program starts with
+BARE_CMD = [sys.executable, "-c", "pass"]
 
 
 def timed_runs(fn: Callable[[], int], runs: int) -> Tuple[List[float], int]:
@@ -107,9 +112,10 @@ def compare(size: str, inp: Path, tmp: Path, pair_runs: int, real_ok: bool) -> T
         name = f"{size} {' '.join(case)}"
         ratio = Result(f"{name}: lab/real time", "x", 1.0, "lower")
         peak = Result(f"{name}: lab peak RSS", "MiB", TARGET_PEAK_MIB, "lower")
-        real_t, lab_t, real_p, lab_p, real_c, lab_c, floor_t = [], [], [], [], [], [], []
+        real_t, lab_t, real_p, lab_p, real_c, lab_c, floor_t, bare_t = [], [], [], [], [], [], [], []
         lab_out, real_out = tmp / "lab.out", tmp / "real.out"
         for _ in range(pair_runs):
+            bare_t.append(measure(BARE_CMD)[0])
             floor_t.append(measure(FLOOR_CMD)[0])
             if real_ok:
                 real_out.unlink(missing_ok=True)
@@ -117,6 +123,7 @@ def compare(size: str, inp: Path, tmp: Path, pair_runs: int, real_ok: bool) -> T
                 real_t.append(s)
                 real_p += [p] if p is not None else []
                 real_c += [c] if c is not None else []
+            lab_out.unlink(missing_ok=True)
             s, p, c = measure(lab_cmd + [*case, str(inp), str(lab_out)])
             lab_t.append(s)
             lab_p += [p] if p is not None else []
@@ -128,7 +135,8 @@ def compare(size: str, inp: Path, tmp: Path, pair_runs: int, real_ok: bool) -> T
                     + f"; same bytes: {'yes' if same else 'no'}" if real_ok else "")
                  + (f"; CPU lab {statistics.median(lab_c):.2f} s" if lab_c else "")
                  + (f", real {statistics.median(real_c):.2f} s" if real_c else "")
-                 + f"; {lab_size:,} bytes; floor (python + numpy) {statistics.median(floor_t):.2f} s")
+                 + f"; {lab_size:,} bytes; floors: python -c pass {statistics.median(bare_t):.3f} s, "
+                 f"python + numpy {statistics.median(floor_t):.3f} s")
         if real_ok:
             ratio.runs = [a / b for a, b in zip(lab_t, real_t)]
             ratio.measured_on = notes
@@ -141,6 +149,7 @@ def compare(size: str, inp: Path, tmp: Path, pair_runs: int, real_ok: bool) -> T
             peak.skipped = f"needs GNU time at {GNU_TIME} (apt-get install time)"
         extra[name] = {"lab_seconds": lab_t, "real_seconds": real_t, "lab_peak_mib": lab_p, "real_peak_mib": real_p,
                        "lab_cpu_seconds": lab_c, "real_cpu_seconds": real_c, "floor_seconds": floor_t,
+                       "bare_python_seconds": bare_t,
                        "same_bytes": same, "lab_bytes": lab_size,
                        "real_bytes": real_out.stat().st_size if real_ok else None}
         out += [ratio, peak]
@@ -212,6 +221,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         skip_all(skipped, missing)
         return report("bench_makedumpfile", skipped, a.check)
     real_ok = shutil.which("makedumpfile") is not None
+    import compileall
+
+    import kpanic_lab
+    compileall.compile_dir(str(Path(kpanic_lab.__file__).parent), quiet=1)    # as an installed package is
     tmp = Path(tempfile.mkdtemp(prefix="bench_mdf_", dir=a.tmp))
     results: List[Result] = []
     pairs_all: Dict[str, object] = {}

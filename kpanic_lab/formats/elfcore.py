@@ -211,7 +211,8 @@ class ElfCore(PhysicalSource):
         if phnum == 0 or phoff + phnum * _PHDR.size > size:
             raise DumpError(name, phoff, f"truncated: {phnum} program headers do not fit in {size} bytes")
         if phentsize != _PHDR.size:
-            raise DumpError(name, 54, f"corrupted ELF header: e_phentsize is {phentsize}, an Elf64_Phdr is {_PHDR.size}")
+            raise DumpError(name, 54, f"corrupted ELF header: e_phentsize is {phentsize}, "
+                            f"an Elf64_Phdr is {_PHDR.size}")
         table = self.view.read(phoff, phnum * _PHDR.size)
         segs = [_PHDR.unpack_from(table, i * _PHDR.size) for i in range(phnum)]
         self.machine = "EM_X86_64" if e_machine == EM_X86_64 else e_machine

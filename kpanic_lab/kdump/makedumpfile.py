@@ -218,8 +218,9 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
     after a first counting pass.  ``out`` must be seekable unless ``flatten``.
     ``num_threads`` compresses batches in that many threads (None: the host's cores, up to 4,
     when there are more than 2048 pages to copy; 0 or 1: the main thread, as makedumpfile without
-    ``--num-threads``); the output is the same byte for byte.  ``record_exclusion`` keeps every pfn's kind in ``Result.exclusion`` (one byte
-    per page frame: for views and tests, not for big dumps).
+    ``--num-threads``); the output is the same byte for byte.  ``record_exclusion`` keeps every
+    pfn's kind in ``Result.exclusion`` (one byte per page frame: for views and tests, not for big
+    dumps).
 
     ``progress(step, done, total)`` is called as each step goes; ``on_message(message)`` as each
     message is made (they are in ``Result.messages`` too, in the order makedumpfile prints them).
@@ -554,7 +555,7 @@ def _write_elf(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[StreamSi
             n = min(end - pos, _BATCH * PAGE_SIZE - pos % PAGE_SIZE)
             first, last = pos // PAGE_SIZE, -(-(pos + n) // PAGE_SIZE)
             block = reader.read(np.arange(first, last), buf[:last - first]).reshape(-1)
-            yield memoryview(block[pos - first * PAGE_SIZE: pos - first * PAGE_SIZE + n])
+            yield memoryview(block[pos - first * PAGE_SIZE: pos - first * PAGE_SIZE + n])  # type: ignore[arg-type]
             pos += n
             done[0] += n
             prog(PROGRESS_COPY, done[0], total)

@@ -98,3 +98,23 @@ def test_not_a_core_file():
         pytest.skip("no guest image")
     with pytest.raises(DumpError, match="ET_EXEC, not ET_CORE"):
         ElfCore(open(vmlinux, "rb"), "vmlinux")
+
+
+def test_headers_read_with_struct_match_pyelftools(synthetic):
+    """ElfCore unpacks the headers itself (no pyelftools on makedumpfile's path): the same PT_LOADs
+    as pyelftools reads, and a wrong e_phentsize or ELF class is a named error."""
+    from elftools.elf.elffile import ELFFile
+
+    core = ElfCore(io.BytesIO(synthetic.elf), "synth")
+    theirs = [s.header for s in ELFFile(io.BytesIO(synthetic.elf)).iter_segments() if s.header["p_type"] == "PT_LOAD"]
+    assert [(s.paddr, s.vaddr, s.offset, s.filesz, s.memsz) for s in core.loads] == \
+        [(h["p_paddr"], h["p_vaddr"], h["p_offset"], h["p_filesz"], h["p_memsz"]) for h in theirs]
+    assert core.machine == "EM_X86_64" and not core.incomplete
+    bad = bytearray(synthetic.elf)
+    bad[54:56] = (32).to_bytes(2, "little")                    # e_phentsize of an Elf32_Phdr
+    with pytest.raises(DumpError, match="e_phentsize is 32"):
+        ElfCore(io.BytesIO(bytes(bad)), "bad")
+    bad = bytearray(synthetic.elf)
+    bad[4] = 1                                                 # ELFCLASS32
+    with pytest.raises(DumpError, match="ELF64"):
+        ElfCore(io.BytesIO(bytes(bad)), "bad")

@@ -337,10 +337,12 @@ def _write_kdump(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[Stream
     notes, vmi_at = _notes_of(dump)
     zero_level = bool(res.dump_level & DL_EXCLUDE_ZERO)
     writer = KdumpWriter(sink, header, sub, notes, vmi_at, walk.max_mapnr, ndump, zero_level)
-    from concurrent.futures import Future, ThreadPoolExecutor     # here: -E and one thread need neither
-
     reader = walk.reader
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="makedumpfile") if threads > 1 else None
+    pool = None
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor     # here: -E and one thread need neither (~5 ms)
+
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="makedumpfile")
     # each pending batch: its compressed pages (or the future of them) and the read buffer it holds
     pending: Deque[Tuple[Union["Future[CompressedBatch]", CompressedBatch], Optional[np.ndarray]]] = deque()
     # read buffers: a fixed few, each free again once its batch is compressed (no fresh 2 MiB per batch)
@@ -350,9 +352,9 @@ def _write_kdump(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[Stream
     def put(limit: int) -> None:
         """Write the oldest batches, in order: while more than ``limit`` wait (waiting for each),
         then every one at the head that is already compressed."""
-        while pending and (len(pending) > limit or not isinstance(pending[0][0], Future) or pending[0][0].done()):
+        while pending and (len(pending) > limit or isinstance(pending[0][0], CompressedBatch) or pending[0][0].done()):
             item, buf = pending.popleft()
-            b = item.result() if isinstance(item, Future) else item
+            b = item if isinstance(item, CompressedBatch) else item.result()
             if buf is not None:
                 free.append(buf)
             writer.pages(b.sizes, b.flags, b.shared, b.blob)
@@ -374,7 +376,7 @@ def _write_kdump(dump: Dump, walk: CycleWalk, kept: KeptBits, sink: Union[Stream
                     put(len(pending) - 1)
                 buf = free.pop()
                 pages = reader.read(batch, buf[:len(batch)])
-                busy = sum(1 for item, _ in pending if isinstance(item, Future) and not item.done())
+                busy = sum(1 for item, _ in pending if not isinstance(item, CompressedBatch) and not item.done())
                 if pool is not None and busy < threads:
                     pending.append((pool.submit(compress_batch, codec, pages, zero_level), buf))
                 else:                           # every thread is busy (or none): this one compresses

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
 
+from kpanic_lab.analysis.dumptarget import DumpFacts
 from kpanic_lab.analysis.errors import AnalysisError, NotFound, ReadError
 from kpanic_lab.analysis.lines import SourceLine
 from kpanic_lab.analysis.program import Program
-from kpanic_lab.analysis.regs import RegisterSet
 from kpanic_lab.analysis.target import Target
 from kpanic_lab.i18n import _
 
@@ -97,7 +97,7 @@ def debug_info_size(path: Union[str, Path]) -> str:
 
 
 # ---------------------------------------------------------------------------- target
-class DrgnTarget(Target):
+class DrgnTarget(DumpFacts, Target):
     """A dump of a real kernel: memory through drgn, the rest from the lab's dump reader."""
 
     kind = "dump"
@@ -135,43 +135,6 @@ class DrgnTarget(Target):
 
     def read_user(self, pgd: int, addr: int, size: int) -> bytes:
         raise ReadError(addr, size, "user memory of a real kernel's task is not read here")
-
-    @property
-    def cpu_count(self) -> int:
-        return self.dump.nr_cpus
-
-    def cpu_registers(self, cpu: int) -> Optional[RegisterSet]:
-        if not 0 <= cpu < len(self.dump.prstatus):
-            return None
-        return RegisterSet.from_mapping(self.dump.prstatus[cpu].regs)
-
-    @property
-    def description(self) -> str:
-        return str(self.dump.name)
-
-    @property
-    def memory_size(self) -> int:
-        return sum(end - start for start, end in self.dump.ranges)
-
-    @property
-    def date(self) -> Optional[float]:
-        t = self.dump.vmcoreinfo.crashtime
-        return float(t) if t else None
-
-    @property
-    def partial(self) -> bool:
-        return bool(self.dump.dump_level)
-
-    @property
-    def labels(self) -> List[str]:
-        return (["TRUNCATED"] if self.dump.truncated else []) + (["INCOMPLETE"] if self.dump.incomplete else [])
-
-    @property
-    def warnings(self) -> List[str]:
-        return list(self.dump.warnings)
-
-    def close(self) -> None:
-        self.dump.close()
 
 
 def _fault_why(e: Exception) -> str:

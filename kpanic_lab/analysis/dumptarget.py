@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Any, List, Optional, Union
 
 from kpanic_lab.analysis.errors import AnalysisError, ReadError
 from kpanic_lab.analysis.regs import RegisterSet
@@ -41,7 +41,53 @@ def image_release(image: KernelImage) -> Optional[str]:
     return None
 
 
-class DumpTarget(Target):
+class DumpFacts:
+    """What a dump itself says, whichever reader its memory goes through (the lab's or drgn):
+    CPUs and their NT_PRSTATUS registers, size, date and crash's labels.  Needs ``self.dump``."""
+
+    dump: Any
+
+    @property
+    def cpu_count(self) -> int:
+        return self.dump.nr_cpus
+
+    def cpu_registers(self, cpu: int) -> Optional[RegisterSet]:
+        if not 0 <= cpu < len(self.dump.prstatus):
+            return None
+        return RegisterSet.from_mapping(self.dump.prstatus[cpu].regs)
+
+    @property
+    def description(self) -> str:
+        return str(self.dump.name)
+
+    @property
+    def memory_size(self) -> int:
+        return sum(end - start for start, end in self.dump.ranges)
+
+    @property
+    def date(self) -> Optional[float]:
+        t = self.dump.vmcoreinfo.crashtime
+        return float(t) if t else None
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.dump.dump_level)
+
+    @property
+    def labels(self) -> List[str]:
+        """What ``sys`` adds behind DUMPFILE besides [PARTIAL DUMP]: TRUNCATED, INCOMPLETE."""
+        return (["TRUNCATED"] if self.dump.truncated else []) + (["INCOMPLETE"] if self.dump.incomplete else [])
+
+    @property
+    def warnings(self) -> List[str]:
+        """What crash warns about when it opens this dump (a truncated or incomplete file)."""
+        return list(self.dump.warnings)
+
+    def close(self) -> None:
+        self.dump.close()
+
+
+class DumpTarget(DumpFacts, Target):
     """A vmcore (ELF, kdump-compressed or flattened) and the vmlinux that matches it."""
 
     kind = "dump"
@@ -93,46 +139,6 @@ class DumpTarget(Target):
             return self.dump.read(addr, size)
         except LabError as e:
             raise ReadError(addr, size, _why(e)) from None
-
-    @property
-    def cpu_count(self) -> int:
-        return self.dump.nr_cpus
-
-    def cpu_registers(self, cpu: int) -> Optional[RegisterSet]:
-        if not 0 <= cpu < len(self.dump.prstatus):
-            return None
-        return RegisterSet.from_mapping(self.dump.prstatus[cpu].regs)
-
-    @property
-    def description(self) -> str:
-        return str(self.dump.name)
-
-    @property
-    def memory_size(self) -> int:
-        return sum(end - start for start, end in self.dump.ranges)
-
-    @property
-    def date(self) -> Optional[float]:
-        t = self.dump.vmcoreinfo.crashtime
-        return float(t) if t else None
-
-    @property
-    def partial(self) -> bool:
-        return bool(self.dump.dump_level)
-
-    @property
-    def labels(self) -> List[str]:
-        """What ``sys`` adds behind DUMPFILE besides [PARTIAL DUMP]: TRUNCATED, INCOMPLETE."""
-        return (["TRUNCATED"] if self.dump.truncated else []) + (["INCOMPLETE"] if self.dump.incomplete else [])
-
-    @property
-    def warnings(self) -> List[str]:
-        """What crash warns about when it opens this dump (a truncated or incomplete file)."""
-        return list(self.dump.warnings)
-
-    def close(self) -> None:
-        self.dump.close()
-
 
 def _why(e: LabError) -> str:
     text = str(e)

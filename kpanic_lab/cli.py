@@ -295,8 +295,8 @@ def _run_kdump(a: argparse.Namespace, cpus) -> int:  # type: ignore[no-untyped-d
               + (f" ({r.outcome.error})" if r.outcome.error else "") + f"; then {r.end}", file=sys.stderr)
     else:
         said = r.kexec_output.strip().splitlines()     # the console above has all of it; one line here
-        print(f"--- no capture kernel ran (end: {r.end}); kexec said: {said[0] if said else 'nothing'}",
-              file=sys.stderr)
+        print(f"--- no capture kernel ran (end: {r.end}); kexec -p exited {r.kexec_exit}: "
+              f"{said[0] if said else 'nothing'}", file=sys.stderr)
     if a.trace:
         with open(a.trace, "w") as f:
             f.write(r.trace.to_json())

@@ -200,7 +200,7 @@ def sizing_table(results: Mapping[str, "KdumpResult"]) -> str:
     rows = []
     for size, r in results.items():
         out = r.kexec_output.strip()
-        loaded = out.splitlines()[0] if out and r.end == "no-capture" else "loaded"
+        loaded = "loaded" if r.kexec_exit == 0 else (out.splitlines()[0] if out else f"exit {r.kexec_exit}")
         o = r.outcome
         dump = "-" if o is None else (f"{o.status}, {size_words(o.result.write_bytes)}"  # type: ignore[attr-defined]
                                       if o.status == "saved" and o.result is not None else o.status)

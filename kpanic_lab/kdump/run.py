@@ -18,6 +18,7 @@ from kpanic_lab.kdump.capture import CaptureOutcome, Targets, collect, reply_tex
 from kpanic_lab.kdump.config import KdumpConf, parse_kdump_conf
 from kpanic_lab.kdump.kexec import KexecPlan
 from kpanic_lab.machine import Machine, Snapshot, ToolRequest
+from kpanic_lab.machine.command import run_line
 from kpanic_lab.panic import PanicSession, Trace
 from kpanic_lab.panic.scenarios import Scenario
 
@@ -41,6 +42,7 @@ class KdumpResult:
     end: str                    # rebooted, halted, powered off, shell, no-capture
     machine: Machine = field(repr=False, default=None)  # type: ignore[assignment]
     kexec_plan: Optional[KexecPlan] = field(repr=False, default=None)   # what `kexec -p` loaded
+    kexec_exit: Optional[int] = None   # `kexec -p`'s exit code (0: loaded; None: it did not end)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Loaded:
     snapshot: Snapshot
     kexec_plan: Optional[KexecPlan]
     kexec_output: str
+    kexec_exit: Optional[int] = None
 
 
 class KdumpRun:
@@ -80,6 +83,7 @@ class KdumpRun:
         self.max_seconds = max_seconds
         self.outcome: Optional[CaptureOutcome] = None
         self.kexec_output = ""
+        self.kexec_exit: Optional[int] = None
         # the host side of `kexec -p` (kexec-tools): the segments, purgatory, the capture
         # kernel's command line; what the memory maps and the handoff diagram draw
         self.kexec_plan: Optional[KexecPlan] = None
@@ -100,9 +104,10 @@ class KdumpRun:
         service.install(m, on_load=self._kexec_loaded)
         m.host_tools["kdump"] = self._kdump_tool
         if loaded is None:
-            self.kexec_output = m.run_command(f"kexec {self.kexec_args}", max_seconds=self.max_seconds)
+            done = run_line(m, f"kexec {self.kexec_args}", max_seconds=self.max_seconds)
+            self.kexec_output, self.kexec_exit = done.output, done.exit_code
         else:
-            self.kexec_output = loaded.kexec_output
+            self.kexec_output, self.kexec_exit = loaded.kexec_output, loaded.kexec_exit
             if loaded.kexec_plan is not None:       # what kexec -p loaded in the saved run
                 self.kexec_plan = loaded.kexec_plan
                 m.watch_hlt(loaded.kexec_plan.hlt_sites)
@@ -113,7 +118,7 @@ class KdumpRun:
         if not self.session.started or self.session.records:
             raise KdumpRunError("saved(): load() first, and before run()")
         m = self.session.machine
-        return Loaded(m.snapshot(), self.kexec_plan, self.kexec_output)
+        return Loaded(m.snapshot(), self.kexec_plan, self.kexec_output, self.kexec_exit)
 
     @property
     def loaded(self) -> bool:
@@ -127,7 +132,8 @@ class KdumpRun:
         trace = s.run_to_end()
         first = m.console_text
         if trace.end != "kexec":
-            return KdumpResult(trace, self.kexec_output, first, "", "", None, "no-capture", m, self.kexec_plan)
+            return KdumpResult(trace, self.kexec_output, first, "", "", None, "no-capture", m, self.kexec_plan,
+                                self.kexec_exit)
         jump = len(m.serial.output)
         r = m.run("prompt", max_seconds=self.max_seconds)
         capture = m.serial.output[jump:].decode("utf-8", "replace").replace("\r", "")
@@ -143,4 +149,5 @@ class KdumpRun:
             reboot = m.serial.output[start:].decode("utf-8", "replace").replace("\r", "")
             if r2.reason != "prompt":
                 end = f"rebooted, then {r2.reason}"
-        return KdumpResult(trace, self.kexec_output, first, capture, reboot, self.outcome, end, m, self.kexec_plan)
+        return KdumpResult(trace, self.kexec_output, first, capture, reboot, self.outcome, end, m, self.kexec_plan,
+                            self.kexec_exit)

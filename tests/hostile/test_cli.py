@@ -161,7 +161,7 @@ def test_a_crashkernel_that_parses_but_cannot_fit_fails_as_linux_does_once():
     assert r.stdout.count("crashkernel reservation failed - No suitable area found.") == 1
     assert r.stdout.count("Memory for crashkernel is not reserved") == 1
     assert r.stderr.splitlines()[-1] == ("--- no capture kernel ran (end: no-capture); "
-                                         "kexec said: Memory for crashkernel is not reserved")
+                                         "kexec -p exited 1: Memory for crashkernel is not reserved")
 
 
 def test_crash_stdin_with_a_binary_line_stops_there(dumps):

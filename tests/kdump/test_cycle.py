@@ -36,7 +36,7 @@ def cycles(tmp_path_factory):
 @pytest.mark.parametrize("cpus", [2, 4])
 def test_sysrq_c_cycle_dumps_and_reboots(cycles, cpus):
     r = cycles(f"sysrq{cpus}", cpus=cpus)
-    assert r.trace.end == "kexec"
+    assert r.kexec_exit == 0 and r.trace.end == "kexec"
     keys = r.trace.keys()
     assert keys.index("CRASH_KEXEC") < keys.index("KEXEC")
     assert "NOTIFIER_CALL" not in keys                       # kdump ran before the notifiers
@@ -120,8 +120,9 @@ def test_without_a_capture_kernel_panic_goes_on(tmp_path):
     run = KdumpRun("sysrq-c", crash_dir=tmp_path, crashkernel="")
     run.load()
     assert "Memory for crashkernel is not reserved" in run.kexec_output
+    assert run.kexec_exit == 1                          # kexec-tools' die()
     r = run.run()
-    assert r.end == "no-capture" and r.trace.end == "hang" and r.outcome is None
+    assert r.end == "no-capture" and r.trace.end == "hang" and r.outcome is None and r.kexec_exit == 1
 
 
 def test_unreachable_ssh_target_takes_the_failure_action(tmp_path):

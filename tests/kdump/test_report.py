@@ -95,8 +95,9 @@ def test_reservation_table_high_takes_low_memory_too():
         "    crashkernel reservation failed - memory is in use."]
 
 
-def _result(end, kexec="", capture="", outcome=None):
-    return SimpleNamespace(end=end, kexec_output=kexec, capture_console=capture, outcome=outcome)
+def _result(end, kexec="", capture="", outcome=None, kexec_exit=0):
+    return SimpleNamespace(end=end, kexec_output=kexec, capture_console=capture, outcome=outcome,
+                           kexec_exit=kexec_exit)
 
 
 def test_capture_kernel_state():
@@ -110,10 +111,15 @@ def test_capture_kernel_state():
 def test_sizing_table():
     saved = SimpleNamespace(status="saved", result=SimpleNamespace(write_bytes=839289))
     table = report.sizing_table({
-        "2M": _result("no-capture", "Could not find a free area of memory of 0xb7000 bytes...\nkexec: needs 3 MiB"),
+        "2M": _result("no-capture", "Could not find a free area of memory of 0xb7000 bytes...\nkexec: needs 3 MiB",
+                      kexec_exit=1),
+        "3M": _result("no-capture", kexec_exit=1),
+        "4M": _result("no-capture", "kexec: a warning it loaded with", kexec_exit=0),
         "8M": _result("rebooted", capture="[ 0.0] Memory: 3984K/8824K available\n", outcome=saved)})
     assert rows(table) == [
         ["2M", "Could not find a free area of memory of 0xb7000 bytes...", "never started", "-", "no-capture"],
+        ["3M", "exit 1", "never started", "-", "no-capture"],            # the exit code, not the words, decides
+        ["4M", "loaded", "never started", "-", "no-capture"],
         ["8M", "loaded", "booted, Memory: 3984K/8824K available", "saved, 819.6 KiB", "rebooted"]]
 
 

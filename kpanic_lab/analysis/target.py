@@ -20,29 +20,14 @@ from __future__ import annotations
 
 import struct
 from abc import ABC, abstractmethod
-from typing import Callable, Dict, Optional
+from typing import Dict, Optional
 
 from kpanic_lab.analysis.errors import ReadError
 from kpanic_lab.analysis.regs import RegisterSet
 from kpanic_lab.errors import LabError
-from kpanic_lab.guest.headers import PAGE_SIZE, PTE_ADDR_MASK, START_KERNEL_MAP, _PAGE_PRESENT, _PAGE_PSE
+from kpanic_lab.guest.headers import PAGE_SIZE, START_KERNEL_MAP
 from kpanic_lab.guest.image import KernelImage
-
-
-def translate(read_u64: Callable[[int], int], pgd: int, va: int) -> Optional[int]:
-    """The physical address of ``va`` under the 4-level page tables at physical ``pgd``,
-    or None when it is not mapped (what the MMU, and crash's ``vtop``, does).  Pure over
-    ``read_u64(physical address)``."""
-    table = pgd & PTE_ADDR_MASK
-    for level, shift in ((4, 39), (3, 30), (2, 21), (1, 12)):
-        e = read_u64(table + ((va >> shift) & 0x1FF) * 8)
-        if not e & _PAGE_PRESENT:
-            return None
-        if level in (3, 2) and e & _PAGE_PSE:
-            mask = (1 << shift) - 1
-            return (e & PTE_ADDR_MASK & ~mask) | (va & mask)
-        table = e & PTE_ADDR_MASK
-    return table | (va & 0xFFF)
+from kpanic_lab.pagewalk import walk
 
 
 class Target(ABC):
@@ -79,7 +64,7 @@ class Target(ABC):
         a, left = addr, size
         while left > 0:
             n = min(left, PAGE_SIZE - (a & 0xFFF))
-            pa = translate(self._phys_u64, pgd, a)
+            pa = walk(self._phys_u64, pgd, a).pa
             if pa is None:
                 raise ReadError(a, n, "not mapped in this address space")
             out += self.read_physical(pa, n)
@@ -96,7 +81,7 @@ class Target(ABC):
         hit = self._tlb.get(key)
         if hit is None:
             try:
-                pa = translate(self._phys_u64, self.kernel_pgd(), va & ~0xFFF)
+                pa = walk(self._phys_u64, self.kernel_pgd(), va & ~0xFFF).pa
             except ReadError:
                 pa = None
             if pa is None:
@@ -188,7 +173,7 @@ class LiveTarget(Target):
             raise ReadError(addr, size, getattr(e, "why", str(e))) from None
 
     def virt_to_phys(self, va: int) -> Optional[int]:
-        return translate(self._phys_u64, self.kernel_pgd(), va)
+        return walk(self._phys_u64, self.kernel_pgd(), va).pa
 
     def kernel_pgd(self) -> int:
         info = self.machine.boot_info

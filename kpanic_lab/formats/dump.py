@@ -33,7 +33,8 @@ from kpanic_lab.formats.flattened import is_flattened, rebuild
 from kpanic_lab.formats.prstatus import PrStatus
 from kpanic_lab.formats.source import PhysicalSource
 from kpanic_lab.formats.vmcoreinfo import VmcoreInfo, VmcoreInfoError, parse_vmcoreinfo
-from kpanic_lab.guest.headers import PAGE_OFFSET, PAGE_SIZE, PTE_ADDR_MASK, START_KERNEL_MAP, _PAGE_PRESENT, _PAGE_PSE
+from kpanic_lab.guest.headers import PAGE_OFFSET, PAGE_SIZE, START_KERNEL_MAP
+from kpanic_lab.pagewalk import walk
 
 KERNEL_IMAGE_SIZE = 512 << 20      # Linux x86-64 without KASLR; VMCOREINFO NUMBER(KERNEL_IMAGE_SIZE) overrides
 DIRECT_MAP_SIZE = 64 << 40         # 4-level paging: 64 TiB of direct map
@@ -160,16 +161,11 @@ class Dump:
 
     def _walk(self, va: int) -> int:
         assert self.pgd is not None
-        table = self.vtop(self.pgd)
-        for level, shift in ((4, 39), (3, 30), (2, 21), (1, 12)):
-            entry = int.from_bytes(self.source.read_physical(table + ((va >> shift) & 0x1FF) * 8, 8), "little")
-            if not entry & _PAGE_PRESENT:
-                raise ReadError(va, 1, f"not mapped (level-{level} entry 0x{entry:x} not present)")
-            if level in (3, 2) and entry & _PAGE_PSE:
-                mask = (1 << shift) - 1
-                return (entry & PTE_ADDR_MASK & ~mask) | (va & mask)
-            table = entry & PTE_ADDR_MASK
-        return table | (va & 0xFFF)
+        w = walk(lambda pa: int.from_bytes(self.source.read_physical(pa, 8), "little"), self.vtop(self.pgd), va)
+        if w.pa is None:
+            level, entry = w.entries[-1]
+            raise ReadError(va, 1, f"not mapped (level-{level} entry 0x{entry:x} not present)")
+        return w.pa
 
     def close(self) -> None:
         self.source.close()

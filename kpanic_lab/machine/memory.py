@@ -15,7 +15,8 @@ from typing import Optional, Tuple
 import numpy as np
 
 from kpanic_lab.errors import MemoryFault, ReadError
-from kpanic_lab.guest.headers import PAGE_SIZE, PTE_ADDR_MASK, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_USER
+from kpanic_lab.guest.headers import PAGE_SIZE
+from kpanic_lab.pagewalk import walk
 
 
 class PhysicalMemory:
@@ -61,24 +62,11 @@ class PhysicalMemory:
         Returns (physical address or None, the accumulated permission bits
         P|RW|US of the walk, and the entries read per level, as crash's vtop).
         """
-        entries: list = []
-        table = cr3 & PTE_ADDR_MASK
-        perms = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER
-        for level, shift in ((4, 39), (3, 30), (2, 21), (1, 12)):
-            idx = (va >> shift) & 0x1FF
-            ea = table + idx * 8
-            if ea + 8 > self.size:
-                return None, 0, entries
-            e = self.read_u64(ea)
-            entries.append((level, e))
-            if not e & _PAGE_PRESENT:
-                return None, 0, entries
-            perms &= e & (_PAGE_RW | _PAGE_USER) | _PAGE_PRESENT
-            if level in (3, 2) and e & _PAGE_PSE:
-                mask = (1 << shift) - 1
-                return (e & PTE_ADDR_MASK & ~mask) | (va & mask), perms, entries
-            table = e & PTE_ADDR_MASK
-        return table | (va & 0xFFF), perms, entries
+        w = walk(self._table_entry, cr3, va)
+        return w.pa, w.perms, list(w.entries)
+
+    def _table_entry(self, pa: int) -> Optional[int]:
+        return self.read_u64(pa) if pa + 8 <= self.size else None
 
     def translate(self, cr3: int, va: int) -> int:
         pa, _, _ = self.walk(cr3, va)

@@ -23,6 +23,7 @@ import kpanic_lab
 from kpanic_lab.dumplevel import dump_level_legend
 from kpanic_lab.guest import vmlinux_path
 from kpanic_lab.errors import ConfigError, LabError, MachineError
+from kpanic_lab.formats.compression import OPTIONS as COMPRESSION_OPTIONS
 from kpanic_lab.i18n import N_, _, language, set_language
 # Machine (even its config), the image reader (pyelftools) and each command's library are imported
 # where they are used: a command that only reads a dump (makedumpfile) starts without them
@@ -308,7 +309,7 @@ def _makedumpfile_options(p: argparse.ArgumentParser) -> None:
                    help=_("dump level, a bitmask of the pages left out: {bits} (31 = all)").format(
                        bits=dump_level_legend()))
     comp = p.add_mutually_exclusive_group()
-    for flag, name in (("-c", "zlib"), ("-l", "lzo"), ("-p", "snappy"), ("-z", "zstd")):
+    for flag, name in COMPRESSION_OPTIONS.items():
         comp.add_argument(flag, dest="compression", action="store_const", const=name, help=f"compress pages with {name}")
     p.add_argument("-E", dest="elf", action="store_true", help=_("write an ELF vmcore (not compressed)"))
     p.add_argument("-F", dest="flatten", action="store_true", help=_("write the flattened format (for a pipe)"))

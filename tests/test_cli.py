@@ -97,3 +97,14 @@ def test_boot_reaches_the_prompt_and_prints_the_console():
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip(), "the console is empty"
     assert r.stderr == ""
+
+
+def test_the_cli_and_its_option_tables_load_without_numpy():
+    # the makedumpfile options come from kpanic_lab/formats/compression.py, not from the codecs;
+    # a command pays for numpy (about 0.1 s a start) only when it reads or writes a dump
+    code = ("import sys, kpanic_lab.cli, kpanic_lab.kdump.config, kpanic_lab.formats.compression; "
+            "print(sorted(m for m in ('numpy', 'kpanic_lab.formats.codecs', 'kpanic_lab.formats.dump') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

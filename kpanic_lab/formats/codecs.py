@@ -29,6 +29,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from kpanic_lab.errors import LabError
+from kpanic_lab.formats.compression import OPTION_OF, OPTIONS
 from kpanic_lab.guest.headers import PAGE_SIZE
 
 DUMP_DH_COMPRESSED_ZLIB = 0x1
@@ -225,7 +226,9 @@ _THREAD = threading.local()
 _ZERO: Dict[str, bytes] = {}
 
 
-def _loader(name: str, package: str, option: str, make: Callable[[], _Impl]) -> Callable[[], _Impl]:
+def _loader(name: str, package: str, make: Callable[[], _Impl]) -> Callable[[], _Impl]:
+    option = OPTION_OF[name]
+
     def load() -> _Impl:
         if name not in _LOADED:
             try:
@@ -233,17 +236,18 @@ def _loader(name: str, package: str, option: str, make: Callable[[], _Impl]) -> 
             except ImportError:
                 raise CodecUnavailable(
                     f"makedumpfile {option} compresses pages with {name}, but its Python binding is not "
-                    f"installed here: pip install {package}  (or choose another of -c, -l, -p, -z)") from None
+                    f"installed here: pip install {package}  (or choose another of {', '.join(OPTIONS)})") from None
         return _LOADED[name]
     return load
 
 
 CODECS: Dict[str, Codec] = {
     c.name: c for c in (
-        Codec("zlib", DUMP_DH_COMPRESSED_ZLIB, "-c", "zlib (stdlib)", _loader("zlib", "zlib", "-c", _Zlib)),
-        Codec("lzo", DUMP_DH_COMPRESSED_LZO, "-l", "lzallright", _loader("lzo", "lzallright", "-l", _Lzo)),
-        Codec("snappy", DUMP_DH_COMPRESSED_SNAPPY, "-p", "cramjam", _loader("snappy", "cramjam", "-p", _Snappy)),
-        Codec("zstd", DUMP_DH_COMPRESSED_ZSTD, "-z", "zstandard", _loader("zstd", "zstandard", "-z", _Zstd)),
+        Codec("zlib", DUMP_DH_COMPRESSED_ZLIB, OPTION_OF["zlib"], "zlib (stdlib)", _loader("zlib", "zlib", _Zlib)),
+        Codec("lzo", DUMP_DH_COMPRESSED_LZO, OPTION_OF["lzo"], "lzallright", _loader("lzo", "lzallright", _Lzo)),
+        Codec("snappy", DUMP_DH_COMPRESSED_SNAPPY, OPTION_OF["snappy"], "cramjam",
+              _loader("snappy", "cramjam", _Snappy)),
+        Codec("zstd", DUMP_DH_COMPRESSED_ZSTD, OPTION_OF["zstd"], "zstandard", _loader("zstd", "zstandard", _Zstd)),
     )
 }
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple, Union
 
 from kpanic_lab.errors import LabError
+from kpanic_lab.formats.compression import OPTIONS as COMPRESSION_OPTIONS
 
 FS_TARGETS = ("ext2", "ext3", "ext4", "minix", "btrfs", "xfs", "virtiofs")
 TARGETS = ("raw", "nfs", "ssh") + FS_TARGETS
@@ -58,7 +59,6 @@ class MakedumpfileArgs:
     other: tuple = ()
 
 
-_COMPRESS = {"-c": "zlib", "-l": "lzo", "-p": "snappy", "-z": "zstd"}
 
 
 def parse_makedumpfile_args(args: str) -> MakedumpfileArgs:
@@ -76,8 +76,8 @@ def parse_makedumpfile_args(args: str) -> MakedumpfileArgs:
                 ml = int(val)
             else:
                 level = int(val)
-        elif w in _COMPRESS:
-            comp = _COMPRESS[w]
+        elif w in COMPRESSION_OPTIONS:
+            comp = COMPRESSION_OPTIONS[w]
         elif w == "-E":
             elf = True
         elif w == "-F":

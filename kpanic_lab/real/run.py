@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
 from kpanic_lab.errors import LabError
+from kpanic_lab.formats.compression import OPTION_OF
 from kpanic_lab.i18n import N_
 from kpanic_lab.real.host import HostTools, find_host
 from kpanic_lab.real.initramfs import TRIGGERS, build_images
@@ -33,7 +34,7 @@ DEFAULT_MEMORY = "512M"
 DEFAULT_CRASHKERNEL = "160M"
 DEFAULT_TIMEOUT = 240.0      # seconds of wall clock for QEMU; about 20-40 s when the host is idle
 # makedumpfile's compression options that Debian's makedumpfile 1.7.2 has (snappy and zstd are off there)
-COMPRESSION = {"zlib": "-c", "lzo": "-l"}
+COMPRESSION = {name: OPTION_OF[name] for name in ("zlib", "lzo")}
 DISK_SIZE = 1 << 30          # the raw dump disk (sparse: only what makedumpfile writes takes room)
 END_MARKER = "---[ end Kernel panic"
 INIT_FAILED = re.compile(r"^LAB: \[[\d.]+\] FAILED: (.*)$", re.M)     # the init script's fail()

@@ -508,7 +508,10 @@ def _exercises(a: argparse.Namespace) -> int:
 def _real_options(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     r = sub.add_parser("run", help=_("boot the real kernel, trigger SCENARIO, with --kdump save the real vmcore"))
-    r.add_argument("scenario", metavar="SCENARIO", help=_("what crashes the real kernel: sysrq-c"))
+    r.add_argument("scenario", metavar="SCENARIO",
+                   help=_("what crashes the real kernel: sysrq-c, oops (a NULL write in a module built "
+                          "against the installed headers; the writer dies, the kernel goes on) or "
+                          "oops-panic (the same with oops=panic)"))
     r.add_argument("--kdump", action="store_true",
                    help=_("boot with crashkernel=, load the capture kernel with the real kexec -p, "
                           "save the dump with the real makedumpfile"))
@@ -527,7 +530,8 @@ def _real_options(p: argparse.ArgumentParser) -> None:
 
 @command("real", "the same crash on Debian's real Linux kernel under QEMU (real kexec and makedumpfile)",
          arguments=_real_options,
-         example="$ kpanic-lab real run sysrq-c --kdump --crash-dir /tmp/real")
+         example="$ kpanic-lab real run sysrq-c --kdump --crash-dir /tmp/real\n"
+                 "  $ kpanic-lab real run oops-panic --kdump --crash-dir /tmp/real-oops")
 def _real(a: argparse.Namespace) -> int:
     from kpanic_lab.real import run_real
 
@@ -542,6 +546,9 @@ def _real(a: argparse.Namespace) -> int:
     _write(sys.stdout, f"{console_header(CONSOLE_HEADERS[0])}\n{r.first_console}")
     if r.capture_console:
         _write(sys.stdout, f"{console_header(CONSOLE_HEADERS[1])}\n{r.capture_console}")
+    if r.kdump and r.vmcore is None:
+        print("--- " + _("the oops did not panic (panic_on_oops=0): the kernel went on, so kdump had "
+                         "nothing to save"), file=sys.stderr)
     print("--- " + _("QEMU ran {qemu:.1f} s, the whole run {total:.1f} s; in {folder}: {files}").format(
         qemu=r.qemu_seconds, total=r.total_seconds, folder=r.crash_dir,
         files=", ".join(sorted(os.listdir(r.crash_dir)))), file=sys.stderr)

@@ -262,6 +262,18 @@ def vmlinux_release(path: Union[str, Path], banner_address: int) -> Optional[str
     return None
 
 
+def _name_module_text(dprog: "drgn.Program") -> None:
+    """Name module text from each module's own symbol table in the dump (its kallsyms), as crash
+    does: an out-of-tree module's debug info is in no package, so without this drgn names none of
+    its functions and ``bt`` prints the bare address (``[exception RIP: 0xffffffffc05f7032]``)."""
+    try:
+        from drgn.helpers.linux.kallsyms import load_module_kallsyms
+
+        dprog.register_symbol_finder("module_kallsyms", load_module_kallsyms(dprog), enable_index=-1)
+    except Exception:       # an older drgn, or a dump without the module list: addresses stay bare
+        pass
+
+
 def open_linux_program(vmcore: Union[str, "os.PathLike[str]"], vmlinux: Union[str, Path],
                        progress: Optional[Callable[[str], None]] = None, check: bool = True) -> LinuxProgram:
     """Open ``vmcore`` with a distribution kernel's ``vmlinux`` through drgn (about a second for
@@ -291,6 +303,7 @@ def open_linux_program(vmcore: Union[str, "os.PathLike[str]"], vmlinux: Union[st
         except LookupError:
             raise AnalysisError(f"{vmlinux}: no debug info for the kernel of {dump.name} in it (not its vmlinux, "
                                 "or stripped; Debian's is in linux-image-<release>-dbg)") from None
+        _name_module_text(dprog)
         target = DrgnTarget(dprog, dump, VmlinuxFile(vmlinux, build_id))
         prog = LinuxProgram(target)
         if check:

@@ -50,6 +50,9 @@ def section_kinds(path: Union[str, Path], offset: int = 0) -> List[Tuple[int, in
     return out
 
 
+MODULES_VADDR = 0xFFFFFFFFA0000000       # x86-64: modules are mapped above the kernel image (0xffffffffc0000000 with KASLR)
+
+
 class DrgnSymbols:
     """The :class:`~kpanic_lab.analysis.symbols.SymbolTable` API over drgn's symbol table
     (already relocated by KASLR).  Text addresses are named as crash and kallsyms name them:
@@ -76,10 +79,23 @@ class DrgnSymbols:
             return "t"
         return next((kind for lo, hi, kind in self._sections if lo <= addr < hi), "d")
 
+    def _module_of(self, addr: int) -> Optional[str]:
+        """The loaded module whose memory holds ``addr`` (crash's ``[null_deref]``), or None."""
+        if addr < MODULES_VADDR or self.in_text(addr):
+            return None
+        try:
+            from drgn.helpers.linux.module import address_to_module
+
+            mod = address_to_module(self.drgn, addr)
+            return mod.name.string_().decode(errors="replace") if mod else None
+        except Exception:      # an older drgn, or a module list the dump left out
+            return None
+
     def _ksymbol(self, s: Any) -> KSymbol:
         b = self._drgn_mod.SymbolBinding
         kind = "t" if s.kind == self._drgn_mod.SymbolKind.FUNC else self._section(s.address)
-        return KSymbol(s.name, s.address, s.size, nm_letter(kind, s.binding == b.WEAK, s.binding == b.GLOBAL))
+        return KSymbol(s.name, s.address, s.size, nm_letter(kind, s.binding == b.WEAK, s.binding == b.GLOBAL),
+                       self._module_of(s.address))
 
     def get(self, name: str) -> Optional[KSymbol]:
         if name not in self._by_name:

@@ -292,6 +292,14 @@ def _crash_start(prog: "LinuxProgram", frames: List[Any], cpu: int) -> Optional[
             if len(trace) > 2 and trace[1].name == "__crash_kexec" and [(f.pc, f.sp) for f in trace[2:]] == same[1:]:
                 return trace
         return None
+    # an oops that went to kdump from oops_end(): crash_kexec(regs) saved the registers of the fault
+    # (the exception RIP), and the CPU went on below them, down to machine_kexec
+    rsp = frames[0].sp
+    for slot, v in _scan(prog, rsp, rsp - 0x1000, "machine_kexec")[:2]:
+        trace = _unwind_from(prog, v, slot)
+        if (len(trace) > len(frames) and trace[1].name == "__crash_kexec"
+                and [(f.pc, f.sp) for f in trace[-len(frames):]] == same):
+            return trace
     region = _nmi_stack(prog, cpu)
     if region is None:
         return None
@@ -358,6 +366,8 @@ def backtrace(prog: "LinuxProgram", task: "Task", cpu: Optional[int] = None,
             here = _stack_name(prog, frames[i - 1].sp, task, cpu)
             there = _stack_name(prog, sp, task, cpu)
             switch = here if here != there else None
+            if switch is None and exc is not None:
+                continue        # same stack: crash names the function only in [exception RIP: ...]
         out.append(Frame(len(out), slot, pc, name, off, stack_switch=switch))
         switch = None
     bt.frames = out

@@ -334,14 +334,16 @@ def _read_prb(read: ReadFn, facts: KernelFacts) -> LogRecords:
 
 
 # ---------------------------------------------------------------------------- what the log says
-# The lines that say why the kernel died, most telling first (drgn's _panic_message ranks them so):
-# panic()'s own line, then the fault an oops reports, a BUG()'s place, and die()'s header line.
+# The lines that say why the kernel died, in crash 8's order (task.c get_panicmsg): panic()'s own
+# line; then an oops's header (``Oops: 0002 [#1] ...``) or a BUG()'s place; then what crash does
+# not look for but drgn does (6.1's ``BUG: kernel NULL pointer dereference``, die()'s other headers).
+# Real crash 8.0.2 on a real 6.1 dump of an oops that went straight to kdump (oops=panic) says
+# ``PANIC: "Oops: 0002 [#1] PREEMPT SMP NOPTI"``, not the ``BUG:`` line above it.
 PANIC_PREFIX = "Kernel panic - not syncing: "        # what panic() prints before its message
 _PANIC_LINES = (
     r"Kernel panic - .*",
-    r"BUG: .*|Unable to handle kernel .*",
-    r"[Kk]ernel BUG at .*",
-    r"Oops: .*|general protection fault.*|invalid opcode: .*",        # die()'s header on x86
+    r"Oops: .*|[Kk]ernel BUG at .*|Unable to handle kernel .*|BUG: unable to handle kernel .*",
+    r"BUG: .*|general protection fault.*|invalid opcode: .*",
 )
 _PANIC_LINE = re.compile("|".join(f"({p})" for p in _PANIC_LINES))
 _TIME_STAMP = re.compile(r"\[\s*\d+\.\d+\] ")
@@ -352,12 +354,12 @@ def panic_message(log: str) -> Optional[str]:
 
     ``log`` is the kernel log or a console, time stamps and all.  The answer is the first
     ``Kernel panic - not syncing: ...`` line; with none (an oops that went straight to kdump,
-    say), the first line an oops starts with.  The first, because a panic can set off more
-    messages, never the other way round: crash takes the first line that matches (task.c
-    get_panicmsg), drgn the first of the best-ranked kind (helpers/linux/panic.py).
+    say), the oops's header line (``Oops: ...``, ``kernel BUG at ...``), as crash says it.  The
+    first, because a panic can set off more messages, never the other way round: crash takes the
+    first line of the best-ranked kind that matches (task.c get_panicmsg).
 
     >>> panic_message("[ 1.0] BUG: kernel NULL pointer dereference, address: 0\\n[ 1.0] Oops: 0002 [#1]")
-    'BUG: kernel NULL pointer dereference, address: 0'
+    'Oops: 0002 [#1]'
     >>> panic_message("[ 1.0] sysrq: Trigger a crash") is None
     True
     """

@@ -1,6 +1,7 @@
 """The two initramfs images of the real run, built from the host's Debian binaries.
 
-    first.img    /init, busybox, kexec (+ its libraries), /vmlinuz, /capture.img, virtio modules
+    first.img    /init, busybox, kexec (+ its libraries), /vmlinuz, /capture.img, virtio modules,
+                 and for the oops scenarios null_deref.ko (built by :mod:`kpanic_lab.real.kbuild`)
     capture.img  /init, busybox, makedumpfile (+ its libraries), virtio modules
 
 Both are uncompressed ``newc`` cpio archives (what the kernel unpacks with no decompressor: under
@@ -22,17 +23,47 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional
 
 from kpanic_lab.real.host import HostTools, RealHostError
+from kpanic_lab.real.kbuild import MODULE
 
 # the block device stack of QEMU's `-drive if=virtio` (modules in Debian's kernel)
 MODULES = ("virtio_pci", "virtio_blk")
 
 S_IFDIR, S_IFREG, S_IFLNK = 0o040000, 0o100000, 0o120000
+MODULE_FILE = f"{MODULE}.ko"
 
-# /proc/sysrq-trigger's trigger for each scenario
-TRIGGERS = {"sysrq-c": "c"}
+
+
+@dataclass(frozen=True)
+class RealScenario:
+    """One way to crash the real kernel, named as the lab's scenario that does the same.
+
+    ``write`` is the user's write that triggers it; ``child``: run it in a child shell (an oops
+    kills the task that wrote, and that must not be init); ``cmdline``: added to the kernel's;
+    ``module``: the write needs null_deref.ko; ``survives``: the kernel goes on after it
+    (panic_on_oops=0), so init says so and powers the machine off, and there is no dump.
+    """
+
+    name: str
+    summary: str
+    write: str
+    cmdline: str = ""
+    module: bool = False
+    child: bool = False
+    survives: bool = False
+
+
+SCENARIOS: Dict[str, RealScenario] = {s.name: s for s in (
+    RealScenario("sysrq-c", "SysRq-c: panic(\"sysrq triggered crash\")", "echo c > /proc/sysrq-trigger"),
+    RealScenario("oops", "a NULL write in null_deref.ko's /proc write handler; panic_on_oops=0: the writer dies",
+                 "echo 1 > /proc/null_deref", module=True, child=True, survives=True),
+    RealScenario("oops-panic", "the same NULL write booted with oops=panic: 'Fatal exception'",
+                 "echo 1 > /proc/null_deref", cmdline="oops=panic", module=True, child=True),
+)}
+TRIGGERS = tuple(SCENARIOS)
+OOPS_SURVIVED = "oops survived, powering off"       # the init's LAB: line when the kernel went on
 
 INIT = r"""#!/bin/busybox sh
 # kpanic_lab's init for the real kernel: the same script runs in the first and in the capture kernel
@@ -67,9 +98,7 @@ if grep -q crashkernel= /proc/cmdline; then
     say "/sys/kernel/kexec_crash_loaded = $(cat /sys/kernel/kexec_crash_loaded)"
     [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || fail "no capture kernel loaded"
 fi
-say "triggering: echo @TRIGGER@ > /proc/sysrq-trigger"
-echo @TRIGGER@ > /proc/sysrq-trigger
-fail "still running after the trigger"
+@TRIGGER@
 """
 
 CAPTURE_CMDLINE = "console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1"
@@ -197,13 +226,38 @@ class _Tree:
         return newc(self.entries[k] for k in sorted(self.entries))
 
 
+def trigger_lines(scenario: RealScenario) -> str:
+    """The end of /init for ``scenario``: load the module, write, and say what came of it (pure).
+
+    >>> print(trigger_lines(SCENARIOS["sysrq-c"]))
+    say "triggering: echo c > /proc/sysrq-trigger"
+    echo c > /proc/sysrq-trigger
+    fail "still running after the trigger"
+    """
+    lines = []
+    if scenario.module:
+        lines.append(f'insmod /lib/modules/{MODULE_FILE} || fail "insmod {MODULE_FILE}"')
+    lines.append(f'say "triggering: {scenario.write}"')
+    if scenario.child:      # sh -c: the oops kills that shell (comm "sh", as in the lab), not init
+        lines += [f'sh -c "{scenario.write}"', "rc=$?"]
+    else:
+        lines.append(scenario.write)
+    if scenario.survives:
+        lines += ['say "the writer died (status $rc), the kernel goes on: '
+                  '/proc/sys/kernel/tainted = $(cat /proc/sys/kernel/tainted)"',
+                  f'say "{OOPS_SURVIVED}"', "poweroff -f"]
+    else:
+        lines.append('fail "still running after the trigger"')
+    return "\n".join(lines)
+
+
 def init_script(trigger: str, level: str, modules: List[str]) -> bytes:
     """/init for both kernels (``level``: makedumpfile's options, e.g. ``-c -d 31``; ``modules``: the
     file names of the modules to load, in order)."""
-    if trigger not in TRIGGERS:
+    if trigger not in SCENARIOS:
         raise RealHostError(f"unknown trigger {trigger!r}: the real run knows {', '.join(TRIGGERS)}")
     text = (INIT.replace("@MODULES@", " ".join(f"/lib/modules/{m}" for m in modules))
-            .replace("@LEVEL@", level).replace("@TRIGGER@", TRIGGERS[trigger])
+            .replace("@LEVEL@", level).replace("@TRIGGER@", trigger_lines(SCENARIOS[trigger]))
             .replace("@CAPTURE_CMDLINE@", CAPTURE_CMDLINE))
     return text.encode()
 
@@ -226,8 +280,12 @@ def _with_libraries(tree: _Tree, binary: str, path: str) -> None:
         tree.add_file(os.path.realpath(lib), lib)
 
 
-def build_images(host: HostTools, trigger: str = "sysrq-c", level: str = "-c -d 31") -> bytes:
-    """The first kernel's initramfs (the capture image inside it), as bytes."""
+def build_images(host: HostTools, trigger: str = "sysrq-c", level: str = "-c -d 31",
+                 module: Optional[str] = None) -> bytes:
+    """The first kernel's initramfs (the capture image inside it), as bytes; ``module``: the path
+    of the built null_deref.ko, which the oops scenarios need."""
+    if SCENARIOS.get(trigger, SCENARIOS["sysrq-c"]).module and not module:
+        raise RealHostError(f"the {trigger} scenario needs {MODULE_FILE} (kbuild.build_module)")
     capture = _Tree()
     mods = _base(capture, host, b"")
     init = init_script(trigger, level, mods)
@@ -237,6 +295,8 @@ def build_images(host: HostTools, trigger: str = "sysrq-c", level: str = "-c -d 
     _base(first, host, init)
     _with_libraries(first, host.kexec, "usr/sbin/kexec")
     first.add_file(host.vmlinuz, "vmlinuz")
+    if module:
+        first.add_file(module, f"lib/modules/{MODULE_FILE}")
     first.add("capture.img", capture.archive(), 0o644)
     return first.archive()
 

@@ -1,4 +1,4 @@
-"""One real crash: Debian's Linux 6.1 under QEMU's TCG, SysRq-c, and (with kdump) the real capture.
+"""One real crash: Debian's Linux 6.1 under QEMU's TCG, SysRq-c or an oops, and (with kdump) the real capture.
 
     host                         first kernel (2 CPUs)              capture kernel (1 CPU)
     build first.img  ──boot──>   kexec -p /vmlinuz                  (crashkernel= memory)
@@ -11,7 +11,9 @@ line, where the console is cut in two.  QEMU runs under a wall-clock timeout and
 whole process group) on a timeout or any failure, so every run is bounded.
 
 Without kdump the kernel stops at ``---[ end Kernel panic`` (``panic=0``): the run watches the
-console for that line and then stops QEMU.
+console for that line and then stops QEMU.  The ``oops`` scenario does not panic (Debian's
+panic_on_oops=0): the oops kills the writing shell, init says so and powers the machine off, and
+there is no dump even with kdump (``kexec_should_crash()`` is false for a plain task).
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ from kpanic_lab.errors import LabError
 from kpanic_lab.formats.compression import OPTION_OF
 from kpanic_lab.i18n import N_
 from kpanic_lab.real.host import HostTools, find_host
-from kpanic_lab.real.initramfs import TRIGGERS, build_images
+from kpanic_lab.real.initramfs import OOPS_SURVIVED, SCENARIOS, TRIGGERS, build_images
+from kpanic_lab.real.kbuild import MODULE, build_module, headers_dir
 
 DEFAULT_MEMORY = "512M"
 DEFAULT_CRASHKERNEL = "160M"
@@ -43,6 +46,7 @@ CAPTURE_START = re.compile(r"^\[\s*0\.000000\] Linux version ", re.M)
 
 # what run_real tells its progress callback: a template (marked for translation) and its values
 STEPS = {
+    "module": N_("building the {module} module against {headers} (kbuild)"),
     "build": N_("building the initramfs from the host's busybox, kexec and makedumpfile"),
     "boot": N_("booting {kernel} under QEMU (TCG, {cpus} CPUs, {memory}, {cmdline}; at most {timeout} s)"),
     "rebuild": N_("rebuilding the dump from the raw disk: makedumpfile -R {vmcore}"),
@@ -64,7 +68,8 @@ class RealRun:
     console: str = ""                 # everything the serial port printed (LF line ends)
     first_console: str = ""           # the crashed kernel
     capture_console: str = ""         # the capture kernel ("" without kdump)
-    vmcore: Optional[str] = None      # the rebuilt dump (kdump-compressed)
+    vmcore: Optional[str] = None      # the rebuilt dump (kdump-compressed); None when the kernel went on
+    module: Optional[str] = None      # the null_deref.ko the oops scenarios loaded
     qemu_seconds: float = 0.0
     total_seconds: float = 0.0
     command: List[str] = field(default_factory=list)
@@ -131,7 +136,7 @@ def run_real(trigger: str = "sysrq-c", *, kdump: bool = True, crash_dir: str = "
     ``progress`` is told each step as one of :data:`STEPS` and its values (the CLI translates and
     prints them; the library does not print).
     """
-    if trigger not in TRIGGERS:
+    if trigger not in SCENARIOS:
         raise RealRunError(f"unknown scenario {trigger!r} for the real kernel: it knows {', '.join(TRIGGERS)}")
     if not 0 <= dump_level <= 31:
         raise RealRunError(f"dump level {dump_level}: give 0-31 (makedumpfile's -d)")
@@ -146,17 +151,22 @@ def run_real(trigger: str = "sysrq-c", *, kdump: bool = True, crash_dir: str = "
     host = host or find_host()
     t0 = time.monotonic()
     os.makedirs(crash_dir, exist_ok=True)
+    scenario = SCENARIOS[trigger]
     run = RealRun(crash_dir=crash_dir, trigger=trigger, kdump=kdump)
     with tempfile.TemporaryDirectory(prefix="kpanic-real-") as tmp:
+        if scenario.module:
+            progress(STEPS["module"], {"module": MODULE, "headers": headers_dir(host.release)})
+            run.module = build_module(host.release)
         progress(STEPS["build"], {})
         initrd = os.path.join(tmp, "first.img")
         with open(initrd, "wb") as f:
-            f.write(build_images(host, trigger, f"{COMPRESSION[compress]} -d {dump_level}"))
+            f.write(build_images(host, trigger, f"{COMPRESSION[compress]} -d {dump_level}", run.module))
         disk = os.path.join(tmp, "disk.raw")
         with open(disk, "wb") as f:
             f.truncate(DISK_SIZE)
         console = os.path.join(tmp, "console.log")
-        cmdline = ("console=ttyS0 panic=0" + (f" crashkernel={crashkernel}" if kdump else "")
+        cmdline = ("console=ttyS0 panic=0" + (f" {scenario.cmdline}" if scenario.cmdline else "")
+                   + (f" crashkernel={crashkernel}" if kdump else "")
                    + ("" if kaslr else " nokaslr"))
         run.command = qemu_command(host, initrd, console, disk, cmdline, cpus, memory)
         progress(STEPS["boot"], {"kernel": os.path.basename(host.vmlinuz), "cpus": str(cpus), "memory": memory,
@@ -182,7 +192,10 @@ def run_real(trigger: str = "sysrq-c", *, kdump: bool = True, crash_dir: str = "
                 if failed:
                     why = f"the guest's init failed: {failed.group(1)}"
                     break
-                if not kdump and END_MARKER in text:
+                if scenario.survives and "Kernel panic - not syncing" in text:
+                    why = "the kernel panicked, though this scenario expects it to go on after the oops"
+                    break
+                if not kdump and not scenario.survives and END_MARKER in text:
                     time.sleep(0.5)            # the rest of the end marker's line
                     break
                 time.sleep(0.2)
@@ -196,15 +209,17 @@ def run_real(trigger: str = "sysrq-c", *, kdump: bool = True, crash_dir: str = "
         run.first_console, run.capture_console = split_console(run.console)
         _save(crash_dir, "console.log", run.console)
         _save(crash_dir, "console.first.log", run.first_console)
-        if kdump:
+        if kdump and not scenario.survives:
             _save(crash_dir, "console.capture.log", run.capture_console)
-        if not why and kdump and proc.returncode not in (0, -signal.SIGKILL):
+        if not why and (kdump or scenario.survives) and proc.returncode not in (0, -signal.SIGKILL):
             why = f"QEMU exited with status {proc.returncode}: {err.splitlines()[-1] if err else 'no message'}"
-        if not why and not kdump and END_MARKER not in run.console:
+        if not why and scenario.survives and OOPS_SURVIVED not in run.console:
+            why = f"the kernel did not go on after the oops (no '{OOPS_SURVIVED}' on the console)"
+        if not why and not kdump and not scenario.survives and END_MARKER not in run.console:
             why = f"QEMU stopped before the panic's end marker: {err.splitlines()[-1] if err else 'no message'}"
         if why:
             raise RealRunError(f"{why} (console in {os.path.join(crash_dir, 'console.log')})")
-        if kdump:
+        if kdump and not scenario.survives:
             if "makedumpfile rc=0" not in run.capture_console:
                 raise RealRunError("the capture kernel did not save a dump (no 'makedumpfile rc=0' on its "
                                    f"console; see {os.path.join(crash_dir, 'console.capture.log')})")

@@ -205,9 +205,13 @@ def test_the_panic_message_is_the_first_panic_line():
     assert panic_message(OOPS_PANIC) == "Kernel panic - not syncing: Fatal exception"
 
 
-def test_without_a_panic_line_the_first_oops_line_says_why():
+def test_without_a_panic_line_the_oops_header_says_why_as_in_crash():
+    """Regression: real crash 8.0.2 on a real 6.1 oops=panic dump (the oops went straight to kdump)
+    says PANIC: "Oops: 0002 [#1] PREEMPT SMP NOPTI"; the lab said the BUG: line above it."""
     oops = OOPS_PANIC.split("[    1.000900]")[0]
-    assert panic_message(oops) == "BUG: kernel NULL pointer dereference, address: 0000000000000000"
+    assert panic_message(oops) == "Oops: 0002 [#1] PREEMPT SMP NOPTI"
+    assert panic_message("[ 1.0] BUG: kernel NULL pointer dereference, address: 0\n") == \
+        "BUG: kernel NULL pointer dereference, address: 0"
     assert panic_message("[ 2.0] kernel BUG at drivers/x.c:12!\n[ 2.0] invalid opcode: 0000 [#1] SMP\n") == \
         "kernel BUG at drivers/x.c:12!"
     assert panic_message("[ 2.0] invalid opcode: 0000 [#1] SMP\r\n") == "invalid opcode: 0000 [#1] SMP"

@@ -9,7 +9,8 @@ import pytest
 
 from kpanic_lab.real import host as hostmod
 from kpanic_lab.real.host import RealHostError, apt_line, find_host
-from kpanic_lab.real.initramfs import CpioEntry, RealHostError as InitError, init_script, module_order, newc, parse_ldd
+from kpanic_lab.real.initramfs import (OOPS_SURVIVED, SCENARIOS, CpioEntry, RealHostError as InitError, init_script,
+                                      module_order, newc, parse_ldd)
 from kpanic_lab.real.run import RealRunError, run_real, split_console
 
 
@@ -86,8 +87,44 @@ def test_init_script_does_the_cycle():
     assert "makedumpfile -F -l -d 31 /proc/vmcore > /dev/vda" in text
     assert "echo c > /proc/sysrq-trigger" in text
     assert "@" not in text                       # every placeholder filled in
-    with pytest.raises(InitError, match="unknown trigger 'oops'"):
-        init_script("oops", "-l -d 31", [])
+    with pytest.raises(InitError, match="unknown trigger 'bug-on'"):
+        init_script("bug-on", "-l -d 31", [])
+
+
+def test_the_oops_is_written_by_a_child_shell_and_the_module_loaded_first():
+    """The oops kills the task that wrote: a child ``sh`` (comm "sh", as in the lab), never init."""
+    text = init_script("oops", "-l -d 31", ["virtio_ring.ko"]).decode()
+    tail = text[text.index('say "first kernel up"'):]
+    insmod = tail.index("insmod /lib/modules/null_deref.ko")
+    write = tail.index('sh -c "echo 1 > /proc/null_deref"')
+    assert insmod < tail.index('say "triggering: echo 1 > /proc/null_deref"') < write
+    assert "\necho 1 > /proc/null_deref" not in tail          # init itself never writes
+    assert tail.rstrip().endswith(f'say "{OOPS_SURVIVED}"\npoweroff -f')    # the run ends by itself
+    panic = init_script("oops-panic", "-l -d 31", []).decode()
+    assert 'sh -c "echo 1 > /proc/null_deref"' in panic and OOPS_SURVIVED not in panic
+    assert panic.rstrip().endswith('fail "still running after the trigger"')
+    assert "@" not in text and "@" not in panic
+
+
+def test_the_real_scenarios_match_the_labs():
+    """Same names, same write, same boot option as kpanic_lab.panic.scenarios (oops=panic, not a
+    panic_on_oops= parameter, which 6.1 does not have)."""
+    from kpanic_lab.panic.scenarios import SCENARIOS as LAB
+
+    for name in ("oops", "oops-panic"):
+        assert SCENARIOS[name].write == LAB[name].trigger
+        assert SCENARIOS[name].cmdline == LAB[name].cmdline
+    assert SCENARIOS["oops"].survives and not SCENARIOS["oops-panic"].survives
+    assert LAB["oops"].expect == "oops-kill"
+
+
+def test_the_oops_needs_the_built_module(tmp_path):
+    from kpanic_lab.real.host import HostTools
+    from kpanic_lab.real.initramfs import build_images
+
+    host = HostTools(*(["/nonexistent"] * 7))
+    with pytest.raises(InitError, match="oops-panic scenario needs null_deref.ko"):
+        build_images(host, "oops-panic", "-l -d 31", None)
 
 
 def test_split_console_at_the_capture_kernels_banner():
@@ -120,7 +157,7 @@ def test_cli_says_what_to_install(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("kw, words", [
-    ({"trigger": "oops"}, "unknown scenario 'oops'"),
+    ({"trigger": "bug-on"}, "unknown scenario 'bug-on'"),
     ({"compress": "snappy"}, "compression 'snappy'"),
     ({"memory": "lots"}, "memory='lots'"),
     ({"memory": "256M", "crashkernel": "160M"}, "crashkernel=160M with memory=256M"),

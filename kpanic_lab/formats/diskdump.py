@@ -107,7 +107,11 @@ class KdumpSubHeader:
     max_mapnr_64: int = 0
 
     def pack(self) -> bytes:
-        return KDUMP_SUB_HEADER.pack(*(getattr(self, f) for f in self.__dataclass_fields__))
+        # phys_base is an unsigned long there, and negative under KASLR when the kernel sits below
+        # its link address (Linux prints NUMBER(phys_base)=-511705088): written as its two's complement
+        values = [getattr(self, f) for f in self.__dataclass_fields__]
+        values[0] &= (1 << 64) - 1
+        return KDUMP_SUB_HEADER.pack(*values)
 
     @classmethod
     def unpack(cls, data: bytes) -> "KdumpSubHeader":

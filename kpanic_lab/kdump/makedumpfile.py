@@ -246,13 +246,23 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
     codec = get_codec(compression) if compression else None
     if codec is not None:
         codec.compress(bytes(PAGE_SIZE))            # CodecUnavailable now, not after the scan
+    # re-filtering a dump that was filtered already: what it left out cannot come back, so the
+    # level grows to take the old one in, and makedumpfile says so first (without a newline)
+    created = int(getattr(dump, "dump_level", 0) or 0)
+    classify_level = dump_level & ~created      # struct page is read only for what the input kept
+    if dump_level | created != dump_level:
+        refiltered = Message(ML_PRINT_COMMON_MSG, f"dump_level is changed to {dump_level | created}, because "
+                                                  f"{dump.name} was created by dump_level({created}).")
+        dump_level |= created
+    else:
+        refiltered = None
     res = Result(output_name, fmt, flatten, dump_level, compression)
     res.threads = threads if threads > 1 and fmt == "kdump" and codec is not None else 0
-    _say(res, on_message, *check_release(dump.vmcoreinfo.osrelease))
+    _say(res, on_message, *([refiltered] if refiltered else []), *check_release(dump.vmcoreinfo.osrelease))
     prog = _progress_messages(res, on_message, progress)
     prog(PROGRESS_HOLES, 0, 1)
     try:
-        walk = CycleWalk(dump, dump_level, cyclic_buffer)
+        walk = CycleWalk(dump, dump_level, cyclic_buffer, classify_level=classify_level)
     except PageStreamError as e:
         raise MakedumpfileError(str(e)) from None
     res.max_mapnr = walk.max_mapnr

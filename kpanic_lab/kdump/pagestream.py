@@ -221,15 +221,18 @@ class CycleWalk:
     """The cycles of one makedumpfile run: ``for c in walk:`` gives each Cycle in pfn order."""
 
     def __init__(self, dump: Dump, dump_level: int, cyclic_buffer: int = DEFAULT_CYCLIC_BUFFER,
-                 reader: Optional[PageReader] = None) -> None:
+                 reader: Optional[PageReader] = None, classify_level: Optional[int] = None) -> None:
+        """``classify_level``: the bits struct page is read for (default ``dump_level``); less when
+        the input was filtered already and its missing pages stand for the bits it had."""
         if not 0 <= dump_level <= MAX_DUMP_LEVEL:
             raise PageStreamError(f"dump level {dump_level} is out of range (0 .. {MAX_DUMP_LEVEL})")
         self.dump, self.dump_level = dump, dump_level
+        self.classify_level = dump_level if classify_level is None else classify_level
         self.reader = reader or PageReader(dump)
         self.max_mapnr = self.reader.max_mapnr
         self.layout: Optional[PageLayout] = None
         self.mem_map = 0
-        if dump_level & ~DL_EXCLUDE_ZERO & MAX_DUMP_LEVEL:
+        if self.classify_level & ~DL_EXCLUDE_ZERO & MAX_DUMP_LEVEL:
             if not dump.vmcoreinfo:
                 raise PageStreamError(f"-d {dump_level} needs the kernel's VMCOREINFO to read struct page, "
                                       f"and {dump.name} has none (only -d 0 or -d 1 work without it)")
@@ -263,7 +266,7 @@ class CycleWalk:
             except (LabError, ValueError) as e:
                 raise PageStreamError(f"-d {self.dump_level}: cannot read struct page of pfns "
                                       f"0x{lo:x}-0x{hi - 1:x} (mem_map 0x{self.mem_map:x}): {e}") from None
-            kind = classify_pages(raw, self.layout, self.dump_level, ram).kind
+            kind = classify_pages(raw, self.layout, self.classify_level, ram).kind
         return Cycle(lo, hi, ram, saved, kind)
 
     def __iter__(self) -> Iterator[Cycle]:

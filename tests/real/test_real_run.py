@@ -116,3 +116,18 @@ def test_nokaslr_keeps_the_kernel_at_its_link_address(tmp_path):
     first = (crash_dir / "console.first.log").read_text()
     assert "Command line: console=ttyS0 panic=0 nokaslr" in first
     assert "Kernel Offset: disabled" in first
+
+
+@pytest.mark.parametrize("options", [["-c", "-d", "1"], ["-l", "-d", "31"], ["-c", "-d", "0"]])
+def test_refiltering_the_real_dump_is_byte_identical_to_real_makedumpfile(real_run, tmp_path, options):
+    # the input was written at -d 31: both tools raise the level to take that in, and say so first
+    r, crash_dir = real_run
+    assert r.returncode == 0, r.stderr[-2000:]
+    vmcore = crash_dir / "vmcore"
+    real = subprocess.run(["makedumpfile", *options, vmcore, tmp_path / "real"], capture_output=True, text=True,
+                          timeout=120)
+    lab = subprocess.run([sys.executable, "-m", "kpanic_lab", "makedumpfile", *options, vmcore, tmp_path / "lab"],
+                         capture_output=True, text=True, timeout=120)
+    assert real.returncode == 0 and lab.returncode == 0, real.stdout + lab.stderr
+    assert (tmp_path / "lab").read_bytes() == (tmp_path / "real").read_bytes()
+    assert lab.stdout.replace(str(tmp_path / "lab"), "OUT") == real.stdout.replace(str(tmp_path / "real"), "OUT")

@@ -4,7 +4,8 @@ A real run needs Debian's QEMU, kernel, busybox, kexec-tools and makedumpfile (`
 its dump needs the kernel's debug symbols (``linux-image-amd64-dbg``).  A machine without them (a
 Binder pod, a laptop) still gets the whole story: ``recorded/`` holds a previous real run's two
 consoles and the shell outputs on its dump, with ``recorded/README.md`` saying when, where and how
-they were captured (``tools/record_real.py`` writes them all again).
+they were captured (``tools/record_real.py`` writes them all again).  SysRq-c's recording sits in
+``recorded/`` itself, every other scenario's in ``recorded/<scenario>/`` (:func:`recorded_dir`).
 
 :func:`load_real` returns a :class:`RealSide` that says which it is and, when recorded, why (the
 apt line of what is missing, or what failed).  :func:`real_shell` and :func:`real_crash` do the same
@@ -32,6 +33,8 @@ from kpanic_lab.real.host import RealHostError, apt_line, find_host
 from kpanic_lab.real.run import DEFAULT_CRASHKERNEL, DEFAULT_MEMORY, RealRunError, run_real
 
 RECORDED = Path(__file__).resolve().parent / "recorded"
+DEFAULT_SCENARIO = "sysrq-c"          # the one recorded in recorded/ itself (the notebook's first)
+RECORDED_SCENARIOS = ("sysrq-c", "oops-panic")     # the real scenarios that end in a dump, each recorded
 ENV = "KPANIC_LAB_REAL"
 MODES = ("auto", "run", "recorded")
 # the kernel's DWARF: Debian's linux-image-<release>-dbg (linux-image-amd64-dbg depends on the newest)
@@ -56,18 +59,27 @@ def mode(requested: Optional[str] = None) -> str:
     return value if value in MODES else "auto"
 
 
-def _recorded(name: str) -> str:
-    path = RECORDED / name
+def recorded_dir(scenario: str = DEFAULT_SCENARIO) -> Path:
+    """Where ``scenario``'s recording lives: ``recorded/`` for SysRq-c, ``recorded/<scenario>/`` else.
+
+    >>> recorded_dir().name, recorded_dir("oops-panic").name
+    ('recorded', 'oops-panic')
+    """
+    return RECORDED if scenario == DEFAULT_SCENARIO else RECORDED / scenario
+
+
+def _recorded(name: str, scenario: str = DEFAULT_SCENARIO) -> str:
+    path = recorded_dir(scenario) / name
     try:
         return path.read_text()
     except FileNotFoundError:
-        raise RealSideError(f"{path}: the recorded real run is not installed with the package "
-                            f"(tools/record_real.py writes it)") from None
+        raise RealSideError(f"{path}: the recorded real run of {scenario} is not installed with the package "
+                            f"(tools/record_real.py --scenario {scenario} writes it)") from None
 
 
-def recorded_about() -> str:
-    """``recorded/README.md``: when, where and how the recorded outputs were captured."""
-    return _recorded("README.md")
+def recorded_about(scenario: str = DEFAULT_SCENARIO) -> str:
+    """``README.md`` of ``scenario``'s recording: when, where and how its outputs were captured."""
+    return _recorded("README.md", scenario)
 
 
 def _forced() -> str:
@@ -101,10 +113,10 @@ def release_of(console: str) -> str:
     return m.group(1) if m else ""
 
 
-def recorded_side(why: str = "") -> RealSide:
-    """The shipped consoles of a previous real run; ``why`` says why they are shown."""
-    first = _recorded("console.first.log")
-    return RealSide(first, _recorded("console.capture.log"), "recorded",
+def recorded_side(why: str = "", scenario: str = DEFAULT_SCENARIO) -> RealSide:
+    """The shipped consoles of a previous real run of ``scenario``; ``why`` says why they are shown."""
+    first = _recorded("console.first.log", scenario)
+    return RealSide(first, _recorded("console.capture.log", scenario), "recorded",
                     why or _forced(), None, release_of(first))
 
 
@@ -117,30 +129,35 @@ def missing_tools() -> str:
     return ""
 
 
-def load_real(crash_dir: Optional[str] = None, *, use: Optional[str] = None, timeout: float = 150.0,
-              memory: str = DEFAULT_MEMORY, crashkernel: str = DEFAULT_CRASHKERNEL) -> RealSide:
-    """The real SysRq-c with kdump: run now under QEMU (when the host has the tools) or recorded.
+def load_real(crash_dir: Optional[str] = None, *, scenario: str = DEFAULT_SCENARIO, use: Optional[str] = None,
+              timeout: float = 150.0, memory: str = DEFAULT_MEMORY, crashkernel: str = DEFAULT_CRASHKERNEL
+              ) -> RealSide:
+    """The real ``scenario`` with kdump: run now under QEMU (when the host has the tools) or recorded.
 
+    ``scenario`` is one that ends in a dump and has a recording: ``sysrq-c`` or ``oops-panic``.
     ``use`` is one of :data:`MODES` (default ``$KPANIC_LAB_REAL``).  A run is bounded by
     ``timeout`` seconds of QEMU; when it fails, ``auto`` falls back to the recording and says why.
     The dump and consoles go to ``crash_dir`` (a new temporary folder when None).
     """
+    if scenario not in RECORDED_SCENARIOS:
+        raise RealSideError(f"no recorded real run of {scenario!r}: the notebook's scenarios are "
+                            f"{', '.join(RECORDED_SCENARIOS)}")
     how = mode(use)
     if how == "recorded":
-        return recorded_side()
+        return recorded_side(scenario=scenario)
     missing = missing_tools()
     if missing:
         if how == "run":
             raise RealSideError(missing)
-        return recorded_side(_("recorded outputs: {why}").format(why=missing))
+        return recorded_side(_("recorded outputs: {why}").format(why=missing), scenario)
     crash_dir = crash_dir or tempfile.mkdtemp(prefix="kpanic-real-")
     try:
-        run = run_real("sysrq-c", kdump=True, crash_dir=crash_dir, memory=memory, crashkernel=crashkernel,
+        run = run_real(scenario, kdump=True, crash_dir=crash_dir, memory=memory, crashkernel=crashkernel,
                        timeout=timeout)
     except RealRunError as e:
         if how == "run":
             raise
-        return recorded_side(_("recorded outputs: the real run failed here: {why}").format(why=e))
+        return recorded_side(_("recorded outputs: the real run failed here: {why}").format(why=e), scenario)
     note = _("run here: QEMU {qemu:.0f} s, {total:.0f} s in all, the dump in {vmcore}").format(
         qemu=run.qemu_seconds, total=run.total_seconds, vmcore=run.vmcore)
     return RealSide(run.first_console, run.capture_console, "run", note, run.vmcore,
@@ -191,9 +208,9 @@ def split_transcript(text: str) -> Dict[str, str]:
     return out
 
 
-def recorded_transcript(name: str) -> Transcript:
+def recorded_transcript(name: str, scenario: str = DEFAULT_SCENARIO) -> Transcript:
     """A shipped transcript: ``crash8.txt`` (real crash 8) or ``labshell.txt`` (the lab's shell)."""
-    text = _recorded(name)
+    text = _recorded(name, scenario)
     first = text.splitlines()[0] if text else ""
     tool = first[len("# tool: "):] if first.startswith("# tool: ") else name
     outputs = split_transcript(text)
@@ -229,8 +246,8 @@ def _run_shell(name: str, argv: List[str], commands: Sequence[str], timeout: flo
 
 
 def real_crash(vmcore: Optional[str], release: str, commands: Sequence[str] = SHELL_COMMANDS, *,
-               use: Optional[str] = None, timeout: float = 60.0) -> Transcript:
-    """Real crash 8 on the real dump (``crash -s VMLINUX VMCORE``), or its recorded outputs."""
+               scenario: str = DEFAULT_SCENARIO, use: Optional[str] = None, timeout: float = 60.0) -> Transcript:
+    """Real crash 8 on the real dump (``crash -s VMLINUX VMCORE``), or ``scenario``'s recorded outputs."""
     why = ""
     vmlinux = debug_vmlinux(release)
     crash = shutil.which("crash")
@@ -250,7 +267,7 @@ def real_crash(vmcore: Optional[str], release: str, commands: Sequence[str] = SH
                               list(commands))
         except (LabError, subprocess.TimeoutExpired, OSError) as e:
             why = _("recorded outputs: real crash failed here: {why}").format(why=e)
-    t = recorded_transcript("crash8.txt")
+    t = recorded_transcript("crash8.txt", scenario)
     t.note = why
     return t
 
@@ -282,8 +299,8 @@ def lab_shell_transcript(vmcore: str, vmlinux: str, commands: Sequence[str] = SH
 
 
 def real_shell(vmcore: Optional[str], release: str, commands: Sequence[str] = SHELL_COMMANDS, *,
-               use: Optional[str] = None, timeout: float = 45.0) -> Transcript:
-    """The lab's crash-like shell on the real dump with the real debug vmlinux, or recorded outputs.
+               scenario: str = DEFAULT_SCENARIO, use: Optional[str] = None, timeout: float = 45.0) -> Transcript:
+    """The lab's crash-like shell on the real dump with the real debug vmlinux, or ``scenario``'s recorded outputs.
 
     Recorded: the lab shell's own outputs on the recorded dump when the recording has them
     (``labshell.txt``), else real crash 8's (``crash8.txt``); the note says which and why.
@@ -305,8 +322,8 @@ def real_shell(vmcore: Optional[str], release: str, commands: Sequence[str] = SH
                 n=timeout)
         except (LabError, OSError) as e:
             why = _("recorded outputs: {why}").format(why=e)
-    name = "labshell.txt" if (RECORDED / "labshell.txt").is_file() else "crash8.txt"
-    t = recorded_transcript(name)
+    name = "labshell.txt" if (recorded_dir(scenario) / "labshell.txt").is_file() else "crash8.txt"
+    t = recorded_transcript(name, scenario)
     t.note = why if name == "labshell.txt" else _("{why}; shown: real crash 8's outputs on the recorded dump").format(
         why=why)
     return t

@@ -8,9 +8,9 @@ import pytest
 
 from kpanic_lab.real import recorded
 from kpanic_lab.real.host import RealHostError
-from kpanic_lab.real.recorded import (ENV, RECORDED, SHELL_COMMANDS, RealSideError, load_real, mode,
-                                      recorded_about, recorded_side, recorded_transcript, real_crash, real_shell,
-                                      split_transcript)
+from kpanic_lab.real.recorded import (ENV, RECORDED, RECORDED_SCENARIOS, SHELL_COMMANDS, RealSideError, load_real,
+                                      mode, real_crash, real_shell, recorded_about, recorded_dir, recorded_side,
+                                      recorded_transcript, split_transcript)
 from kpanic_lab.real.run import RealRun, RealRunError
 
 MISSING = ("the real run needs Debian packages that are not installed: qemu-system-x86 (no qemu-system-x86_64); "
@@ -148,3 +148,67 @@ def test_a_run_here_returns_its_consoles_and_dump(monkeypatch, tmp_path):
     assert seen["trigger"] == "sysrq-c" and seen["kdump"] and seen["timeout"] == 7
     assert side.source == "run" and not side.recorded and side.release == "6.1.0-99-amd64"
     assert side.vmcore == str(tmp_path / "vmcore") and "QEMU 18 s" in side.note
+
+
+# ----------------------------------------------------------------------------- per scenario
+OOPS = "oops-panic"
+
+
+def test_each_scenario_has_its_recording_and_readme():
+    assert recorded_dir() == RECORDED and recorded_dir(OOPS) == RECORDED / OOPS
+    for scenario in RECORDED_SCENARIOS:
+        for name in ("README.md", "console.first.log", "console.capture.log", "crash8.txt", "labshell.txt"):
+            assert (recorded_dir(scenario) / name).is_file(), (scenario, name)
+        about = recorded_about(scenario)
+        assert f'run_real("{scenario}"' in about and "| crash |" in about
+    assert f"`{OOPS}/`" in recorded_about()          # the first README points to the others
+    assert "oops=panic" in recorded_about(OOPS) and "null_deref.ko" in recorded_about(OOPS)
+
+
+def test_the_oops_recording_is_the_oops():
+    side = recorded_side(scenario=OOPS)
+    assert side.recorded and side.vmcore is None and side.release.startswith("6.1.")
+    first = side.first_console
+    assert "BUG: kernel NULL pointer dereference, address: 0000000000000008" in first
+    assert "Oops: 0002 [#1] PREEMPT SMP NOPTI" in first and "null_deref_write+" in first
+    assert "Kdump: loaded" in first and "sysrq" not in first
+    assert "Kernel panic - not syncing" not in first      # oops_end() went to crash_kexec() first
+    assert "makedumpfile Completed." in side.capture_console
+
+
+def test_load_real_falls_back_to_the_scenarios_recording(no_qemu, monkeypatch):
+    monkeypatch.setattr(recorded, "run_real", _no_run)
+    side = load_real(scenario=OOPS)
+    assert side.source == "recorded" and "apt-get install" in side.note
+    assert "Oops: 0002" in side.first_console
+    monkeypatch.setenv(ENV, "recorded")
+    assert "Oops: 0002" in load_real(scenario=OOPS).first_console
+
+
+def test_load_real_runs_the_scenario(monkeypatch, tmp_path):
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(recorded, "find_host", lambda: None)
+    seen = {}
+
+    def fake_run(trigger, **kw):
+        seen["trigger"] = trigger
+        raise RealRunError("stop here")
+    monkeypatch.setattr(recorded, "run_real", fake_run)
+    side = load_real(str(tmp_path), scenario=OOPS)
+    assert seen["trigger"] == OOPS and side.recorded and "Oops: 0002" in side.first_console
+
+
+def test_load_real_refuses_a_scenario_without_a_dump():
+    with pytest.raises(RealSideError, match="oops-panic"):
+        load_real(scenario="oops", use="recorded")
+
+
+def test_the_shells_fall_back_to_the_scenarios_transcripts(monkeypatch):
+    monkeypatch.setenv(ENV, "recorded")
+    for shell in (real_shell, real_crash):
+        t = shell(None, "6.1.0-57-amd64", scenario=OOPS)
+        assert t.source == "recorded" and "null_deref_write+" in t.outputs["bt"], shell.__name__
+        assert "exception RIP: null_deref_write+" in t.outputs["bt"]
+        assert 'PANIC: "Oops: 0002 [#1] PREEMPT SMP NOPTI"' in t.outputs["sys"]
+    # the default is still SysRq-c's
+    assert "sysrq_handle_crash" in real_crash(None, "6.1.0-57-amd64").outputs["bt"]

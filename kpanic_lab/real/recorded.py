@@ -287,15 +287,20 @@ def lab_shell_transcript(vmcore: str, vmlinux: str, commands: Sequence[str] = SH
     """The lab's shell (``kpanic-lab crash VMLINUX VMCORE -i FILE``) in a subprocess, bounded by ``timeout``.
 
     A subprocess, so that a dump the shell cannot read yet costs at most ``timeout`` and never
-    hangs the notebook.  Raises LabError (or TimeoutExpired) when it fails or says nothing useful.
+    hangs the notebook.  Raises LabError (or TimeoutExpired) when it fails or says nothing useful:
+    ``sys`` runs first whether asked for or not, and a ``sys`` without ``RELEASE:`` means the shell
+    could not read the dump.
     """
+    asked = list(commands)
     argv = [sys.executable, "-m", "kpanic_lab", "crash", vmlinux, vmcore, "--echo"]
-    text = _run_shell("kpanic-lab crash", argv, commands, timeout, stdin=False)
+    text = _run_shell("kpanic-lab crash", argv, asked if "sys" in asked else ["sys"] + asked, timeout, stdin=False)
     outputs = split_transcript(text)
     if "RELEASE:" not in outputs.get("sys", ""):
         first = outputs.get("sys", text).strip().splitlines()
         raise LabError(f"the lab's shell could not read this dump: {first[0] if first else 'no output'}")
-    return Transcript("kpanic-lab crash", outputs, "run", f"kpanic-lab crash {vmlinux} {vmcore}", list(commands))
+    if "sys" not in asked:
+        del outputs["sys"]
+    return Transcript("kpanic-lab crash", outputs, "run", f"kpanic-lab crash {vmlinux} {vmcore}", asked)
 
 
 def real_shell(vmcore: Optional[str], release: str, commands: Sequence[str] = SHELL_COMMANDS, *,

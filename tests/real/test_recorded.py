@@ -212,3 +212,16 @@ def test_the_shells_fall_back_to_the_scenarios_transcripts(monkeypatch):
         assert 'PANIC: "Oops: 0002 [#1] PREEMPT SMP NOPTI"' in t.outputs["sys"]
     # the default is still SysRq-c's
     assert "sysrq_handle_crash" in real_crash(None, "6.1.0-57-amd64").outputs["bt"]
+
+
+def test_the_lab_shell_checks_its_dump_with_sys_even_when_asked_only_for_bt(monkeypatch):
+    # regression: asked for ["bt"] alone, the check for sys's RELEASE: failed on a dump it could read
+    seen = {}
+
+    def shell(name, argv, commands, timeout, stdin):
+        seen["commands"] = list(commands)
+        return "crash> sys\n     RELEASE: 6.1.0-57-amd64\ncrash> bt\nPID: 112  COMMAND: \"sh\"\n"
+    monkeypatch.setattr(recorded, "_run_shell", shell)
+    t = recorded.lab_shell_transcript("vmcore", "vmlinux", ["bt"])
+    assert seen["commands"] == ["sys", "bt"]
+    assert t.source == "run" and t.commands == ["bt"] and list(t.outputs) == ["bt"] and "PID: 112" in t.text()

@@ -379,6 +379,19 @@ class KdumpFile(PhysicalSource):
             out[i] = np.frombuffer(self.read_page(int(pfn)), dtype=np.uint8)
         return out
 
+    def page_descs(self, pfns: np.ndarray) -> np.ndarray:
+        """The page_descs of ``pfns`` at once; an all-zero one (offset 0) where a pfn is not in the
+        dump or its descriptor is cut off."""
+        pfns = np.asarray(pfns, dtype=np.int64)
+        out = np.zeros(len(pfns), dtype=PAGE_DESC)
+        ok = (pfns >= 0) & (pfns < self._max_mapnr)
+        ok[ok] = self.bitmap2[pfns[ok]]
+        rows = np.nonzero(ok)[0]
+        index = self._index[pfns[rows]]
+        there = index < len(self.descs)
+        out[rows[there]] = self.descs[index[there]]
+        return out
+
     def page_desc(self, pfn: int) -> Optional[np.void]:
         """The page_desc of a saved pfn (None when the pfn is not in the dump)."""
         if 0 <= pfn < self._max_mapnr and self.bitmap2[pfn] and self._index[pfn] < len(self.descs):

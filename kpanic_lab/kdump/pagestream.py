@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -163,28 +163,55 @@ class PageReader:
     def _read_kdump(self, pfns: np.ndarray, held: np.ndarray, out: np.ndarray) -> np.ndarray:
         src = self.src
         assert isinstance(src, KdumpFile)
-        for i in np.nonzero(held)[0]:
-            pfn = int(pfns[i])
-            d = src.page_desc(pfn)
-            if d is None or int(d["offset"]) == 0:      # cut off (an incomplete dump)
-                out[i] = 0
-                continue
-            off, size, flags = int(d["offset"]), int(d["size"]), int(d["flags"])
-            if self._fd is None or size > PAGE_SIZE:
-                out[i] = np.frombuffer(src.read_page(pfn), dtype=np.uint8)
-                continue
-            blob = os.pread(self._fd, size, off)
-            if len(blob) < size:
-                raise DumpError(src.name, off, f"truncated: the {size} bytes of pfn 0x{pfn:x} run past the end "
-                                "of the file")
+        rows = np.nonzero(held)[0]
+        if not len(rows):
+            return out
+        descs = src.page_descs(pfns[rows])
+        offs, sizes, flags = descs["offset"].astype(np.int64), descs["size"].astype(np.int64), descs["flags"]
+        cut = offs == 0                                  # cut off (an incomplete dump)
+        out[rows[cut]] = 0
+        odd = ~cut if self._fd is None else ~cut & (sizes > PAGE_SIZE)
+        for i in rows[odd]:                              # read_page says what is wrong with them
+            out[i] = np.frombuffer(src.read_page(int(pfns[i])), dtype=np.uint8)
+        take = np.nonzero(~cut & ~odd)[0]
+        if not len(take):
+            return out
+        blobs = self._blobs(offs[take], sizes[take])
+        for j, blob in zip(take, blobs):
+            pfn, off = int(pfns[rows[j]]), int(offs[j])
+            if len(blob) < int(sizes[j]):
+                raise DumpError(src.name, off, f"truncated: the {int(sizes[j])} bytes of pfn 0x{pfn:x} run past "
+                                "the end of the file")
             try:
-                codec = codec_for_flags(flags)
+                codec = codec_for_flags(int(flags[j]))
                 page = codec.decompress(blob, PAGE_SIZE) if codec else blob
             except (CodecError, CodecUnavailable) as e:
                 raise DumpError(src.name, off, f"cannot read pfn 0x{pfn:x}: {e}") from None
             if len(page) != PAGE_SIZE:
-                raise DumpError(src.name, off, f"corrupted page_desc for pfn 0x{pfn:x}: {size} raw bytes")
-            out[i] = np.frombuffer(page, dtype=np.uint8)
+                raise DumpError(src.name, off, f"corrupted page_desc for pfn 0x{pfn:x}: {int(sizes[j])} raw bytes")
+            out[rows[j]] = np.frombuffer(page, dtype=np.uint8)
+        return out
+
+    def _blobs(self, offs: np.ndarray, sizes: np.ndarray) -> List[bytes]:
+        """The stored bytes at (offset, size) each: one pread per run of blobs that follow each other
+        in the file (pages are written in pfn order; a shared zero page is read once)."""
+        assert self._fd is not None
+        out: List[bytes] = []
+        breaks = np.nonzero(offs[1:] != offs[:-1] + sizes[:-1])[0] + 1
+        seen: Dict[Tuple[int, int], bytes] = {}
+        for a, b in zip(np.concatenate(([0], breaks)), np.concatenate((breaks, [len(offs)]))):
+            a, b = int(a), int(b)
+            start, end = int(offs[a]), int(offs[b - 1] + sizes[b - 1])
+            if b - a == 1 and (start, end) in seen:
+                out.append(seen[(start, end)])
+                continue
+            chunk = os.pread(self._fd, end - start, start)
+            if b - a == 1:
+                seen[(start, end)] = chunk
+                out.append(chunk)
+                continue
+            view = memoryview(chunk)
+            out.extend(bytes(view[int(o) - start:int(o) - start + int(n)]) for o, n in zip(offs[a:b], sizes[a:b]))
         return out
 
     def read_virtual(self, va: int, size: int) -> np.ndarray:

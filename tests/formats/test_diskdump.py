@@ -74,6 +74,22 @@ def test_shared_zero_page():
     assert int(k.page_desc(1)["offset"]) == k.desc_offset + 24 * int(k.bitmap2.sum())
 
 
+def test_page_descs_at_once_are_page_desc_one_by_one():
+    raw, _ = small_dump(zero_page=True)
+    k = KdumpFile(io.BytesIO(raw), "z")
+    pfns = np.arange(-2, 45)
+    many = k.page_descs(pfns)
+    for pfn, d in zip(pfns, many):
+        one = k.page_desc(int(pfn))
+        assert (d.tobytes() == one.tobytes()) if one is not None else int(d["offset"]) == 0, pfn
+
+
+def test_sub_header_packs_a_negative_phys_base_as_the_unsigned_long_it_is():
+    # Linux under KASLR: NUMBER(phys_base)=-511705088 (captured from a real 6.1 run, tests/data/real)
+    raw = KdumpSubHeader(phys_base=-511705088, dump_level=31).pack()
+    assert struct.unpack_from("<Q", raw)[0] == (1 << 64) - 511705088
+
+
 def test_file_says_kdump_compressed_v6(tmp_path):
     if shutil.which("file") is None:
         pytest.skip("file not installed")

@@ -14,8 +14,10 @@ are the same bytes in the notes, and the floors under the lab's time, run in the
 interleaving: a Python that does nothing (``python -c pass``), which no Python collector can go
 below, and a Python that only imports numpy (OpenBLAS on one thread, as the lab loads it), which
 no numpy collector can.  The lab's modules are byte-compiled first, as an installed package's
-are (under PYTHONDONTWRITEBYTECODE=1 an uncompiled tree costs each run ~35 ms more).  No real
-kdump vmcore is at hand in the repository, so none is measured.
+are (under PYTHONDONTWRITEBYTECODE=1 an uncompiled tree costs each run ~35 ms more).  A real
+Linux 6.1 kdump vmcore (a ``-d 31`` dump from ``kpanic-lab real run sysrq-c --kdump``, named by
+$KPANIC_LAB_REAL_VMCORE) is re-filtered by both the same way, at ``-c -d 1`` and ``-l -d 31`` (both
+raise the level to the dump's 31 and keep what it kept); without it those figures are skipped.
 
 Part 2, throughput in-process on the 256 MiB guest (DESIGN.md: >= 300 MB/s of guest RAM for
 -d 31 -z), the median over ``--runs`` runs, beside plain zstd (level 1) and plain zlib (level 1)
@@ -47,6 +49,7 @@ from benchlib import Result, arg_parser, no_guest_image, report, skip_all  # noq
 TARGET_MBS = 300.0
 TARGET_PEAK_MIB = 100.0
 PAIR_CASES = (("-c", "-d", "31"), ("-l", "-d", "31"), ("-c", "-d", "0"), ("-E", "-d", "31"))
+REAL_CASES = (("-c", "-d", "1"), ("-l", "-d", "31"))      # a kdump-compressed input takes no -E
 CASES = ("makedumpfile -d 31 -z", "makedumpfile -d 31 -c", "makedumpfile -d 31 -l", "makedumpfile -d 1 -z",
          "makedumpfile -d 0 -z", "plain zstd -1 (all RAM)", "plain zlib -1 (all RAM)")
 MAIN, PLAIN_ZSTD = CASES[0], CASES[5]
@@ -103,12 +106,13 @@ def measure(cmd: List[str]) -> Tuple[float, Optional[float], Optional[float]]:
     return secs, None, None
 
 
-def compare(size: str, inp: Path, tmp: Path, pair_runs: int, real_ok: bool) -> Tuple[List[Result], Dict[str, object]]:
+def compare(size: str, inp: Path, tmp: Path, pair_runs: int, real_ok: bool,
+            cases: Tuple[Tuple[str, ...], ...] = PAIR_CASES) -> Tuple[List[Result], Dict[str, object]]:
     """Part 1 for one input: lab/real time ratio and the lab's peak RSS for each case."""
     lab_cmd = [sys.executable, "-m", "kpanic_lab", "makedumpfile", "-f"]
     out: List[Result] = []
     extra: Dict[str, object] = {}
-    for case in PAIR_CASES:
+    for case in cases:
         name = f"{size} {' '.join(case)}"
         ratio = Result(f"{name}: lab/real time", "x", 1.0, "lower")
         peak = Result(f"{name}: lab peak RSS", "MiB", TARGET_PEAK_MIB, "lower")
@@ -205,6 +209,19 @@ def throughput(elf: Path, ram: int, runs: int, tmp: Path) -> Tuple[List[Result],
     return results, sizes
 
 
+def real_dump(tmp: Path, pair_runs: int, real_ok: bool, pairs_all: Dict[str, object]) -> List[Result]:
+    """Part 1 on a real Linux 6.1 dump, when $KPANIC_LAB_REAL_VMCORE names one."""
+    vmcore = os.environ.get("KPANIC_LAB_REAL_VMCORE")
+    if vmcore and Path(vmcore).is_file():
+        res, pairs = compare("real 6.1", Path(vmcore), tmp, pair_runs, real_ok, REAL_CASES)
+        pairs_all.update(pairs)
+        return res
+    skipped = [Result(f"real 6.1 {' '.join(c)}: lab/real time", "x", 1.0, "lower") for c in REAL_CASES]
+    skip_all(skipped, "no real dump: set KPANIC_LAB_REAL_VMCORE to one made by "
+                      "`kpanic-lab real run sysrq-c --kdump`")
+    return skipped
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = arg_parser(__doc__, runs_help="runs of each in-process throughput case (the median is reported)",
                     check_help="exit 1 if a figure misses its target")
@@ -243,6 +260,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             if i == 0:
                 part2, extra["bytes_written"] = throughput(inp, ram, a.runs, tmp)
             inp.unlink()
+        results += real_dump(tmp, a.pair_runs, real_ok, pairs_all)
         results += part2
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

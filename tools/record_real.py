@@ -71,7 +71,8 @@ def main() -> int:
     crash = real_crash(run.vmcore, release, SHELL_COMMANDS, use="run")
     if crash.source != "run":
         raise SystemExit(f"real crash did not run: {crash.note}")
-    (out / "crash8.txt").write_text(f"# tool: {crash.tool}\n" + crash.text() + "\n")
+    # the shells name the dump by its path here; the shipped files name it `vmcore`
+    (out / "crash8.txt").write_text(f"# tool: {crash.tool}\n" + crash.text().replace(run.vmcore, "vmcore") + "\n")
 
     vmlinux = debug_vmlinux(release)
     lab_note = ""
@@ -79,7 +80,7 @@ def main() -> int:
         if vmlinux is None:
             raise RuntimeError(f"no debug vmlinux ({DEBUG_PACKAGE})")
         lab = lab_shell_transcript(run.vmcore, vmlinux, SHELL_COMMANDS, timeout=300)
-        (out / "labshell.txt").write_text(f"# tool: {lab.tool}\n" + lab.text() + "\n")
+        (out / "labshell.txt").write_text(f"# tool: {lab.tool}\n" + lab.text().replace(run.vmcore, "vmcore") + "\n")
         lab_note = "`labshell.txt`: the lab's shell (`kpanic-lab crash VMLINUX VMCORE -i FILE`) on the same dump."
     except Exception as e:      # noqa: BLE001  (any failure: say it in the README, record the rest)
         if (out / "labshell.txt").exists():

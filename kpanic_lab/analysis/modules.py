@@ -58,7 +58,7 @@ def loaded_modules(prog: "Program") -> List[Module]:
                           mod.core_layout.text_size.value_(), mod.state.format_(),
                           mod.taints.value_(), refcnt))
         node = prog.read_u64(node)
-    if getattr(prog, "linux", False):      # crash lists a real kernel's modules by address
+    if prog.linux:      # crash lists a real kernel's modules by address
         out.sort(key=lambda m: m.address)
     return out
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 class Program:
     """A target (live machine or dump) with the symbols, types and lines of its kernel."""
 
+    linux = False          # the lab's guest; LinuxProgram (a real kernel, through drgn) says True
+
     def __init__(self, target: Target) -> None:
         self.target = target
         self.image = target.image

@@ -88,7 +88,7 @@ class StackRegion:
 
 def stack_regions(prog: "Program", task: Task) -> List[StackRegion]:
     """The stacks a walk of ``task`` may cross: its own, and each CPU's NMI and #DF stacks."""
-    if getattr(prog, "linux", False):      # its own stack; the exception stacks are not mapped here
+    if prog.linux:      # its own stack; the exception stacks are not mapped here
         from kpanic_lab.analysis.linux import THREAD_SIZE as LINUX_THREAD_SIZE
 
         return [StackRegion(task.stack, task.stack + LINUX_THREAD_SIZE, "process")] if task.stack else []
@@ -222,7 +222,7 @@ def backtrace(prog: "Program", task: Task, regs: Optional[RegisterSet] = None,
     begins where crash 8 does (``machine_kexec`` on the CPU that crashed,
     ``crash_nmi_callback`` on the others: see ``_dump_start``); without it the walk begins at
     the saved NT_PRSTATUS registers, as gdb's does."""
-    if getattr(prog, "linux", False):      # a real kernel: its ORC tables, through drgn
+    if prog.linux:      # a real kernel: its ORC tables, through drgn
         from kpanic_lab.analysis import linux
 
         return linux.backtrace(prog, task, cpu, crash_start)  # type: ignore[arg-type]

@@ -89,7 +89,7 @@ def system_info(prog: "Program") -> SystemInfo:
     # the firmware reserved at the top or crashkernel= took
     memory = -(-prog.read_u64(prog.address_of("max_pfn")) * PAGE_SIZE // (1 << 20)) << 20
     uptime, load, mhz = _uptime(prog), None, None
-    if getattr(prog, "linux", False):      # what crash reads on Linux: present pages, the timekeeper
+    if prog.linux:      # what crash reads on Linux: present pages, the timekeeper
         from kpanic_lab.analysis import linux
 
         memory = linux.memory_bytes(prog)  # type: ignore[arg-type]

@@ -130,7 +130,7 @@ def per_cpu(prog: "Program", cpu: int, member: str) -> int:
 
 def idle_tasks(prog: "Program") -> List[Task]:
     """Each CPU's idle task ("swapper/N"), in CPU order."""
-    if getattr(prog, "linux", False):
+    if prog.linux:
         from kpanic_lab.analysis import linux
 
         return linux.idle_tasks(prog)  # type: ignore[arg-type]
@@ -144,7 +144,8 @@ def idle_tasks(prog: "Program") -> List[Task]:
 
 def list_tasks(prog: "Program") -> List[Task]:
     """The tasks on ``init_task.tasks`` (init_task itself first)."""
-    size, o = _offsets(prog)
+    _, o = _offsets(prog)
+    size = prog.sizeof("struct task_struct")
     head = prog.address_of("init_task")
     out = [read_task(prog, head)]
     node = prog.read_u64(head + o["tasks"])
@@ -170,7 +171,7 @@ def all_tasks(prog: "Program") -> List[Task]:
 
 def active_tasks(prog: "Program") -> Dict[int, int]:
     """CPU -> address of the task it was running (``pcpu_data[cpu].current_task``)."""
-    if getattr(prog, "linux", False):
+    if prog.linux:
         from kpanic_lab.analysis import linux
 
         return dict(linux.active_tasks(prog))  # type: ignore[arg-type]
@@ -235,7 +236,7 @@ def ps(prog: "Program") -> List[PsRow]:
 
     The guest maps every user page when it is mapped (no demand paging), so the
     virtual size (VSZ) and the resident set (RSS) are the same pages here."""
-    if getattr(prog, "linux", False):
+    if prog.linux:
         from kpanic_lab.analysis import linux
 
         return linux.ps_rows(prog, all_tasks(prog))  # type: ignore[arg-type]

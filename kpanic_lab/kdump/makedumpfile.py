@@ -248,17 +248,16 @@ def makedumpfile(dump: Dump, out: BinaryIO, dump_level: int = 0, compression: Op
         codec.compress(bytes(PAGE_SIZE))            # CodecUnavailable now, not after the scan
     # re-filtering a dump that was filtered already: what it left out cannot come back, so the
     # level grows to take the old one in, and makedumpfile says so first (without a newline)
-    created = int(getattr(dump, "dump_level", 0) or 0)
+    created = dump.dump_level or 0              # None for an ELF input: nothing left out yet
     classify_level = dump_level & ~created      # struct page is read only for what the input kept
+    said = check_release(dump.vmcoreinfo.osrelease)
     if dump_level | created != dump_level:
-        refiltered = Message(ML_PRINT_COMMON_MSG, f"dump_level is changed to {dump_level | created}, because "
-                                                  f"{dump.name} was created by dump_level({created}).")
+        said.insert(0, Message(ML_PRINT_COMMON_MSG, f"dump_level is changed to {dump_level | created}, because "
+                                                    f"{dump.name} was created by dump_level({created})."))
         dump_level |= created
-    else:
-        refiltered = None
     res = Result(output_name, fmt, flatten, dump_level, compression)
     res.threads = threads if threads > 1 and fmt == "kdump" and codec is not None else 0
-    _say(res, on_message, *([refiltered] if refiltered else []), *check_release(dump.vmcoreinfo.osrelease))
+    _say(res, on_message, *said)
     prog = _progress_messages(res, on_message, progress)
     prog(PROGRESS_HOLES, 0, 1)
     try:

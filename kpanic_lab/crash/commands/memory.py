@@ -62,7 +62,7 @@ def _rd(s: CrashSession, args: List[str]) -> Output:
         data, how = _read_upto(lambda a, k: prog.read(a, k, physical=True), addr, n, "a" in opts)
         how = f"prog.read({addr:#x}, {len(data)}, physical=True)"
     elif "u" in opts:
-        if getattr(prog, "linux", False):
+        if prog.linux:
             raise CommandError("rd -u is not available on this kernel (user page tables are read for the lab guest only)")
         task = s.context
         if not task.mm:
